@@ -1,0 +1,35 @@
+# Set-up commands: `make demo` and `make test` create .venv when it is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-fast lint install clean
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/ecglens predict data/mitdb-demo/213 data/mitdb-demo/232 --model kachuee-mitdb-inter \
+		--no-table --json runs/demo/predictions.jsonl
+	$(BIN)/ecglens explain data/mitdb-demo/213 --beat 0 --beat 100 --model kachuee-mitdb-inter \
+		--out runs/demo/explain-213.png
+	$(BIN)/ecglens report data/mitdb-demo/213 data/mitdb-demo/232 --model kachuee-mitdb-inter \
+		--out runs/demo/report.html
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+
+clean:
+	rm -rf runs .pytest_cache .ruff_cache

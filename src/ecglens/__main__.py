@@ -1,0 +1,3 @@
+from ecglens.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The ``ecglens`` command line."""

@@ -1,0 +1,540 @@
+"""The ``ecglens`` command line: a thin layer over the Python API.
+
+Every user error (bad file, missing lead, unknown model...) is printed as one
+line ``error: <file>: <what is wrong>`` on stderr with exit status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ecglens.cli.progress import console
+from ecglens.errors import EcgLensError
+
+app = typer.Typer(
+    help="ecglens: classify electrocardiograms and show why (beats, Grad-CAM, reports).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DEFAULT_DATA = "../shared/data"
+
+
+class Split(StrEnum):
+    inter = "inter-patient"
+    intra = "intra-patient"
+
+
+class Dataset(StrEnum):
+    mitdb = "mitdb"
+
+
+ModelOpt = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        "-m",
+        help="Shipped model name (see `ecglens models`) or a path to "
+        "a .safetensors file / training run directory.",
+    ),
+]
+DeviceOpt = Annotated[
+    str,
+    typer.Option(help="Torch device: auto (cuda when available, else cpu), cpu, cuda, cuda:1..."),
+]
+LeadOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Lead name or 0-based index; default MLII when present, else the first signal."
+    ),
+]
+FsOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--fs", help="Sampling rate in Hz: required for CSV/NPY sample files, checked for WFDB."
+    ),
+]
+DataOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="Folder holding the database (default: $ECGLENS_DATA/<dataset>, else "
+        f"{DEFAULT_DATA}/<dataset>)."
+    ),
+]
+ProgressOpt = Annotated[bool, typer.Option(help="Show progress bars on stderr.")]
+
+
+def _data_dir(data: Path | None, dataset: str) -> Path:
+    if data is not None:
+        return data
+    root = Path(os.environ.get("ECGLENS_DATA", DEFAULT_DATA))
+    return root / dataset
+
+
+def _device(device: str):
+    from ecglens.train.trainer import resolve_device
+
+    return resolve_device(device)
+
+
+def _expand_records(paths: list[Path]) -> list[Path]:
+    """Record paths from arguments: WFDB records (with or without extension), CSV/NPY
+    files, or folders of WFDB records (every .hea inside)."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            headers = sorted(p.glob("*.hea"))
+            if not headers:
+                raise EcgLensError("folder holds no WFDB records (.hea files)", p)
+            out.extend(h.with_suffix("") for h in headers)
+        else:
+            out.append(p)
+    return out
+
+
+def _command_line() -> str:
+    return "ecglens " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+@app.command("models")
+def models_command(
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead of a table.")
+    ] = False,
+) -> None:
+    """List shipped models (with their test metrics) and registered architectures."""
+    from ecglens.models.registry import list_models, list_pretrained, load_model
+
+    rows = []
+    for name in list_pretrained():
+        cfg = load_model(name).config
+        m = cfg.get("metrics", {})
+        rows.append(
+            {
+                "name": name,
+                "architecture": cfg["architecture"],
+                "task": cfg.get("task"),
+                "split": cfg.get("split"),
+                "accuracy": m.get("accuracy"),
+                "macro_f1": m.get("macro_f1"),
+            }
+        )
+    if json_out:
+        print(json.dumps({"pretrained": rows, "architectures": list_models()}, indent=2))
+        return
+    table = Table(title="Shipped models")
+    for col in ("name", "architecture", "task", "split", "accuracy", "macro_f1"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*[f"{v:.4f}" if isinstance(v, float) else str(v) for v in r.values()])
+    console.print(table)
+    console.print("Architectures: " + ", ".join(list_models()))
+
+
+@app.command("predict")
+def predict_command(
+    records: Annotated[
+        list[Path],
+        typer.Argument(
+            help="WFDB records (path without extension, or .hea), CSV/NPY sample files, or folders."
+        ),
+    ],
+    model: ModelOpt = "kachuee-mitdb-inter",
+    json_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--json", help="Write predictions as JSON (one record) or JSON Lines (several)."
+        ),
+    ] = None,
+    lead: LeadOpt = None,
+    fs: FsOpt = None,
+    table: Annotated[bool, typer.Option(help="Print the per-beat table.")] = True,
+    max_rows: Annotated[
+        int, typer.Option(help="At most this many beats in the printed table.")
+    ] = 40,
+    device: DeviceOpt = "auto",
+    progress: ProgressOpt = True,
+) -> None:
+    """Detect and classify every beat of one or more records; print a table and class counts."""
+    from ecglens.cli.progress import track
+    from ecglens.io import read_record
+    from ecglens.models.registry import load_model
+    from ecglens.pipeline import classify_record
+
+    dev = _device(device)
+    loaded = load_model(model, dev)
+    paths = _expand_records(records)
+    results = []
+    for path in track(paths, "Classifying records", enabled=progress and len(paths) > 1):
+        record = read_record(path, fs=fs)
+        pred = classify_record(record, loaded, lead=lead, device=dev)
+        results.append(pred.to_dict())
+        if table:
+            _print_beats(pred, max_rows)
+    if json_file is not None:
+        from ecglens._atomic import atomic_write_text
+
+        if len(results) == 1:
+            text = json.dumps(results[0], indent=1) + "\n"
+        else:
+            text = "".join(json.dumps(r) + "\n" for r in results)
+        atomic_write_text(json_file, text)
+        console.print(f"wrote {json_file}")
+
+
+def _print_beats(pred, max_rows: int) -> None:
+    labels = pred.labels
+    t = Table(title=f"{pred.record} ({pred.lead}, {pred.fs:g} Hz, model {pred.model})")
+    for col in ("beat", "sample", "time (s)", "label", "p(label)"):
+        t.add_column(col, justify="right")
+    if pred.reference is not None:
+        t.add_column("reference", justify="right")
+    order = range(len(labels))
+    abnormal = [i for i in order if labels[i] != "N"]
+    shown = sorted(set(list(range(min(5, len(labels)))) + abnormal))[:max_rows]
+    for i in shown:
+        row = [
+            str(i),
+            str(int(pred.sample[i])),
+            f"{pred.sample[i] / pred.fs:.2f}",
+            labels[i],
+            f"{pred.probabilities[i].max():.3f}",
+        ]
+        if pred.reference is not None:
+            ref = int(pred.reference[i])
+            row.append(pred.classes[ref] if ref >= 0 else "-")
+        t.add_row(*row)
+    console.print(t)
+    if len(shown) < len(labels):
+        console.print(
+            f"(showing {len(shown)} of {len(labels)} beats: the first 5 and non-N beats;"
+            " --json for all)"
+        )
+    counts = pred.class_counts()
+    console.print("class counts: " + ", ".join(f"{c} {n}" for c, n in counts.items()))
+
+
+@app.command("explain")
+def explain_command(
+    record: Annotated[Path, typer.Argument(help="A WFDB record or CSV/NPY sample file.")],
+    beat: Annotated[
+        list[int],
+        typer.Option(
+            help="0-based beat index as listed by `ecglens predict` (repeat for several)."
+        ),
+    ],
+    model: ModelOpt = "kachuee-mitdb-inter",
+    out: Annotated[
+        Path | None, typer.Option(help="PNG to write (default runs/explain/<record>-beat<N>.png).")
+    ] = None,
+    layer: Annotated[
+        str | None, typer.Option(help="Conv layer for Grad-CAM (default: the last Conv1d).")
+    ] = None,
+    lead: LeadOpt = None,
+    fs: FsOpt = None,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Draw beats with their Grad-CAM relevance for the predicted class (PNG)."""
+    from ecglens.io import read_record
+    from ecglens.models.registry import load_model
+    from ecglens.pipeline import classify_record, explain_beats
+    from ecglens.plot import plot_beat_attribution, plot_beat_grid
+    from ecglens.plot.style import save_figure
+
+    dev = _device(device)
+    loaded = load_model(model, dev)
+    rec = read_record(record, fs=fs)
+    pred = classify_record(rec, loaded, lead=lead, device=dev)
+    maps = explain_beats(pred, loaded, beat, layer=layer)
+    beat_fs = _beat_fs(loaded.config)
+    labels = pred.labels
+    if len(beat) == 1:
+        i = beat[0]
+        probs = dict(zip(pred.classes, map(float, pred.probabilities[i]), strict=True))
+        fig = plot_beat_attribution(
+            pred.x[i],
+            maps[0],
+            beat_fs,
+            label=labels[i],
+            probabilities=probs,
+            title=f"{pred.record} beat {i} at {pred.sample[i] / pred.fs:.2f} s",
+            r_index=_r_index(loaded.config),
+        )
+    else:
+        fig = plot_beat_grid(pred.x[beat], maps, [labels[i] for i in beat], beat_fs)
+    out = out or Path("runs/explain") / f"{pred.record}-beat{'-'.join(map(str, beat))}.png"
+    save_figure(fig, out)
+    console.print(f"wrote {out}")
+
+
+def _beat_fs(config: dict) -> float:
+    beats = config["beats"]
+    return 125.0 if beats["representation"] == "kachuee" else float(beats["window_fs"])
+
+
+def _r_index(config: dict) -> int:
+    beats = config["beats"]
+    if beats["representation"] == "kachuee":
+        return 0
+    return int(round(beats["before_s"] * beats["window_fs"]))
+
+
+@app.command("evaluate")
+def evaluate_command(
+    dataset: Annotated[Dataset, typer.Argument(help="Database to evaluate on.")],
+    model: ModelOpt = "kachuee-mitdb-inter",
+    split: Annotated[
+        Split,
+        typer.Option(
+            help="inter-patient (DS1 -> DS2, new patients) or intra-patient (random beat split: "
+            "OPTIMISTIC)."
+        ),
+    ] = Split.inter,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write metrics JSON here.")
+    ] = None,
+    data: DataOpt = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Split seed (default: the model's training seed).")
+    ] = None,
+    device: DeviceOpt = "auto",
+    progress: ProgressOpt = True,
+) -> None:
+    """Score a model on a database split: accuracy, per-class Se/+P/F1, macro-F1."""
+    from ecglens.evaluate.mitdb import evaluate_mitdb
+    from ecglens.models.registry import load_model
+
+    dev = _device(device)
+    loaded = load_model(model, dev)
+    metrics = evaluate_mitdb(
+        loaded,
+        _data_dir(data, dataset.value),
+        split.value,
+        seed=seed,
+        progress=progress,
+        device=dev,
+    )
+    metrics["command"] = _command_line()
+    _print_metrics(metrics)
+    if json_file is not None:
+        from ecglens._atomic import atomic_write_json
+
+        atomic_write_json(json_file, metrics)
+        console.print(f"wrote {json_file}")
+
+
+def _print_metrics(metrics: dict) -> None:
+    title = f"{metrics.get('model', '')} on {metrics.get('split', '')}"
+    if metrics.get("optimistic"):
+        title += " (OPTIMISTIC: patients in both train and test)"
+    t = Table(title=title)
+    for col in ("class", "Se (recall)", "+P (precision)", "F1", "support"):
+        t.add_column(col, justify="right")
+    for c, v in metrics["per_class"].items():
+        t.add_row(
+            c, f"{v['recall']:.4f}", f"{v['precision']:.4f}", f"{v['f1']:.4f}", str(v["support"])
+        )
+    console.print(t)
+    console.print(
+        f"accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  "
+        f"beats {metrics['n']}"
+    )
+    if metrics.get("warning"):
+        console.print(f"[yellow]warning: {metrics['warning']}[/yellow]")
+
+
+class Representation(StrEnum):
+    kachuee = "kachuee"
+    window = "window"
+
+
+@app.command("train")
+def train_command(
+    dataset: Annotated[Dataset, typer.Argument(help="Database to train on.")],
+    split: Annotated[
+        Split, typer.Option(help="Which split's training beats to use.")
+    ] = Split.inter,
+    arch: Annotated[str, typer.Option(help="Architecture from the registry.")] = "kachuee",
+    representation: Annotated[
+        Representation,
+        typer.Option(
+            help="Beat input: kachuee (125 Hz, 187 samples) or window (native-rate window)."
+        ),
+    ] = Representation.kachuee,
+    rr: Annotated[
+        bool,
+        typer.Option(
+            help="Also feed RR-interval features (needs an architecture that takes them)."
+        ),
+    ] = False,
+    out: Annotated[Path, typer.Option(help="Run directory for checkpoints and the model.")] = Path(
+        "runs/train"
+    ),
+    name: Annotated[str | None, typer.Option(help="Model name for the card.")] = None,
+    epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 30,
+    batch_size: Annotated[int, typer.Option(help="Beats per batch.")] = 256,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    lr_schedule: Annotated[str, typer.Option(help="plateau, cosine or none.")] = "plateau",
+    patience: Annotated[int, typer.Option(help="Early-stopping patience in epochs.")] = 6,
+    loss: Annotated[str, typer.Option(help="ce (cross-entropy) or focal.")] = "ce",
+    class_weighted: Annotated[
+        bool, typer.Option(help="Weight the loss by inverse class frequency.")
+    ] = False,
+    sampler: Annotated[
+        str, typer.Option(help="none, or weighted (oversample rare classes).")
+    ] = "none",
+    monitor: Annotated[
+        str, typer.Option(help="Validation metric for early stopping.")
+    ] = "val_macro_f1",
+    seed: Annotated[int, typer.Option(help="Seed for splits, initialisation and shuffling.")] = 0,
+    resume: Annotated[
+        bool, typer.Option(help="Continue from the last checkpoint in --out.")
+    ] = False,
+    data: DataOpt = None,
+    device: DeviceOpt = "auto",
+    progress: ProgressOpt = True,
+) -> None:
+    """Train a beat classifier; writes checkpoints, model.safetensors/.json/.md and metrics."""
+    from ecglens.data.mitdb import BeatConfig
+    from ecglens.train.mitdb import MitdbRunConfig, train_mitdb
+    from ecglens.train.trainer import TrainConfig
+
+    run = MitdbRunConfig(
+        split=split.value,
+        architecture=arch,
+        beats=BeatConfig(representation=representation.value),
+        inputs=("x", "rr") if rr else ("x",),
+        train=TrainConfig(
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            lr_schedule=lr_schedule,
+            patience=patience,
+            loss=loss,
+            class_weighted=class_weighted,
+            sampler=sampler,
+            monitor=monitor,
+            seed=seed,
+            device=device,
+        ),
+    )
+    config = train_mitdb(
+        _data_dir(data, dataset.value),
+        out,
+        run,
+        name=name,
+        command=_command_line(),
+        resume=resume,
+        progress=progress,
+    )
+    _print_metrics(
+        {
+            "model": name or out.name,
+            "split": split.value,
+            "optimistic": config["optimistic"],
+            **config["metrics"],
+        }
+    )
+    console.print(f"wrote {out / 'model.safetensors'} (+ .json, .md)")
+
+
+@app.command("export-kaggle")
+def export_kaggle_command(
+    out: Annotated[
+        Path, typer.Option(help="Folder for mitbih_train.csv and mitbih_test.csv.")
+    ] = Path("runs/kaggle"),
+    split: Annotated[
+        Split, typer.Option(help="Split whose train/test beats are written.")
+    ] = Split.intra,
+    seed: Annotated[int, typer.Option(help="Split seed.")] = 0,
+    data: DataOpt = None,
+    progress: ProgressOpt = True,
+) -> None:
+    """Write MIT-BIH beats in the Kaggle heartbeat CSV format (187 values + label)."""
+    import numpy as np
+
+    from ecglens.data.kaggle import write_kaggle_csv
+    from ecglens.data.mitdb import BeatConfig, load_mitdb_beats
+    from ecglens.data.splits import make_split, split_records
+
+    beats = load_mitdb_beats(
+        _data_dir(data, "mitdb"), split_records(split.value), BeatConfig(), progress=progress
+    )
+    parts = make_split(beats, split.value, seed=seed)
+    train = np.concatenate([parts.train, parts.val])
+    for name, idx in (("mitbih_train.csv", np.sort(train)), ("mitbih_test.csv", parts.test)):
+        write_kaggle_csv(out / name, beats.x[idx], beats.y[idx])
+        console.print(f"wrote {out / name} ({len(idx)} beats)")
+
+
+@app.command("report")
+def report_command(
+    records: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Records to classify and explain in the report (WFDB, CSV/NPY, or folders)."
+        ),
+    ],
+    model: ModelOpt = "kachuee-mitdb-inter",
+    out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("runs/report.html"),
+    lead: LeadOpt = None,
+    fs: FsOpt = None,
+    metrics_json: Annotated[
+        list[Path] | None,
+        typer.Option("--metrics", help="Metrics JSON files from `ecglens evaluate` to include."),
+    ] = None,
+    device: DeviceOpt = "auto",
+    progress: ProgressOpt = True,
+) -> None:
+    """Write one self-contained HTML report: model card, metrics, record strips, Grad-CAM."""
+    from ecglens.report.beats import build_beat_report
+
+    metrics = [json.loads(Path(p).read_text()) for p in (metrics_json or [])]
+    path = build_beat_report(
+        _expand_records(records),
+        model,
+        out,
+        lead=lead,
+        fs=fs,
+        device=_device(device),
+        extra_metrics=metrics,
+        progress=progress,
+        command=_command_line(),
+    )
+    console.print(f"wrote {path}")
+
+
+def main() -> None:
+    """Console entry point: one-line errors, non-zero exit."""
+    try:
+        app()
+    except EcgLensError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # last resort: never a traceback for the user
+        if os.environ.get("ECGLENS_DEBUG"):
+            raise
+        console.print(
+            f"[red]error:[/red] {type(exc).__name__}: {exc} "
+            "(set ECGLENS_DEBUG=1 for the traceback)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Datasets, labels and splits."""

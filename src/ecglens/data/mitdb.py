@@ -1,0 +1,225 @@
+"""MIT-BIH Arrhythmia Database: records, de Chazal's inter-patient sets, beat datasets.
+
+Training and evaluation use the reference beat annotations for beat positions
+(the usual protocol, so the classifier is scored apart from the detector);
+``ecglens predict`` uses the R-peak detector instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ecglens._atomic import atomic_write
+from ecglens.data.labels import AAMI_CLASSES, aami_labels
+from ecglens.errors import EcgLensError
+from ecglens.io import read_annotations, read_record, select_lead
+from ecglens.signal.beats import (
+    KACHUEE_FS,
+    kachuee_beats,
+    rr_features,
+    window_beats,
+)
+
+DS1: tuple[str, ...] = (
+    "101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122", "124", "201",
+    "203", "205", "207", "208", "209", "215", "220", "223", "230",
+)
+DS2: tuple[str, ...] = (
+    "100", "103", "105", "111", "113", "117", "121", "123", "200", "202", "210", "212", "213",
+    "214", "219", "221", "222", "228", "231", "232", "233", "234",
+)
+PACED: tuple[str, ...] = ("102", "104", "107", "217")
+ALL_RECORDS: tuple[str, ...] = tuple(sorted(DS1 + DS2 + PACED))
+CACHE_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class BeatConfig:
+    """How beats are cut from a record.
+
+    representation: "kachuee" (125 Hz, 187 samples from the R peak, [0, 1]) or
+    "window" (``before_s``/``after_s`` around the R peak, resampled to ``window_fs`` Hz).
+    lead: name or index; None = MLII when present, else the first signal.
+    """
+
+    representation: str = "kachuee"
+    lead: str | int | None = None
+    window_fs: float = 360.0
+    before_s: float = 0.25
+    after_s: float = 0.45
+
+    def __post_init__(self) -> None:
+        if self.representation not in {"kachuee", "window"}:
+            raise EcgLensError(f"unknown beat representation {self.representation!r}")
+
+    @property
+    def input_length(self) -> int:
+        if self.representation == "kachuee":
+            return 187
+        return int(round(self.before_s * self.window_fs)) + int(
+            round(self.after_s * self.window_fs)
+        )
+
+
+@dataclass
+class BeatSet:
+    """Beats of one or more records.
+
+    x: (n, L) float32 waveforms; rr: (n, 7) RR features; y: (n,) int64 indices into
+    ``classes`` (-1 when unknown); record: (n,) record names; sample: (n,) R-peak
+    index at the record's own rate.
+    """
+
+    x: np.ndarray
+    rr: np.ndarray
+    y: np.ndarray
+    record: np.ndarray
+    sample: np.ndarray
+    classes: tuple[str, ...] = AAMI_CLASSES
+    checksums: dict[str, str] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def subset(self, index: np.ndarray) -> BeatSet:
+        return BeatSet(
+            self.x[index],
+            self.rr[index],
+            self.y[index],
+            self.record[index],
+            self.sample[index],
+            self.classes,
+            dict(self.checksums),
+        )
+
+    def class_counts(self) -> dict[str, int]:
+        counts = np.bincount(self.y[self.y >= 0], minlength=len(self.classes))
+        return {c: int(counts[i]) for i, c in enumerate(self.classes)}
+
+    @staticmethod
+    def concatenate(parts: Sequence[BeatSet]) -> BeatSet:
+        if not parts:
+            raise EcgLensError("no beats to concatenate")
+        checksums: dict[str, str] = {}
+        for p in parts:
+            checksums.update(p.checksums)
+        return BeatSet(
+            np.concatenate([p.x for p in parts]),
+            np.concatenate([p.rr for p in parts]),
+            np.concatenate([p.y for p in parts]),
+            np.concatenate([p.record for p in parts]),
+            np.concatenate([p.sample for p in parts]),
+            parts[0].classes,
+            checksums,
+        )
+
+
+def beat_inputs(
+    signal: np.ndarray, fs: float, peaks: np.ndarray, config: BeatConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Waveforms and RR features of the beats at ``peaks`` of one raw lead.
+
+    signal: (n_samples,) in mV at ``fs`` Hz; peaks: R-peak indices at ``fs``.
+    Returns ``(x (n_beats, L) float32, rr (n_beats, 7) float32)``.
+    """
+    from ecglens.signal.filters import ecg_clean
+    from ecglens.signal.resample import resample_indices, resample_signal
+
+    clean = ecg_clean(signal, fs)
+    target_fs = KACHUEE_FS if config.representation == "kachuee" else config.window_fs
+    if abs(target_fs - fs) > 1e-9:
+        clean = resample_signal(clean, fs, target_fs)
+        at_rate = resample_indices(peaks, fs, target_fs)
+    else:
+        at_rate = np.asarray(peaks, dtype=np.int64)
+    at_rate = np.clip(at_rate, 0, len(clean) - 1)
+    if config.representation == "kachuee":
+        x = kachuee_beats(clean, at_rate, target_fs)
+    else:
+        x = window_beats(clean, at_rate, target_fs, config.before_s, config.after_s)
+    return x, rr_features(peaks, fs)
+
+
+def record_checksum(path: Path) -> str:
+    """SHA-256 over a WFDB record's .hea, .dat and .atr files (those present)."""
+    digest = hashlib.sha256()
+    for suffix in (".hea", ".dat", ".atr"):
+        f = path.with_suffix(suffix)
+        if f.exists():
+            digest.update(f.read_bytes())
+    return digest.hexdigest()
+
+
+def annotated_record_beats(path: str | Path, config: BeatConfig) -> BeatSet:
+    """Beats of one annotated WFDB record at its reference beat annotations."""
+    path = Path(path)
+    record = read_record(path)
+    signal, _ = select_lead(record, config.lead)
+    ann = read_annotations(path)
+    keep, labels = aami_labels(ann.symbol)
+    peaks = ann.sample[keep]
+    x, rr = beat_inputs(signal, record.fs, peaks, config)
+    return BeatSet(
+        x=x,
+        rr=rr,
+        y=labels,
+        record=np.full(len(labels), record.name, dtype=object),
+        sample=peaks.astype(np.int64),
+        checksums={record.name: record_checksum(path)},
+    )
+
+
+def load_mitdb_beats(
+    data_dir: str | Path,
+    records: Sequence[str] = ALL_RECORDS,
+    config: BeatConfig | None = None,
+    cache_dir: str | Path | None = "runs/cache",
+    progress: bool = True,
+) -> BeatSet:
+    """Annotated beats of ``records`` from a MIT-BIH folder, cached per record as .npz."""
+    from ecglens.cli.progress import track
+
+    config = config or BeatConfig()
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise EcgLensError("MIT-BIH folder not found", data_dir)
+    parts = []
+    for name in track(list(records), "Reading MIT-BIH records", enabled=progress):
+        parts.append(_cached_record_beats(data_dir / name, config, cache_dir))
+    return BeatSet.concatenate(parts)
+
+
+def _cached_record_beats(path: Path, config: BeatConfig, cache_dir: str | Path | None) -> BeatSet:
+    if cache_dir is None:
+        return annotated_record_beats(path, config)
+    checksum = record_checksum(path)
+    key = hashlib.sha256(f"{CACHE_VERSION}{asdict(config)}{checksum}".encode()).hexdigest()[:16]
+    cache_file = Path(cache_dir) / "mitdb" / f"{path.name}-{key}.npz"
+    if cache_file.exists():
+        with np.load(cache_file, allow_pickle=False) as z:
+            return BeatSet(
+                z["x"],
+                z["rr"],
+                z["y"],
+                z["record"].astype(object),
+                z["sample"],
+                checksums={path.name: checksum},
+            )
+    beats = annotated_record_beats(path, config)
+    atomic_write(
+        cache_file,
+        lambda p: np.savez(
+            p.open("wb"),
+            x=beats.x,
+            rr=beats.rr,
+            y=beats.y,
+            record=beats.record.astype(str),
+            sample=beats.sample,
+        ),
+    )
+    return beats

@@ -1,0 +1,89 @@
+"""Train/validation/test splits of MIT-BIH beats.
+
+* intra-patient: a stratified random 80/20 split of all beats, as in the Kaggle
+  heartbeat set. Beats of one patient land on both sides, so its scores are
+  **optimistic** and every output says so.
+* inter-patient: de Chazal et al. 2004, train on DS1, test on DS2 (no patient in
+  both); the paced records are excluded.
+
+In both, validation beats (early stopping, model selection, calibration) are a
+stratified fraction of the training beats: the test beats are never looked at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from ecglens.data.mitdb import ALL_RECORDS, DS1, DS2, BeatSet
+from ecglens.errors import EcgLensError
+
+SPLITS = ("inter-patient", "intra-patient")
+
+
+@dataclass
+class BeatSplit:
+    """Indices into one BeatSet; ``optimistic`` marks a split that leaks patients."""
+
+    name: str
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    optimistic: bool
+    description: str
+
+
+def split_records(split: str) -> tuple[str, ...]:
+    """Records a split draws beats from."""
+    if split == "inter-patient":
+        return tuple(sorted(DS1 + DS2))
+    if split == "intra-patient":
+        return ALL_RECORDS
+    raise EcgLensError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+
+
+def make_split(
+    beats: BeatSet, split: str, seed: int = 0, val_fraction: float = 0.1, test_fraction: float = 0.2
+) -> BeatSplit:
+    """Split ``beats`` (loaded from :func:`split_records`) into train/val/test indices."""
+    index = np.arange(len(beats))
+    if split == "inter-patient":
+        in_ds1 = np.isin(beats.record, DS1)
+        in_ds2 = np.isin(beats.record, DS2)
+        if not in_ds1.any() or not in_ds2.any():
+            raise EcgLensError("inter-patient split needs beats of both DS1 and DS2 records")
+        train, val = _stratified(index[in_ds1], beats.y[in_ds1], val_fraction, seed)
+        return BeatSplit(
+            split,
+            train,
+            val,
+            index[in_ds2],
+            optimistic=False,
+            description="de Chazal 2004: train DS1 (22 records), test DS2 (22 records); "
+            "paced records excluded; validation = stratified 10% of DS1 beats",
+        )
+    if split == "intra-patient":
+        rest, test = _stratified(index, beats.y, test_fraction, seed)
+        train, val = _stratified(rest, beats.y[rest], val_fraction, seed + 1)
+        return BeatSplit(
+            split,
+            train,
+            val,
+            test,
+            optimistic=True,
+            description="OPTIMISTIC: stratified random 80/20 beat split of all 48 records "
+            "(patients in both train and test, as in the Kaggle set); "
+            "validation = stratified 10% of the training beats",
+        )
+    raise EcgLensError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+
+
+def _stratified(
+    index: np.ndarray, labels: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    counts = np.bincount(labels)
+    stratify = labels if counts[counts > 0].min() >= 2 else None
+    keep, held = train_test_split(index, test_size=fraction, random_state=seed, stratify=stratify)
+    return np.sort(keep), np.sort(held)

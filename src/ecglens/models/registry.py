@@ -1,0 +1,137 @@
+"""A small timm-style registry.
+
+Architectures register a factory under a name (``@register_model("kachuee")``).
+Trained weights live in ``ecglens/models/weights/<name>.safetensors`` beside
+``<name>.json`` (architecture name, its keyword arguments, and everything the
+pipeline needs to feed it: task, classes, input representation, preprocessing
+statistics, metrics) and ``<name>.md`` (the model card).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from ecglens._atomic import atomic_write, atomic_write_json, atomic_write_text
+from ecglens.errors import EcgLensError
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+_REGISTRY: dict[str, Callable[..., torch.nn.Module]] = {}
+# Modules whose import registers architectures; imported lazily by the registry.
+_ARCHITECTURE_MODULES = ("ecglens.models.kachuee", "ecglens.models.cnn_lstm", "ecglens.models.cam")
+
+
+def register_model(name: str) -> Callable:
+    """Decorator registering ``factory(**kwargs) -> nn.Module`` under ``name``."""
+
+    def wrap(factory: Callable[..., torch.nn.Module]) -> Callable[..., torch.nn.Module]:
+        _REGISTRY[name] = factory
+        return factory
+
+    return wrap
+
+
+def _import_architectures() -> None:
+    for module in _ARCHITECTURE_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+def list_models() -> list[str]:
+    """Names of registered architectures."""
+    _import_architectures()
+    return sorted(_REGISTRY)
+
+
+def create_model(name: str, **kwargs: Any) -> torch.nn.Module:
+    """Build an untrained architecture by registry name."""
+    _import_architectures()
+    if name not in _REGISTRY:
+        raise EcgLensError(f"unknown architecture {name!r}; known: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name](**kwargs)
+
+
+def list_pretrained() -> list[str]:
+    """Names of weights shipped inside the package."""
+    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
+
+
+@dataclass
+class LoadedModel:
+    """A model with its config (architecture, classes, representation...) and card."""
+
+    name: str
+    module: torch.nn.Module
+    config: dict[str, Any]
+    card: str = ""
+    path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.config["classes"])
+
+
+def _resolve(name_or_path: str | Path) -> Path:
+    """Find ``<x>.safetensors`` for a shipped name, a path to it, or a run directory."""
+    p = Path(name_or_path)
+    candidates = [
+        WEIGHTS_DIR / f"{name_or_path}.safetensors",
+        p,
+        p.with_suffix(".safetensors"),
+        p / "model.safetensors",
+    ]
+    for c in candidates:
+        if c.suffix == ".safetensors" and c.is_file():
+            return c
+    known = ", ".join(list_pretrained()) or "none"
+    raise EcgLensError(f"no such model (shipped models: {known}; or give a .safetensors path)", p)
+
+
+def load_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
+    """Load shipped weights by name (see :func:`list_pretrained`) or from a path.
+
+    Weights are read with safetensors (no pickle). The JSON beside them says
+    which architecture to build and with which arguments.
+    """
+    weights = _resolve(name_or_path)
+    config_file = weights.with_suffix(".json")
+    if not config_file.exists():
+        raise EcgLensError("model config (.json) missing beside the weights", config_file)
+    try:
+        config = json.loads(config_file.read_text())
+    except json.JSONDecodeError as exc:
+        raise EcgLensError(f"malformed model config ({exc})", config_file) from exc
+    module = create_model(config["architecture"], **config.get("architecture_kwargs", {}))
+    try:
+        state = load_file(str(weights), device=str(device))
+        module.load_state_dict(state)
+    except Exception as exc:
+        raise EcgLensError(f"weights do not load ({type(exc).__name__})", weights) from exc
+    module.to(device).eval()
+    card_file = weights.with_suffix(".md")
+    card = card_file.read_text() if card_file.exists() else ""
+    return LoadedModel(name=weights.stem, module=module, config=config, card=card, path=weights)
+
+
+def save_pretrained(
+    module: torch.nn.Module, config: dict[str, Any], path: str | Path, card: str | None = None
+) -> Path:
+    """Write ``<path>.safetensors`` + ``.json`` (+ ``.md``) atomically."""
+    path = Path(path).with_suffix(".safetensors")
+    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    atomic_write(path, lambda p: save_file(state, str(p)))
+    atomic_write_json(path.with_suffix(".json"), config)
+    if card is not None:
+        atomic_write_text(path.with_suffix(".md"), card)
+    return path

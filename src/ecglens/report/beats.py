@@ -1,0 +1,206 @@
+"""The beat-classification report: model card and metrics, then for each record its
+beat strip, class counts, agreement with reference annotations and Grad-CAM examples."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ecglens.cli.progress import track
+from ecglens.evaluate.metrics import classification_metrics
+from ecglens.io import read_record
+from ecglens.models.registry import LoadedModel, load_model
+from ecglens.pipeline import BeatPredictions, classify_record, explain_beats
+from ecglens.plot import (
+    plot_beat_grid,
+    plot_class_counts,
+    plot_confusion_matrix,
+    plot_record_strip,
+    plot_training_curves,
+)
+from ecglens.report.html import ReportSection, metrics_table, write_report
+
+
+def build_beat_report(
+    record_paths: Sequence[Path],
+    model: str | Path,
+    out: str | Path,
+    lead: str | int | None = None,
+    fs: float | None = None,
+    device: str | torch.device = "cpu",
+    extra_metrics: Sequence[dict[str, Any]] = (),
+    progress: bool = True,
+    command: str = "",
+) -> Path:
+    """Classify and explain ``record_paths`` with ``model`` and write one HTML file."""
+    loaded = load_model(model, device)
+    sections = [model_section(loaded)]
+    for metrics in extra_metrics:
+        sections.append(metrics_section(metrics))
+    for path in track(list(record_paths), "Report: records", enabled=progress):
+        record = read_record(path, fs=fs)
+        pred = classify_record(record, loaded, lead=lead, device=device)
+        sections.append(record_section(pred, loaded))
+    cfg = loaded.config
+    split = cfg.get("split", "")
+    if cfg.get("optimistic"):
+        split += " (optimistic: patients in both train and test)"
+    metadata = {
+        "model": loaded.name,
+        "architecture": cfg.get("architecture"),
+        "split": split,
+        "seed": cfg.get("train", {}).get("seed"),
+        "command": command,
+    }
+    return write_report(out, f"ecglens beat report: {loaded.name}", sections, metadata)
+
+
+def model_section(loaded: LoadedModel) -> ReportSection:
+    cfg = loaded.config
+    section = ReportSection(title=f"Model {loaded.name}")
+    metrics = cfg.get("metrics")
+    if metrics:
+        section.tables.append(
+            (
+                f"Test metrics of the shipped model ({cfg.get('split')}, "
+                f"{metrics['n']} beats, accuracy {metrics['accuracy']:.4f})",
+                metrics_table(metrics),
+            )
+        )
+        section.figures.append(
+            (
+                "Confusion matrix on the test beats (rows: reference)",
+                plot_confusion_matrix(np.array(metrics["confusion_matrix"]), metrics["classes"]),
+            )
+        )
+    if cfg.get("history"):
+        section.figures.append(("Training curves", plot_training_curves(cfg["history"])))
+    if loaded.card:
+        section.html = (
+            f"<details><summary>Model card</summary><pre>{html.escape(loaded.card)}</pre></details>"
+        )
+    return section
+
+
+def metrics_section(metrics: dict[str, Any]) -> ReportSection:
+    title = f"Evaluation: {metrics.get('model', '')} on {metrics.get('split', '')}"
+    section = ReportSection(title=title, text=metrics.get("split_description", ""))
+    section.tables.append(
+        (
+            f"accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}",
+            metrics_table(metrics),
+        )
+    )
+    section.figures.append(
+        (
+            "Confusion matrix",
+            plot_confusion_matrix(np.array(metrics["confusion_matrix"]), metrics["classes"]),
+        )
+    )
+    return section
+
+
+def record_section(pred: BeatPredictions, loaded: LoadedModel) -> ReportSection:
+    labels = np.array(pred.labels)
+    section = ReportSection(
+        title=f"Record {pred.record}",
+        text=f"{len(labels)} beats detected in lead {pred.lead} ({pred.fs:g} Hz, "
+        f"{len(pred.signal) / pred.fs / 60:.1f} min).",
+    )
+    counts = pred.class_counts()
+    section.tables.append(
+        (
+            "Predicted beats per class",
+            [{"class": c, "beats": n, "share": n / max(len(labels), 1)} for c, n in counts.items()],
+        )
+    )
+    reference = None
+    if pred.reference is not None:
+        matched = pred.reference >= 0
+        reference = np.array([pred.classes[r] if r >= 0 else "?" for r in pred.reference])
+        m = classification_metrics(
+            pred.reference[matched], pred.probabilities[matched].argmax(1), pred.classes
+        )
+        section.tables.append(
+            (
+                f"Agreement with the reference annotations ({int(matched.sum())} detected beats "
+                f"matched within 150 ms; accuracy {m['accuracy']:.4f})",
+                metrics_table(m),
+            )
+        )
+        section.figures.append(
+            (
+                "Confusion matrix against the reference annotations",
+                plot_confusion_matrix(np.array(m["confusion_matrix"]), pred.classes),
+            )
+        )
+    else:
+        section.figures.append(("Predicted class counts", plot_class_counts(counts)))
+    section.figures.append(
+        (
+            "First 10 seconds, beats coloured by predicted class",
+            plot_record_strip(
+                pred.signal, pred.fs, pred.sample, labels, 0.0, 10.0, reference_labels=reference
+            ),
+        )
+    )
+    abnormal = np.flatnonzero(labels != "N")
+    if len(abnormal):
+        start = max(pred.sample[abnormal[0]] / pred.fs - 4.0, 0.0)
+        section.figures.append(
+            (
+                f"10 seconds around the first non-N beat (beat {abnormal[0]})",
+                plot_record_strip(
+                    pred.signal,
+                    pred.fs,
+                    pred.sample,
+                    labels,
+                    start,
+                    10.0,
+                    reference_labels=reference,
+                ),
+            )
+        )
+    examples = _examples_per_class(pred)
+    if examples:
+        maps = explain_beats(pred, loaded, examples)
+        beat_fs = (
+            125.0
+            if loaded.config["beats"]["representation"] == "kachuee"
+            else float(loaded.config["beats"]["window_fs"])
+        )
+        titles = [f"beat {i} ({pred.sample[i] / pred.fs:.1f} s)" for i in examples]
+        probs = [
+            dict(zip(pred.classes, map(float, pred.probabilities[i]), strict=True))
+            for i in examples
+        ]
+        section.figures.append(
+            (
+                "Grad-CAM (last conv layer) of the most confident beat of each predicted class: "
+                "the coloured background shows where the network looked",
+                plot_beat_grid(
+                    pred.x[examples],
+                    maps,
+                    list(labels[examples]),
+                    beat_fs,
+                    probabilities=probs,
+                    titles=titles,
+                ),
+            )
+        )
+    return section
+
+
+def _examples_per_class(pred: BeatPredictions) -> list[int]:
+    idx = pred.probabilities.argmax(1)
+    out = []
+    for k in range(len(pred.classes)):
+        members = np.flatnonzero(idx == k)
+        if len(members):
+            out.append(int(members[np.argmax(pred.probabilities[members, k])]))
+    return out

@@ -1,0 +1,114 @@
+"""Beat segmentation and RR-interval features.
+
+Two representations of the beats of one lead:
+
+* :func:`kachuee_beats`: Kachuee et al. 2018 (the format of the public Kaggle
+  heartbeat CSVs): the signal at 125 Hz, each beat from its R peak for 1.2 times
+  the median RR interval of its 10-s window, amplitude scaled to [0, 1] over that
+  window, zero padded to 187 samples.
+* :func:`window_beats`: a fixed window around each R peak at the signal's own
+  rate, with :func:`rr_features` beside it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+KACHUEE_FS = 125.0
+KACHUEE_LENGTH = 187
+KACHUEE_WINDOW_S = 10.0
+
+
+def kachuee_beats(signal: np.ndarray, peaks: np.ndarray, fs: float = KACHUEE_FS) -> np.ndarray:
+    """Beats in the Kachuee format: (n_beats, 187) float32 in [0, 1].
+
+    ``signal`` is one lead at ``fs`` (use 125 Hz; resample first), ``peaks`` the
+    R-peak indices at that rate. Each beat starts at its R peak and lasts 1.2 x the
+    median RR interval of its 10-s window (capped at 187 samples); the rest is zero.
+    """
+    signal = np.asarray(signal, dtype=np.float64)
+    peaks = np.asarray(peaks, dtype=np.int64)
+    n = len(peaks)
+    out = np.zeros((n, KACHUEE_LENGTH), dtype=np.float32)
+    if n == 0:
+        return out
+    window = int(round(KACHUEE_WINDOW_S * fs))
+    n_windows = int(np.ceil(len(signal) / window))
+    padded = np.pad(signal, (0, n_windows * window - len(signal)), mode="edge")
+    blocks = padded.reshape(n_windows, window)
+    low, high = blocks.min(axis=1), blocks.max(axis=1)
+    span = np.where(high - low > 0, high - low, 1.0)
+    beat_window = np.clip(peaks // window, 0, n_windows - 1)
+
+    rr = np.diff(peaks)
+    median_rr = np.empty(n_windows)
+    fallback = np.median(rr) if len(rr) else fs
+    rr_window = beat_window[1:] if len(rr) else np.array([], dtype=np.int64)
+    for w in range(n_windows):
+        in_window = rr[rr_window == w]
+        median_rr[w] = np.median(in_window) if len(in_window) else fallback
+    lengths = np.minimum(np.round(1.2 * median_rr[beat_window]).astype(np.int64), KACHUEE_LENGTH)
+
+    offsets = np.arange(KACHUEE_LENGTH)
+    index = peaks[:, None] + offsets[None, :]
+    valid = (offsets[None, :] < lengths[:, None]) & (index < len(signal))
+    values = signal[np.clip(index, 0, len(signal) - 1)]
+    scaled = (values - low[beat_window, None]) / span[beat_window, None]
+    out[valid] = np.clip(scaled[valid], 0.0, 1.0)
+    return out
+
+
+def window_beats(
+    signal: np.ndarray, peaks: np.ndarray, fs: float, before_s: float = 0.25, after_s: float = 0.45
+) -> np.ndarray:
+    """Fixed windows around R peaks: (n_beats, round(before_s*fs) + round(after_s*fs)) float32.
+
+    Samples outside the record repeat the edge value. Each beat has its median
+    subtracted so baseline offsets do not leak into the features.
+    """
+    signal = np.asarray(signal, dtype=np.float64)
+    peaks = np.asarray(peaks, dtype=np.int64)
+    before, after = int(round(before_s * fs)), int(round(after_s * fs))
+    offsets = np.arange(-before, after)
+    index = np.clip(peaks[:, None] + offsets[None, :], 0, len(signal) - 1)
+    beats = signal[index]
+    beats -= np.median(beats, axis=1, keepdims=True)
+    return beats.astype(np.float32)
+
+
+RR_FEATURE_NAMES = (
+    "pre_rr_s",
+    "post_rr_s",
+    "local_rr_s",
+    "pre_ratio_local",
+    "post_ratio_local",
+    "pre_ratio_record",
+    "post_ratio_record",
+)
+
+
+def rr_features(peaks: np.ndarray, fs: float, local_beats: int = 10) -> np.ndarray:
+    """RR-interval features per beat: (n_beats, 7) float32.
+
+    Columns (see :data:`RR_FEATURE_NAMES`): pre-RR and post-RR (s), local mean RR
+    over the ``local_beats`` preceding intervals (s), and pre/post-RR divided by the
+    local mean and by the record's mean RR. The ratios are per-record normalised, so
+    a patient's own heart rate does not leak into the model. The first beat's pre-RR
+    and the last beat's post-RR copy their neighbour.
+    """
+    peaks = np.asarray(peaks, dtype=np.int64)
+    n = len(peaks)
+    if n < 2:
+        return np.ones((n, len(RR_FEATURE_NAMES)), dtype=np.float32)
+    rr = np.diff(peaks) / fs
+    pre = np.concatenate([[rr[0]], rr])
+    post = np.concatenate([rr, [rr[-1]]])
+    cumulative = np.concatenate([[0.0], np.cumsum(pre)])
+    idx = np.arange(n)
+    start = np.maximum(idx - local_beats + 1, 0)
+    local = (cumulative[idx + 1] - cumulative[start]) / (idx + 1 - start)
+    record_mean = float(np.mean(rr))
+    feats = np.stack(
+        [pre, post, local, pre / local, post / local, pre / record_mean, post / record_mean], axis=1
+    )
+    return feats.astype(np.float32)

@@ -1,0 +1,137 @@
+"""The CLI's contract: one-line errors with non-zero exit, JSON outputs of the documented shape."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "ecglens", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_help_lists_commands():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("predict", "explain", "evaluate", "train", "report", "export-kaggle"):
+        assert command in result.stdout
+
+
+def test_missing_record(tmp_path):
+    assert_one_line_error(run_cli("predict", str(tmp_path / "nope")), "nope.hea", "not found")
+
+
+def test_record_without_requested_lead(demo_record):
+    assert_one_line_error(
+        run_cli("predict", str(demo_record), "--lead", "V5"), "213", "no lead 'V5'"
+    )
+
+
+def test_corrupted_dat(demo_record, tmp_path):
+    for suffix in (".hea", ".dat", ".atr"):
+        shutil.copy(demo_record.with_suffix(suffix), tmp_path / f"213{suffix}")
+    data = bytearray((tmp_path / "213.dat").read_bytes())
+    data[2000:2600] = bytes(600)
+    (tmp_path / "213.dat").write_bytes(bytes(data))
+    assert_one_line_error(run_cli("predict", str(tmp_path / "213")), "213.dat", "corrupted")
+
+
+def test_flat_line_csv(tmp_path):
+    np.savetxt(tmp_path / "flat.csv", np.zeros(5000))
+    assert_one_line_error(run_cli("predict", str(tmp_path / "flat.csv"), "--fs", "250"), "flat.csv")
+
+
+def test_predict_json_lines(demo_record, tmp_path):
+    out = tmp_path / "pred.jsonl"
+    other = demo_record.parent / "232"
+    result = run_cli(
+        "predict", str(demo_record), str(other), "--json", str(out), "--no-table", "--no-progress"
+    )
+    assert result.returncode == 0, result.stderr
+    lines = out.read_text().splitlines()
+    assert len(lines) == 2
+    first = json.loads(lines[0])
+    assert first["record"] == "213" and first["sampling_rate"] == 360.0
+    beat = first["beats"][0]
+    assert set(beat) >= {"sample", "time_s", "label", "probabilities"}
+    assert beat["label"] in "NSVFQ"
+    assert abs(sum(beat["probabilities"].values()) - 1) < 1e-3
+    assert abs(beat["time_s"] - beat["sample"] / 360) < 1e-3
+    # the detector finds (nearly) all of record 213's 3,251 annotated beats
+    assert abs(len(first["beats"]) - 3251) < 30
+
+
+def test_predict_resampled_csv(demo_record, tmp_path):
+    """A CSV at another rate is resampled to what the model needs."""
+    from ecglens.io import read_record, select_lead
+    from ecglens.signal.resample import resample_signal
+
+    signal, _ = select_lead(read_record(demo_record))
+    np.savetxt(tmp_path / "ecg.csv", resample_signal(signal[: 360 * 60], 360, 250))
+    out = tmp_path / "pred.json"
+    result = run_cli(
+        "predict", str(tmp_path / "ecg.csv"), "--fs", "250", "--json", str(out), "--no-table"
+    )
+    assert result.returncode == 0, result.stderr
+    pred = json.loads(out.read_text())
+    assert pred["sampling_rate"] == 250 and 60 < len(pred["beats"]) < 120
+
+
+def test_explain_writes_png(demo_record, tmp_path):
+    out = tmp_path / "beat.png"
+    result = run_cli("explain", str(demo_record), "--beat", "3", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = run_cli("explain", str(demo_record), "--beat", "99999", "--out", str(out))
+    assert_one_line_error(bad, "beat index out of range")
+
+
+@pytest.mark.slow
+def test_evaluate_shipped_inter_model_reproduces_its_card(mitdb_dir, tmp_path):
+    from ecglens.models import load_model
+
+    out = tmp_path / "metrics.json"
+    result = run_cli(
+        "evaluate",
+        "mitdb",
+        "--split",
+        "inter-patient",
+        "--model",
+        "kachuee-mitdb-inter",
+        "--data",
+        str(mitdb_dir),
+        "--json",
+        str(out),
+        "--no-progress",
+        "--device",
+        "cpu",
+    )
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(out.read_text())
+    card = load_model("kachuee-mitdb-inter").config["metrics"]
+    assert metrics["n"] == card["n"] == 49712
+    assert metrics["accuracy"] == pytest.approx(card["accuracy"], abs=1e-6)
+    for cls in "NSVFQ":
+        assert set(metrics["per_class"][cls]) >= {"precision", "recall", "f1", "support"}
+        assert metrics["per_class"][cls]["f1"] == pytest.approx(
+            card["per_class"][cls]["f1"], abs=1e-6
+        )

@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+
+from ecglens.data.kaggle import read_kaggle_csv, write_kaggle_csv
+from ecglens.data.mitdb import DS1, DS2, PACED, BeatConfig, annotated_record_beats, load_mitdb_beats
+from ecglens.data.splits import make_split
+from ecglens.errors import EcgLensError
+from ecglens.signal.beats import kachuee_beats, rr_features, window_beats
+
+
+def test_record_lists_are_de_chazal():
+    assert len(DS1) == len(DS2) == 22
+    assert not set(DS1) & set(DS2)
+    assert not set(PACED) & (set(DS1) | set(DS2))
+
+
+def test_kachuee_beats_format():
+    fs = 125.0
+    signal = np.sin(np.linspace(0, 60 * np.pi, 2500))
+    peaks = np.arange(50, 2400, 100)
+    beats = kachuee_beats(signal, peaks, fs)
+    assert beats.shape == (len(peaks), 187) and beats.dtype == np.float32
+    assert beats.min() >= 0 and beats.max() <= 1
+    # 1.2 x median RR of 100 samples = 120 samples, then zero padding
+    assert np.all(beats[:, 120:] == 0)
+    assert np.any(beats[:, :120] > 0)
+
+
+def test_window_beats_and_rr_features():
+    signal = np.arange(1000, dtype=float)
+    peaks = np.array([100, 400, 700])
+    beats = window_beats(signal, peaks, fs=100, before_s=0.5, after_s=0.5)
+    assert beats.shape == (3, 100)
+    rr = rr_features(peaks, fs=100)
+    assert rr.shape == (3, 7)
+    np.testing.assert_allclose(rr[:, 0], [3, 3, 3])  # pre-RR in s
+    np.testing.assert_allclose(rr[:, 3], 1.0)  # pre / local mean
+
+
+def test_demo_record_beats(demo_record):
+    beats = annotated_record_beats(demo_record, BeatConfig())
+    counts = beats.class_counts()
+    assert counts["V"] == 220 and counts["F"] == 362  # PhysioNet's table for record 213
+    assert beats.x.shape == (len(beats), 187)
+    window = annotated_record_beats(demo_record, BeatConfig(representation="window"))
+    assert window.x.shape == (len(beats), 252)
+
+
+def test_kaggle_csv_round_trip(tmp_path, demo_record):
+    beats = annotated_record_beats(demo_record, BeatConfig())
+    path = write_kaggle_csv(tmp_path / "beats.csv", beats.x[:50], beats.y[:50])
+    x, y = read_kaggle_csv(path)
+    np.testing.assert_allclose(x, beats.x[:50], atol=1e-6)
+    np.testing.assert_array_equal(y, beats.y[:50])
+
+
+def test_kaggle_csv_errors(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("1,2,3\n")
+    with pytest.raises(EcgLensError, match="expected 188 columns"):
+        read_kaggle_csv(bad)
+    with pytest.raises(EcgLensError, match="not found"):
+        read_kaggle_csv(tmp_path / "missing.csv")
+
+
+@pytest.mark.slow
+def test_full_database_counts_and_splits(mitdb_dir, tmp_path):
+    beats = load_mitdb_beats(mitdb_dir, DS1 + DS2, BeatConfig(), cache_dir=tmp_path, progress=False)
+    split = make_split(beats, "inter-patient", seed=0)
+    train_records = set(beats.record[np.concatenate([split.train, split.val])])
+    test_records = set(beats.record[split.test])
+    assert train_records == set(DS1) and test_records == set(DS2)
+    # de Chazal 2004 Table: DS2 holds 44,259 N, 1,837 S, 3,221 V, 388 F, 7 Q beats
+    test_counts = beats.subset(split.test).class_counts()
+    assert test_counts == {"N": 44259, "S": 1837, "V": 3221, "F": 388, "Q": 7}
+    intra = make_split(beats, "intra-patient", seed=0)
+    assert intra.optimistic and not split.optimistic
+    assert len(np.intersect1d(intra.train, intra.test)) == 0

@@ -1,0 +1,113 @@
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ecglens.errors import EcgLensError
+from ecglens.io import read_annotations, read_record, select_lead
+
+
+def copy_record(src: Path, dst_dir: Path) -> Path:
+    for suffix in (".hea", ".dat", ".atr"):
+        shutil.copy(src.with_suffix(suffix), dst_dir / (src.name + suffix))
+    return dst_dir / src.name
+
+
+def test_reads_demo_record(demo_record):
+    record = read_record(demo_record)
+    assert record.fs == 360
+    assert record.signals.shape == (650000, 2)
+    assert record.lead_names == ["MLII", "V1"]
+    signal, name = select_lead(record)
+    assert name == "MLII" and signal.shape == (650000,)
+    # physical units: MIT-BIH ECG amplitudes are a few mV
+    assert 0.5 < np.ptp(signal[:3600]) < 10
+
+
+def test_reads_with_extension_and_checks_rate(demo_record):
+    assert read_record(demo_record.with_suffix(".hea")).name == "213"
+    with pytest.raises(EcgLensError, match="360 Hz but 250 Hz"):
+        read_record(demo_record, fs=250)
+
+
+def test_select_lead_by_name_and_index(demo_record):
+    record = read_record(demo_record)
+    assert select_lead(record, "v1")[1] == "V1"
+    assert select_lead(record, 1)[1] == "V1"
+    assert select_lead(record, "0")[1] == "MLII"
+    with pytest.raises(EcgLensError, match="no lead 'V5'"):
+        select_lead(record, "V5")
+    with pytest.raises(EcgLensError, match="no lead index 7"):
+        select_lead(record, 7)
+
+
+def test_missing_record_names_the_file(tmp_path):
+    with pytest.raises(EcgLensError, match=r"nothere\.hea.*not found"):
+        read_record(tmp_path / "nothere")
+
+
+def test_truncated_dat(demo_record, tmp_path):
+    path = copy_record(demo_record, tmp_path)
+    data = path.with_suffix(".dat").read_bytes()
+    path.with_suffix(".dat").write_bytes(data[: len(data) // 2])
+    with pytest.raises(EcgLensError, match=r"213\.dat: signal file truncated"):
+        read_record(path)
+
+
+def test_corrupted_dat_fails_checksum(demo_record, tmp_path):
+    path = copy_record(demo_record, tmp_path)
+    data = bytearray(path.with_suffix(".dat").read_bytes())
+    rng = np.random.default_rng(0)
+    data[1000:5000] = rng.integers(0, 256, 4000, dtype=np.uint8).tobytes()
+    path.with_suffix(".dat").write_bytes(bytes(data))
+    with pytest.raises(EcgLensError, match=r"213\.dat: .*checksum.*corrupted"):
+        read_record(path)
+
+
+def test_malformed_header(demo_record, tmp_path):
+    path = copy_record(demo_record, tmp_path)
+    path.with_suffix(".hea").write_text("this is not a header\n")
+    with pytest.raises(EcgLensError, match=r"213\.hea"):
+        read_record(path)
+
+
+def test_missing_dat(demo_record, tmp_path):
+    path = copy_record(demo_record, tmp_path)
+    path.with_suffix(".dat").unlink()
+    with pytest.raises(EcgLensError, match=r"213\.dat: signal file missing"):
+        read_record(path)
+
+
+def test_annotations(demo_record):
+    ann = read_annotations(demo_record)
+    assert len(ann.sample) == len(ann.symbol) > 3000
+    assert np.all(np.diff(ann.sample) >= 0)
+    assert "V" in set(ann.symbol)
+
+
+def test_csv_and_npy_records(tmp_path):
+    t = np.arange(0, 10, 1 / 250)
+    signal = np.sin(2 * np.pi * 1.2 * t)
+    np.save(tmp_path / "x.npy", signal)
+    rec = read_record(tmp_path / "x.npy", fs=250)
+    assert rec.fs == 250 and rec.signals.shape == (2500, 1)
+    np.savetxt(
+        tmp_path / "x.csv",
+        np.column_stack([signal, -signal]),
+        delimiter=",",
+        header="II,V1",
+        comments="",
+    )
+    rec = read_record(tmp_path / "x.csv", fs=250)
+    assert rec.lead_names == ["II", "V1"] and rec.signals.shape == (2500, 2)
+    with pytest.raises(EcgLensError, match="needs its sampling rate"):
+        read_record(tmp_path / "x.csv")
+
+
+def test_nan_in_csv_is_an_error(tmp_path):
+    values = np.ones(100)
+    values[10] = np.nan
+    np.save(tmp_path / "bad.npy", values)
+    with pytest.raises(EcgLensError, match=r"bad\.npy: 1 samples are NaN"):
+        read_record(tmp_path / "bad.npy", fs=100)
