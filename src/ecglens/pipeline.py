@@ -28,6 +28,51 @@ from ecglens.train.trainer import predict_logits
 MIN_FS = 50.0
 
 
+class TemperatureScaled(torch.nn.Module):
+    """Divide a model's logits by a fitted temperature (calibration)."""
+
+    def __init__(self, model: torch.nn.Module, temperature: float = 1.0) -> None:
+        super().__init__()
+        self.model = model
+        self.temperature = float(temperature)
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        out = self.model(*inputs)
+        logits = out[0] if isinstance(out, tuple | list) else out
+        return logits / self.temperature
+
+
+def has_dropout(model: torch.nn.Module) -> bool:
+    return any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in model.modules())
+
+
+def beat_probabilities(
+    model: torch.nn.Module,
+    inputs: tuple[np.ndarray, ...],
+    temperature: float = 1.0,
+    mc_samples: int = 0,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Calibrated class probabilities (n, k) and an uncertainty score per beat (n,) in [0, 1].
+
+    Probabilities (and so labels) come from one deterministic pass, as ``evaluate``
+    scores them. The uncertainty is the normalised predictive entropy: of the mean of
+    ``mc_samples`` MC-dropout passes when ``mc_samples > 0`` and the model has dropout,
+    else of the deterministic softmax.
+    """
+    scaled = TemperatureScaled(model, temperature)
+    logits = predict_logits(scaled, inputs, device=device)
+    probs = torch.softmax(torch.as_tensor(logits), dim=1).numpy()
+    if mc_samples > 0 and has_dropout(model):
+        from ecglens.evaluate.uncertainty import mc_dropout_predict
+
+        _, uncertainty = mc_dropout_predict(scaled, inputs, n_samples=mc_samples, seed=seed)
+        return probs, uncertainty.astype(np.float32)
+    entropy = -(probs * np.log(np.clip(probs, 1e-12, None))).sum(1) / np.log(probs.shape[1])
+    return probs, np.clip(entropy, 0, 1).astype(np.float32)
+
+
 @dataclass
 class BeatPredictions:
     """Per-beat predictions of one record.
@@ -49,6 +94,7 @@ class BeatPredictions:
     model: str
     uncertainty: np.ndarray | None = None
     reference: np.ndarray | None = None  # AAMI labels from annotations, when available
+    review_threshold: float | None = None  # beats with uncertainty above it need review
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -75,6 +121,8 @@ class BeatPredictions:
             }
             if self.uncertainty is not None:
                 beat["uncertainty"] = round(float(self.uncertainty[i]), 5)
+                if self.review_threshold is not None:
+                    beat["review"] = bool(self.uncertainty[i] > self.review_threshold)
             beats.append(beat)
         return {
             "record": self.record,
@@ -84,6 +132,10 @@ class BeatPredictions:
             "model": self.model,
             "n_beats": len(beats),
             "class_counts": self.class_counts(),
+            "review_threshold": self.review_threshold,
+            "n_review": None
+            if self.review_threshold is None or self.uncertainty is None
+            else int(np.sum(self.uncertainty > self.review_threshold)),
             "beats": beats,
             **self.extra,
         }
@@ -112,11 +164,16 @@ def classify_record(
     peaks: np.ndarray | None = None,
     device: str | torch.device = "cpu",
     with_reference: bool = True,
+    mc_samples: int | None = None,
+    review_threshold: float | None = None,
 ) -> BeatPredictions:
     """Detect beats in ``record`` (or use ``peaks``) and classify each with a beat model.
 
     Any sampling rate is resampled to the model's beat representation. When the
     record has reference annotations (``.atr``), they are matched to the beats.
+    Probabilities use the model's fitted temperature; ``mc_samples`` (default: the
+    model's ``mc_samples``, 0 for none) MC-dropout passes give the uncertainty score,
+    and beats above ``review_threshold`` are flagged for human review.
     """
     config = loaded.config
     if config.get("task") != "beats":
@@ -130,10 +187,15 @@ def classify_record(
     beats = BeatSet(
         x, rr, np.full(len(peaks), -1), np.full(len(peaks), record.name, dtype=object), peaks
     )
-    logits = predict_logits(
-        loaded.module, beat_model_inputs(beats, config["inputs"]), device=device
+    if mc_samples is None:
+        mc_samples = int(config.get("mc_samples", 0))
+    probabilities, uncertainty = beat_probabilities(
+        loaded.module,
+        beat_model_inputs(beats, config["inputs"]),
+        float(config.get("temperature", 1.0)),
+        mc_samples,
+        device,
     )
-    probabilities = torch.softmax(torch.as_tensor(logits), dim=1).numpy()
     reference = _reference_labels(record, peaks) if with_reference else None
     return BeatPredictions(
         record=record.name,
@@ -148,6 +210,8 @@ def classify_record(
         signal=signal,
         model=loaded.name,
         reference=reference,
+        uncertainty=uncertainty,
+        review_threshold=review_threshold,
     )
 
 

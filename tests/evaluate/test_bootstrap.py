@@ -75,7 +75,9 @@ def test_matches_slow_reference_loop(use_groups):
     draws = np.random.default_rng(7).integers(0, len(units), size=(50, len(units)))
     reps = []
     for row in draws:
-        idx = np.concatenate([np.flatnonzero(groups == units[i]) for i in row]) if use_groups else row
+        idx = (
+            np.concatenate([np.flatnonzero(groups == units[i]) for i in row]) if use_groups else row
+        )
         reps.append(metric(y_s[idx], y_pred_s[idx]))
     for key in ("accuracy", "macro_f1", "n"):
         lo, hi = np.percentile([r[key] for r in reps], [5, 95])

@@ -162,10 +162,26 @@ def predict_command(
     max_rows: Annotated[
         int, typer.Option(help="At most this many beats in the printed table.")
     ] = 40,
+    review_threshold: Annotated[
+        float | None,
+        typer.Option(
+            help="Flag beats whose uncertainty (normalised predictive entropy, 0-1) exceeds "
+            'this for human review; the JSON gets "review": true on them.'
+        ),
+    ] = None,
+    mc_samples: Annotated[
+        int | None,
+        typer.Option(
+            help="MC-dropout passes for the uncertainty score (default: the model's setting; "
+            "0 = one deterministic pass, uncertainty from its softmax entropy)."
+        ),
+    ] = None,
     device: DeviceOpt = "auto",
     progress: ProgressOpt = True,
 ) -> None:
-    """Detect and classify every beat of one or more records; print a table and class counts."""
+    """Detect and classify every beat of one or more records; print a table and class counts.
+
+    Each beat gets calibrated class probabilities and an uncertainty score."""
     from ecglens.cli.progress import track
     from ecglens.io import read_record
     from ecglens.models.registry import load_model
@@ -177,7 +193,14 @@ def predict_command(
     results = []
     for path in track(paths, "Classifying records", enabled=progress and len(paths) > 1):
         record = read_record(path, fs=fs)
-        pred = classify_record(record, loaded, lead=lead, device=dev)
+        pred = classify_record(
+            record,
+            loaded,
+            lead=lead,
+            device=dev,
+            mc_samples=mc_samples,
+            review_threshold=review_threshold,
+        )
         results.append(pred.to_dict())
         if table:
             _print_beats(pred, max_rows)
@@ -192,10 +215,17 @@ def predict_command(
         console.print(f"wrote {json_file}")
 
 
+def _uncertainty_cell(pred, i: int) -> str:
+    if pred.uncertainty is None:
+        return "-"
+    flag = pred.review_threshold is not None and pred.uncertainty[i] > pred.review_threshold
+    return f"{pred.uncertainty[i]:.3f}" + (" review" if flag else "")
+
+
 def _print_beats(pred, max_rows: int) -> None:
     labels = pred.labels
     t = Table(title=f"{pred.record} ({pred.lead}, {pred.fs:g} Hz, model {pred.model})")
-    for col in ("beat", "sample", "time (s)", "label", "p(label)"):
+    for col in ("beat", "sample", "time (s)", "label", "p(label)", "uncertainty"):
         t.add_column(col, justify="right")
     if pred.reference is not None:
         t.add_column("reference", justify="right")
@@ -209,6 +239,7 @@ def _print_beats(pred, max_rows: int) -> None:
             f"{pred.sample[i] / pred.fs:.2f}",
             labels[i],
             f"{pred.probabilities[i].max():.3f}",
+            _uncertainty_cell(pred, i),
         ]
         if pred.reference is not None:
             ref = int(pred.reference[i])
@@ -222,6 +253,12 @@ def _print_beats(pred, max_rows: int) -> None:
         )
     counts = pred.class_counts()
     console.print("class counts: " + ", ".join(f"{c} {n}" for c, n in counts.items()))
+    if pred.review_threshold is not None and pred.uncertainty is not None:
+        n_review = int((pred.uncertainty > pred.review_threshold).sum())
+        console.print(
+            f"{n_review} of {len(labels)} beats flagged for review "
+            f"(uncertainty > {pred.review_threshold:g})"
+        )
 
 
 @app.command("explain")
@@ -353,6 +390,12 @@ def _print_metrics(metrics: dict) -> None:
         console.print(f"[yellow]warning: {metrics['warning']}[/yellow]")
 
 
+class RR(StrEnum):
+    none = "none"
+    ratios = "ratios"
+    all = "all"
+
+
 class Representation(StrEnum):
     kachuee = "kachuee"
     window = "window"
@@ -371,12 +414,27 @@ def train_command(
             help="Beat input: kachuee (125 Hz, 187 samples) or window (native-rate window)."
         ),
     ] = Representation.kachuee,
-    rr: Annotated[
-        bool,
+    window_fs: Annotated[
+        float, typer.Option(help="Sampling rate (Hz) of window beats; records are resampled.")
+    ] = 360.0,
+    context: Annotated[
+        int,
         typer.Option(
-            help="Also feed RR-interval features (needs an architecture that takes them)."
+            help="Beats per example: 1 = the beat alone; 3, 5... = with its neighbours "
+            "(for sequence models such as cnn-lstm)."
         ),
-    ] = False,
+    ] = 1,
+    rr: Annotated[
+        RR,
+        typer.Option(
+            help="RR-interval features beside the waveform: none; ratios (pre/post RR over "
+            "the local and the record mean: per-record normalised); all (ratios and RR in "
+            "seconds). Needs an architecture that takes them (cnn-lstm)."
+        ),
+    ] = RR.none,
+    arch_kwargs: Annotated[
+        str, typer.Option(help="Architecture keyword arguments as JSON, e.g. '{\"hidden\": 64}'.")
+    ] = "{}",
     out: Annotated[Path, typer.Option(help="Run directory for checkpoints and the model.")] = Path(
         "runs/train"
     ),
@@ -409,11 +467,17 @@ def train_command(
     from ecglens.train.mitdb import MitdbRunConfig, train_mitdb
     from ecglens.train.trainer import TrainConfig
 
+    try:
+        kwargs = json.loads(arch_kwargs)
+    except json.JSONDecodeError as exc:
+        raise EcgLensError(f"--arch-kwargs is not valid JSON ({exc})") from exc
+    rr_inputs = {RR.none: (), RR.ratios: ("rr_ratios",), RR.all: ("rr",)}[rr]
     run = MitdbRunConfig(
         split=split.value,
         architecture=arch,
-        beats=BeatConfig(representation=representation.value),
-        inputs=("x", "rr") if rr else ("x",),
+        architecture_kwargs=kwargs,
+        beats=BeatConfig(representation=representation.value, window_fs=window_fs, context=context),
+        inputs=("x", *rr_inputs),
         train=TrainConfig(
             epochs=epochs,
             batch_size=batch_size,

@@ -20,6 +20,7 @@ from ecglens.errors import EcgLensError
 from ecglens.io import read_annotations, read_record, select_lead
 from ecglens.signal.beats import (
     KACHUEE_FS,
+    beat_context,
     kachuee_beats,
     rr_features,
     window_beats,
@@ -45,6 +46,8 @@ class BeatConfig:
     representation: "kachuee" (125 Hz, 187 samples from the R peak, [0, 1]) or
     "window" (``before_s``/``after_s`` around the R peak, resampled to ``window_fs`` Hz).
     lead: name or index; None = MLII when present, else the first signal.
+    context: beats per example (odd): 1 = the beat alone, (n, L); K > 1 = the beat
+    with its (K - 1) / 2 neighbours on each side, (n, K, L), the beat in the middle.
     """
 
     representation: str = "kachuee"
@@ -52,10 +55,13 @@ class BeatConfig:
     window_fs: float = 360.0
     before_s: float = 0.25
     after_s: float = 0.45
+    context: int = 1
 
     def __post_init__(self) -> None:
         if self.representation not in {"kachuee", "window"}:
             raise EcgLensError(f"unknown beat representation {self.representation!r}")
+        if self.context < 1 or self.context % 2 == 0:
+            raise EcgLensError(f"beat context must be an odd number >= 1, got {self.context}")
 
     @property
     def input_length(self) -> int:
@@ -142,6 +148,8 @@ def beat_inputs(
         x = kachuee_beats(clean, at_rate, target_fs)
     else:
         x = window_beats(clean, at_rate, target_fs, config.before_s, config.after_s)
+    if config.context > 1:
+        x = beat_context(x, config.context)
     return x, rr_features(peaks, fs)
 
 

@@ -99,7 +99,7 @@ def flutter_intervals(sample: np.ndarray, symbol: np.ndarray, n_samples: int) ->
 
 
 def drop_in_intervals(positions: np.ndarray, intervals: np.ndarray) -> np.ndarray:
-    """``positions`` without those inside any ``[start, stop)`` of sorted, disjoint ``intervals``."""
+    """``positions`` minus those inside any ``[start, stop)`` of sorted, disjoint ``intervals``."""
     positions = np.asarray(positions, dtype=np.int64)
     intervals = np.asarray(intervals, dtype=np.int64).reshape(-1, 2)
     if intervals.size == 0:

@@ -17,22 +17,60 @@ from ecglens.train.trainer import predict_logits
 
 
 def beat_model_inputs(beats: BeatSet, inputs: list[str]) -> tuple[np.ndarray, ...]:
-    """The arrays a beat model's forward takes, in order ("x" waveform, "rr" features)."""
-    table = {"x": beats.x, "rr": beats.rr}
+    """The arrays a beat model's forward takes, in order: "x" waveform, "rr" all seven RR
+    features, "rr_ratios" only the four per-record normalised ratios (no absolute RR)."""
+    table = {"x": beats.x, "rr": beats.rr, "rr_ratios": beats.rr[:, 3:]}
     unknown = [i for i in inputs if i not in table]
     if unknown:
         raise EcgLensError(f"unknown model inputs {unknown}")
     return tuple(table[i] for i in inputs)
 
 
+SCORED_CLASSES = ("N", "S", "V", "F")  # Q (7 beats in DS2) is reported but not scored
+
+
 def evaluate_beats(
     model: torch.nn.Module, beats: BeatSet, config: dict[str, Any], device="cpu"
 ) -> dict[str, Any]:
-    """Metrics of ``model`` on ``beats``: accuracy, per-class Se/+P/F1, macro-F1, confusion."""
+    """Metrics of ``model`` on ``beats``: accuracy, per-class Se/+P/F1, macro-F1, confusion.
+
+    ``macro_f1`` averages the classes present; ``macro_f1_nsvf`` only N, S, V and F, as
+    inter-patient studies report.
+    """
     logits = predict_logits(model, beat_model_inputs(beats, config["inputs"]), device=device)
     metrics = classification_metrics(beats.y, logits.argmax(1), config["classes"])
+    nsvf = classification_metrics(beats.y, logits.argmax(1), config["classes"], SCORED_CLASSES)
+    metrics["macro_f1_nsvf"] = nsvf["macro_f1"]
     metrics["records"] = sorted({str(r) for r in beats.record})
     return metrics
+
+
+def record_bootstrap(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    records: np.ndarray,
+    classes: list[str],
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """95% intervals from resampling whole records (patients) with replacement."""
+    from ecglens.evaluate.bootstrap import bootstrap_metrics
+
+    def summary(t: np.ndarray, p: np.ndarray) -> dict[str, Any]:
+        m = classification_metrics(t, p, classes)
+        nsvf = classification_metrics(t, p, classes, SCORED_CLASSES)
+        return {
+            "accuracy": m["accuracy"],
+            "macro_f1": m["macro_f1"],
+            "macro_f1_nsvf": nsvf["macro_f1"],
+            "per_class": {
+                c: {k: v[k] for k in ("precision", "recall", "f1")}
+                for c, v in m["per_class"].items()
+            },
+        }
+
+    out = bootstrap_metrics(y_true, y_pred, records, summary, n_boot=n_boot, seed=seed)
+    return {"unit": "record", "n_boot": n_boot, "seed": seed, "level": 0.95, "metrics": out}
 
 
 def evaluate_mitdb(
@@ -43,6 +81,7 @@ def evaluate_mitdb(
     progress: bool = True,
     cache_dir: str | Path | None = "runs/cache",
     device: str | torch.device = "cpu",
+    n_boot: int = 1000,
 ) -> dict[str, Any]:
     """Evaluate a loaded beat model on the test part of ``split`` (the model's own seed by
     default, so the intra-patient test beats are the ones it never saw)."""
@@ -53,7 +92,13 @@ def evaluate_mitdb(
     seed = config["train"]["seed"] if seed is None else seed
     beats = load_mitdb_beats(data_dir, split_records(split), beat_config, cache_dir, progress)
     parts = make_split(beats, split, seed=seed)
-    metrics = evaluate_beats(loaded.module, beats.subset(parts.test), config, device)
+    test = beats.subset(parts.test)
+    metrics = evaluate_beats(loaded.module, test, config, device)
+    logits = predict_logits(loaded.module, beat_model_inputs(test, config["inputs"]), device=device)
+    if n_boot:
+        metrics["bootstrap"] = record_bootstrap(
+            test.y, logits.argmax(1), test.record.astype(str), list(config["classes"]), n_boot
+        )
     trained_on = config.get("split")
     return {
         "model": loaded.name,

@@ -83,7 +83,7 @@ class CamCNN(_CamNet):
 
     ``channels`` sets the width of each block, ``dilations`` their dilation (default 1, 1, 2, 2);
     blocks but the last halve the time axis. Default: 19,633 parameters for one class, receptive
-    field 171 samples (1.7 s at 100 Hz), feature maps at T/8 (80 ms at 100 Hz).
+    field 170 samples (1.7 s at 100 Hz), feature maps at T/8 (80 ms at 100 Hz).
     """
 
     def __init__(

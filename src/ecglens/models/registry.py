@@ -121,7 +121,8 @@ def load_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> 
     module.to(device).eval()
     card_file = weights.with_suffix(".md")
     card = card_file.read_text() if card_file.exists() else ""
-    return LoadedModel(name=weights.stem, module=module, config=config, card=card, path=weights)
+    name = weights.parent.name if weights.stem == "model" else weights.stem
+    return LoadedModel(name=name, module=module, config=config, card=card, path=weights)
 
 
 def save_pretrained(

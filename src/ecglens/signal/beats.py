@@ -112,3 +112,15 @@ def rr_features(peaks: np.ndarray, fs: float, local_beats: int = 10) -> np.ndarr
         [pre, post, local, pre / local, post / local, pre / record_mean, post / record_mean], axis=1
     )
     return feats.astype(np.float32)
+
+
+def beat_context(beats: np.ndarray, k: int) -> np.ndarray:
+    """Each beat with its neighbours: (n, L) -> (n, k, L), beat i at position k // 2.
+
+    Beats at the record's edges repeat the first or last beat in place of the
+    missing neighbours.
+    """
+    n = len(beats)
+    offsets = np.arange(k) - k // 2
+    index = np.clip(np.arange(n)[:, None] + offsets[None, :], 0, max(n - 1, 0))
+    return beats[index]

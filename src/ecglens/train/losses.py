@@ -12,12 +12,20 @@ from ecglens.errors import EcgLensError
 LOSSES = ("ce", "focal", "bce")
 
 
-def inverse_frequency_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """Class weights n / (k * count_c), mean 1 over present classes; absent classes get 0."""
+def inverse_frequency_weights(
+    labels: np.ndarray, n_classes: int, max_weight: float | None = None
+) -> np.ndarray:
+    """Class weights n / (k * count_c) over the k present classes; absent classes get 0.
+
+    ``max_weight`` caps the weight of very rare classes (MIT-BIH DS1 has 8 Q beats
+    among 46,000: uncapped, one Q beat would weigh as much as 1,000 N beats).
+    """
     counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=n_classes).astype(float)
     present = counts > 0
     weights = np.zeros(n_classes)
     weights[present] = counts.sum() / (present.sum() * counts[present])
+    if max_weight is not None:
+        weights = np.minimum(weights, max_weight)
     return weights
 
 

@@ -36,6 +36,8 @@ class MitdbRunConfig:
     inputs: tuple[str, ...] = ("x",)  # "x" waveform, "rr" RR features
     train: TrainConfig = field(default_factory=TrainConfig)
     val_fraction: float = 0.1
+    calibrate: bool = True  # fit a temperature on the validation beats
+    mc_samples: int = 0  # MC-dropout passes for the uncertainty score (0: softmax entropy)
 
 
 def train_mitdb(
@@ -80,6 +82,7 @@ def train_mitdb(
         "beats": asdict(run.beats),
         "split": run.split,
         "optimistic": split.optimistic,
+        "calibrate": run.calibrate,
         "split_description": split.description,
         "train": asdict(run.train),
         "best_epoch": result.best_epoch,
@@ -100,13 +103,62 @@ def train_mitdb(
         "command": command or "",
     }
     device = next(result.model.parameters()).device
-    config["val_metrics"] = evaluate_beats(result.model, beats.subset(split.val), config, device)
-    config["metrics"] = evaluate_beats(result.model, beats.subset(split.test), config, device)
+    val_beats, test_beats = beats.subset(split.val), beats.subset(split.test)
+    config.update(calibrate_and_review(result.model, val_beats, test_beats, run, config, device))
+    config["val_metrics"] = evaluate_beats(result.model, val_beats, config, device)
+    config["metrics"] = evaluate_beats(result.model, test_beats, config, device)
     result.model.cpu()
     name = name or out_dir.name
     save_pretrained(result.model, config, out_dir / "model", card=model_card(name, config, split))
     atomic_write_json(out_dir / "metrics.json", config["metrics"])
     return config
+
+
+def calibrate_and_review(
+    model: torch.nn.Module,
+    val: BeatSet,
+    test: BeatSet,
+    run: MitdbRunConfig,
+    config: dict[str, Any],
+    device,
+) -> dict[str, Any]:
+    """Temperature fitted on validation beats, ECE before and after, and what flagging the
+    most uncertain test beats for review catches (computed once, after model selection)."""
+    from ecglens.evaluate.calibration import expected_calibration_error, fit_temperature
+    from ecglens.evaluate.uncertainty import review_summary
+    from ecglens.pipeline import beat_probabilities
+    from ecglens.train.trainer import predict_logits
+
+    val_inputs = beat_model_inputs(val, list(run.inputs))
+    test_inputs = beat_model_inputs(test, list(run.inputs))
+    val_logits = predict_logits(model, val_inputs, device=device)
+    temperature = fit_temperature(val_logits, val.y) if run.calibrate else 1.0
+    calibration: dict[str, Any] = {"temperature": temperature, "fitted_on": "validation beats"}
+    for part, inputs, beats in (("val", val_inputs, val), ("test", test_inputs, test)):
+        logits = torch.as_tensor(predict_logits(model, inputs, device=device))
+        before = torch.softmax(logits, 1).numpy()
+        after = torch.softmax(logits / temperature, 1).numpy()
+        calibration[part] = {
+            "ece_before": expected_calibration_error(before, beats.y),
+            "ece_after": expected_calibration_error(after, beats.y),
+        }
+    probs, uncertainty = beat_probabilities(model, test_inputs, temperature, run.mc_samples, device)
+    review = review_summary(uncertainty, probs.argmax(1) == test.y)
+    return {
+        "temperature": temperature,
+        "mc_samples": run.mc_samples,
+        "calibration": calibration,
+        "review": [{k: _plain(v) for k, v in row.items()} for row in review],
+    }
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe floats (NaN -> None) and ints."""
+    if isinstance(value, float | np.floating):
+        return None if np.isnan(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
 
 
 def _dataset(beats: BeatSet, index: np.ndarray, inputs: tuple[str, ...]) -> ArrayDataset:

@@ -38,6 +38,7 @@ class TrainConfig:
     patience: int = 6  # early stopping: epochs without improvement of `monitor`
     loss: str = "ce"  # "ce" | "focal" | "bce" (binary / multi-label, float targets)
     class_weighted: bool = False  # inverse-frequency class weights in the loss
+    max_class_weight: float = 30.0  # cap for the weights of very rare classes
     sampler: str = "none"  # "none" | "weighted" (oversample rare classes to balance)
     focal_gamma: float = 2.0
     monitor: str = "val_macro_f1"  # "val_loss" is minimised, any other metric maximised
@@ -114,8 +115,15 @@ def predict_logits(
     return np.concatenate(outs)
 
 
+MONITOR_MIN_SUPPORT = 20
+
+
 def validation_metrics(logits: np.ndarray, targets: np.ndarray, loss: str) -> dict[str, float]:
-    """val_loss plus val_accuracy/val_macro_f1 (single-label) or val_auc (bce)."""
+    """val_loss plus val_accuracy/val_macro_f1 (single-label) or val_auc (bce).
+
+    val_macro_f1 averages the classes with at least 20 validation examples, so that a
+    class with one or two validation beats does not make early stopping a coin toss.
+    """
     t_logits = torch.as_tensor(logits)
     if loss == "bce":
         from sklearn.metrics import roc_auc_score
@@ -135,7 +143,10 @@ def validation_metrics(logits: np.ndarray, targets: np.ndarray, loss: str) -> di
 
     targets = np.asarray(targets, dtype=np.int64)
     out = {"val_loss": float(torch.nn.functional.cross_entropy(t_logits, torch.as_tensor(targets)))}
-    m = classification_metrics(targets, logits.argmax(1), [str(i) for i in range(logits.shape[1])])
+    names = [str(i) for i in range(logits.shape[1])]
+    support = np.bincount(targets, minlength=len(names))
+    scored = [c for c, n in zip(names, support, strict=True) if n >= MONITOR_MIN_SUPPORT]
+    m = classification_metrics(targets, logits.argmax(1), names, scored=scored or None)
     out["val_accuracy"] = m["accuracy"]
     out["val_macro_f1"] = m["macro_f1"]
     return out
@@ -220,7 +231,7 @@ def fit(
     weights = None
     if config.class_weighted:
         if single_label:
-            weights = inverse_frequency_weights(targets, n_classes)
+            weights = inverse_frequency_weights(targets, n_classes, config.max_class_weight)
         else:
             pos = targets.reshape(len(targets), -1).mean(0)
             weights = (1 - pos) / np.clip(pos, 1e-6, None)
@@ -247,6 +258,9 @@ def fit(
         best_epoch, bad_epochs = meta["best_epoch"], meta["bad_epochs"]
         start_epoch = meta["epoch"] + 1
         console.print(f"resuming from {last} (epoch {meta['epoch']})")
+    else:
+        for stale in ckpt_dir.glob("epoch-*"):
+            stale.unlink()  # a fresh run must not leave an older run's epochs to resume from
     atomic_write_json(out_dir / "train_config.json", asdict(config))
 
     train_tensors = tuple(torch.as_tensor(a) for a in train.inputs)
@@ -255,7 +269,7 @@ def fit(
     if config.sampler == "weighted":
         if not single_label:
             raise EcgLensError("the weighted sampler needs single-label targets")
-        per_class = inverse_frequency_weights(targets, n_classes)
+        per_class = inverse_frequency_weights(targets, n_classes, config.max_class_weight)
         sample_weights = torch.as_tensor(per_class[targets], dtype=torch.double)
     elif config.sampler != "none":
         raise EcgLensError(f"unknown sampler {config.sampler!r}; choose none or weighted")

@@ -1,0 +1,602 @@
+"""Train a 12-lead PTB-XL classifier (normal vs abnormal, or the 5 diagnostic superclasses).
+
+Split: the official ``strat_fold`` (patient-disjoint): folds 1-8 train, fold 9 validation (the
+epoch kept and the decision threshold are chosen there, nothing else), fold 10 test (scored
+once, after training). Preprocessing: baseline-wander removal per lead (a degree-10 polynomial
+detrend over the 10-s record, as in Augustauskas et al. 2025, or a zero-phase 0.5 Hz
+Butterworth high-pass), then per-lead standard scaling with statistics fitted on the training
+records only and stored in the model's JSON config. Training-time augmentation (time shift,
+amplitude scaling, synthetic baseline wander, Gaussian noise) acts on the baseline-free signal
+in mV before scaling, so its amplitudes are in mV; the wander teaches robustness to what
+baseline removal leaves behind.
+
+The run directory gets ``model.safetensors`` + ``model.json`` (everything ``predict`` needs:
+task, classes, rate, lead order, preprocessing with the scaler, threshold; plus train config,
+history, record counts, validation and test metrics, complexity and the reproducing command) +
+``model.md`` (the model card) + ``metrics.json``, beside the trainer's checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shlex
+import sys
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import ecglens
+from ecglens._atomic import atomic_write_json
+from ecglens.data.ptbxl import (
+    LEADS_12,
+    SUPERCLASSES,
+    PtbxlConfig,
+    PtbxlData,
+    check_patient_disjoint,
+    load_ptbxl,
+    split_by_fold,
+)
+from ecglens.errors import EcgLensError
+from ecglens.evaluate.ptbxl import choose_threshold, score_model, sigmoid
+from ecglens.models.cam import SUPERCLASS_CHANNELS, count_flops, count_parameters
+from ecglens.models.registry import create_model, save_pretrained
+from ecglens.signal.baseline import (
+    AugmentConfig,
+    LeadScaler,
+    augment_batch,
+    detrend_polynomial,
+    highpass_baseline,
+)
+from ecglens.train.trainer import ArrayDataset, TrainConfig, fit, predict_logits
+
+TASKS = ("binary", "superclass")
+BASELINES = ("polynomial", "highpass")
+MODEL_FS = 100
+LENGTH = 1000  # 10 s at 100 Hz
+POLY_DEGREE = 10
+HIGHPASS_HZ = 0.5
+HIGHPASS_ORDER = 2
+N_BOOT = 1000
+BOOT_SEED = 0
+DATABASE = "PTB-XL 1.0.3"
+
+
+def default_train_config(**overrides: Any) -> TrainConfig:
+    """The trainer settings of PTB-XL runs: BCE on logits, early stopping on validation
+    (macro) ROC-AUC, Adam with a cosine learning rate, batches of 64 records."""
+    base = {
+        "epochs": 60,
+        "batch_size": 64,
+        "lr": 1e-3,
+        "weight_decay": 0.0,
+        "lr_schedule": "cosine",
+        "patience": 15,
+        "loss": "bce",
+        "monitor": "val_auc",
+        "seed": 0,
+        "device": "auto",
+    }
+    base.update(overrides)
+    return TrainConfig(**base)
+
+
+@dataclass
+class PtbxlRunConfig:
+    """A complete PTB-XL training run; saved into the model's JSON.
+
+    task: "binary" (1 output, abnormal) or "superclass" (5 outputs, multi-label);
+    architecture / architecture_kwargs: registry name and arguments (``n_leads`` and
+    ``n_classes`` are filled in; cam-cnn for superclass defaults to
+    :data:`~ecglens.models.cam.SUPERCLASS_CHANNELS`); baseline: "polynomial" | "highpass";
+    augment: augmentation settings in mV (None: no augmentation); train_fraction: share of the
+    training records used (nested random subsets for learning curves); seed: initialisation,
+    shuffling, augmentation and the training subset (overrides ``train.seed``);
+    threshold_rule: how the fold-9 decision threshold is chosen (None: "youden" for binary,
+    per-class "f1" for superclass; see :func:`ecglens.evaluate.ptbxl.choose_threshold`).
+    """
+
+    task: str = "binary"
+    architecture: str = "cam-cnn"
+    architecture_kwargs: dict[str, Any] = field(default_factory=dict)
+    baseline: str = "polynomial"
+    augment: AugmentConfig | None = field(default_factory=AugmentConfig)
+    train: TrainConfig = field(default_factory=default_train_config)
+    train_fraction: float = 1.0
+    seed: int = 0
+    threshold_rule: str | None = None
+    min_likelihood: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise EcgLensError(f"task must be one of {', '.join(TASKS)}, not {self.task!r}")
+        if self.baseline not in BASELINES:
+            raise EcgLensError(f"baseline must be one of {', '.join(BASELINES)}")
+        if not 0.0 < self.train_fraction <= 1.0:
+            raise EcgLensError(f"train_fraction must be in (0, 1], got {self.train_fraction}")
+        train = self.train
+        if train.loss == "ce" and train.monitor == "val_macro_f1":  # TrainConfig's defaults
+            train = replace(train, loss="bce", monitor="val_auc")
+        if train.loss != "bce":
+            raise EcgLensError(f"PTB-XL models train with loss 'bce', not {train.loss!r}")
+        if train.monitor not in ("val_auc", "val_loss"):
+            raise EcgLensError(f"monitor must be val_auc or val_loss, not {train.monitor!r}")
+        self.train = replace(train, seed=self.seed)
+
+    @property
+    def effective_threshold_rule(self) -> str:
+        return self.threshold_rule or ("youden" if self.task == "binary" else "f1")
+
+    @classmethod
+    def from_options(
+        cls,
+        task: str = "binary",
+        arch: str = "cam-cnn",
+        baseline: str = "polynomial",
+        epochs: int | None = None,
+        seed: int = 0,
+        lr: float | None = None,
+        batch_size: int | None = None,
+        patience: int | None = None,
+        arch_kwargs: dict[str, Any] | str | None = None,
+        train_fraction: float = 1.0,
+        augment: bool = True,
+        device: str = "auto",
+    ) -> PtbxlRunConfig:
+        """The run config of ``ecglens train ptbxl`` options (None: the default)."""
+        if isinstance(arch_kwargs, str):
+            try:
+                arch_kwargs = json.loads(arch_kwargs)
+            except json.JSONDecodeError as exc:
+                raise EcgLensError(f"--arch-kwargs is not valid JSON ({exc})") from exc
+        given = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "patience": patience}
+        overrides = {k: v for k, v in given.items() if v is not None}
+        return cls(
+            task=task,
+            architecture=arch,
+            architecture_kwargs=dict(arch_kwargs or {}),
+            baseline=baseline,
+            augment=AugmentConfig(fs=MODEL_FS) if augment else None,
+            train=default_train_config(seed=seed, device=device, **overrides),
+            train_fraction=train_fraction,
+            seed=seed,
+        )
+
+
+def reproduce_command(run: PtbxlRunConfig, out: str | Path, name: str | None = None) -> str:
+    """The ``ecglens train ptbxl`` command line that trains ``run`` again.
+
+    Settings without a command-line option that differ from their defaults are appended as a
+    shell comment naming the :class:`PtbxlRunConfig` fields to set through the Python API.
+    """
+    t = run.train
+    parts = [
+        "ecglens", "train", "ptbxl",
+        "--task", run.task,
+        "--arch", run.architecture,
+        "--baseline", run.baseline,
+        "--epochs", str(t.epochs),
+        "--seed", str(run.seed),
+        "--lr", f"{t.lr:g}",
+        "--batch-size", str(t.batch_size),
+        "--patience", str(t.patience),
+    ]  # fmt: skip
+    if run.architecture_kwargs:
+        parts += ["--arch-kwargs", json.dumps(run.architecture_kwargs, sort_keys=True)]
+    if run.train_fraction != 1.0:
+        parts += ["--train-fraction", f"{run.train_fraction:g}"]
+    if run.augment is None:
+        parts.append("--no-augment")
+    parts += ["--out", str(out)]
+    if name:
+        parts += ["--name", name]
+    command = shlex.join(parts)
+    extra = _not_expressible(run)
+    if extra:
+        command += "  # plus, through the Python API: " + ", ".join(extra)
+    return command
+
+
+def _not_expressible(run: PtbxlRunConfig) -> list[str]:
+    """Fields that the command-line options cannot set and that differ from the defaults."""
+    out = []
+    default_train = default_train_config()
+    cli_train = {"epochs", "lr", "batch_size", "patience", "seed", "device"}
+    for f in fields(TrainConfig):
+        if f.name in cli_train:
+            continue
+        value, default = getattr(run.train, f.name), getattr(default_train, f.name)
+        if value != default:
+            out.append(f"train.{f.name}={value!r}")
+    if run.augment is not None and run.augment != AugmentConfig(fs=MODEL_FS):
+        out.append(f"augment={run.augment!r}")
+    if run.threshold_rule is not None:
+        out.append(f"threshold_rule={run.threshold_rule!r}")
+    if run.min_likelihood != 0.0:
+        out.append(f"min_likelihood={run.min_likelihood!r}")
+    return out
+
+
+def preprocess(x: np.ndarray, fs: float, baseline: str = "polynomial") -> np.ndarray:
+    """Remove baseline wander from ``x`` (..., leads, T) in mV; returns float32 mV.
+
+    "polynomial": subtract a degree-10 polynomial fitted per lead over the whole record (the
+    paper's method; removes wander below about 0.5 Hz on 10 s); "highpass": zero-phase
+    2nd-order Butterworth high-pass at 0.5 Hz.
+    """
+    x = np.asarray(x)
+    if baseline == "polynomial":
+        out = detrend_polynomial(x, POLY_DEGREE)
+    elif baseline == "highpass":
+        out = highpass_baseline(x, fs, HIGHPASS_HZ, HIGHPASS_ORDER)
+    elif baseline == "none":
+        out = x
+    else:
+        raise EcgLensError(f"baseline must be one of {', '.join(BASELINES)}, not {baseline!r}")
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def preprocessing_config(baseline: str, scaler: LeadScaler) -> dict[str, Any]:
+    """The ``preprocessing`` entry of a model config."""
+    return {
+        "baseline": baseline,
+        "polynomial_degree": POLY_DEGREE,
+        "highpass_cutoff_hz": HIGHPASS_HZ,
+        "highpass_order": HIGHPASS_ORDER,
+        "scaler": scaler.to_dict(),
+        "order": "baseline removal per lead, then (x - mean) / std per lead",
+    }
+
+
+def model_inputs(x: np.ndarray, fs: float, preprocessing: dict[str, Any]) -> np.ndarray:
+    """Raw (n, 12, T) mV records at the model rate -> model inputs (float32), as at training."""
+    clean = preprocess(x, fs, preprocessing["baseline"])
+    scaler = LeadScaler.from_dict(preprocessing["scaler"])
+    return scaler.transform(clean).astype(np.float32)
+
+
+def make_augment(config: AugmentConfig, scaler: LeadScaler):
+    """Trainer augmentation: unscale to mV, :func:`augment_batch`, scale again.
+
+    The numpy generator of each batch is seeded from the trainer's torch generator, so runs
+    (and resumed runs) are reproducible.
+    """
+    mean = np.asarray(scaler.mean, dtype=np.float32)[:, None]
+    std = np.asarray(scaler.std, dtype=np.float32)[:, None]
+
+    def augment(
+        inputs: tuple[torch.Tensor, ...], generator: torch.Generator
+    ) -> tuple[torch.Tensor, ...]:
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+        rng = np.random.default_rng(seed)
+        mv = inputs[0].numpy() * std + mean
+        out = (augment_batch(mv, rng, config) - mean) / std
+        return (torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32)), *inputs[1:])
+
+    return augment
+
+
+def train_subset(n: int, fraction: float, seed: int) -> np.ndarray:
+    """Sorted indices of ``round(fraction * n)`` training records; nested across fractions for
+    one seed (the first records of one seeded permutation)."""
+    if fraction >= 1.0:
+        return np.arange(n)
+    order = np.random.default_rng(seed).permutation(n)
+    k = max(int(round(fraction * n)), 2)
+    return np.sort(order[:k])
+
+
+def build_model(run: PtbxlRunConfig, n_classes: int) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The untrained network of ``run`` and the keyword arguments it was built with."""
+    kwargs: dict[str, Any] = {"n_leads": len(LEADS_12), "n_classes": n_classes}
+    if run.architecture == "cam-cnn" and run.task == "superclass":
+        kwargs["channels"] = list(SUPERCLASS_CHANNELS)
+    kwargs.update(run.architecture_kwargs)
+    torch.manual_seed(run.seed)
+    return create_model(run.architecture, **kwargs), kwargs
+
+
+def _counts(data: PtbxlData, task: str) -> dict[str, Any]:
+    if task == "binary":
+        n_abn = int(data.y.sum())
+        return {"n": len(data), "normal": len(data) - n_abn, "abnormal": n_abn}
+    return {"n": len(data), **{c: int(data.y[:, k].sum()) for k, c in enumerate(SUPERCLASSES)}}
+
+
+def _probabilities(model: torch.nn.Module, x: np.ndarray, device) -> np.ndarray:
+    return sigmoid(predict_logits(model, x, batch_size=256, device=device))
+
+
+def train_ptbxl(
+    data_root: str | Path,
+    out_dir: str | Path,
+    run: PtbxlRunConfig,
+    name: str | None = None,
+    command: str | None = None,
+    progress: bool = True,
+    cache_dir: str | Path | None = "runs/cache",
+    resume: bool = False,
+    evaluate_test: bool = True,
+) -> dict[str, Any]:
+    """Train on folds 1-8, select the epoch and threshold on fold 9, score fold 10 once.
+
+    Returns the model config written to ``out_dir/model.json`` (see the module docstring).
+    ``command``: the command line to record (default: :func:`reproduce_command` of ``run``).
+    ``evaluate_test=False`` skips fold 10 (``metrics`` is then None), for model selection.
+    """
+    out_dir = Path(out_dir)
+    name = name or out_dir.name
+    data_config = PtbxlConfig(
+        root=data_root, sampling_rate=MODEL_FS, task=run.task, min_likelihood=run.min_likelihood
+    )
+    data = load_ptbxl(data_config, progress=progress, cache_dir=cache_dir)
+    check_patient_disjoint(data)
+    train, val, test = split_by_fold(data, data_config)
+    if min(len(train), len(val)) == 0 or (evaluate_test and len(test) == 0):
+        raise EcgLensError(
+            f"empty split: {len(train)} train / {len(val)} validation / {len(test)} test records",
+            data_root,
+        )
+    n_train_folds = len(train)
+    train = train.subset(train_subset(len(train), run.train_fraction, run.seed))
+
+    x_train = preprocess(train.x, MODEL_FS, run.baseline)
+    scaler = LeadScaler().fit(x_train)
+    x_train = scaler.transform(x_train).astype(np.float32)
+    prep = preprocessing_config(run.baseline, scaler)
+    x_val = model_inputs(val.x, MODEL_FS, prep)
+
+    n_outputs = 1 if run.task == "binary" else len(SUPERCLASSES)
+    model, kwargs = build_model(run, n_outputs)
+    augment = None if run.augment is None else make_augment(run.augment, scaler)
+    result = fit(
+        model,
+        ArrayDataset((x_train,), train.y.astype(np.float32)),
+        ArrayDataset((x_val,), val.y.astype(np.float32)),
+        run.train,
+        out_dir,
+        resume=resume,
+        progress=progress,
+        augment=augment,
+    )
+    model = result.model.cpu().eval()
+
+    rule = run.effective_threshold_rule
+    p_val = _probabilities(model, x_val, "cpu")
+    if run.task == "binary":
+        threshold: float | dict[str, float] = choose_threshold(val.y, p_val[:, 0], rule)
+        classes = ["normal", "abnormal"]
+    else:
+        threshold = {
+            c: choose_threshold(val.y[:, k], p_val[:, k], rule) for k, c in enumerate(SUPERCLASSES)
+        }
+        classes = list(SUPERCLASSES)
+    flops = count_flops(model, (len(LEADS_12), LENGTH))
+    config: dict[str, Any] = {
+        "architecture": run.architecture,
+        "architecture_kwargs": kwargs,
+        "task": f"ptbxl-{run.task}",
+        "classes": classes,
+        "outputs": ["abnormal"] if run.task == "binary" else list(SUPERCLASSES),
+        "fs": MODEL_FS,
+        "n_leads": len(LEADS_12),
+        "length": LENGTH,
+        "lead_names": list(LEADS_12),
+        "preprocessing": prep,
+        "threshold": threshold,
+        "threshold_rule": rule,
+        "threshold_description": _threshold_description(run.task, rule),
+        "run": _run_dict(run),
+        "train": asdict(run.train),
+        "seed": run.seed,
+        "best_epoch": result.best_epoch,
+        "history": result.history,
+        "split": {
+            "train_folds": list(data_config.train_folds),
+            "val_folds": list(data_config.val_folds),
+            "test_folds": list(data_config.test_folds),
+            "description": "official PTB-XL strat_fold (patient-disjoint): folds 1-8 train, "
+            "9 validation (epoch and threshold selection), 10 test",
+            "train_fraction": run.train_fraction,
+            "n_train_folds_records": n_train_folds,
+        },
+        "data": {
+            "database": DATABASE,
+            "records_on_disk": "subset: the 100 Hz records with ecg_id 1-1999",
+            "sampling_rate": MODEL_FS,
+            "label_rule": _label_rule(run.task),
+            "min_likelihood": run.min_likelihood,
+            "n_records": len(data),
+            "n_excluded_no_superclass": int(data.n_excluded),
+            "n_missing": len(data.missing),
+            "n_unreadable": len(data.failed),
+            "counts": {
+                "train": _counts(train, run.task),
+                "val": _counts(val, run.task),
+                "test": _counts(test, run.task) if len(test) else None,
+            },
+            "n_train": len(train),
+            "n_val": len(val),
+            "n_test": len(test),
+        },
+        "complexity": {
+            "parameters": count_parameters(model),
+            "macs_per_record": flops.total,
+            "macs_per_record_without_cam": flops.without_cam,
+            "macs_cam_branch": flops.cam,
+            "input": f"{len(LEADS_12)} leads x {LENGTH} samples (10 s at {MODEL_FS} Hz)",
+        },
+        "environment": {
+            "ecglens": ecglens.__version__,
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+        },
+        "command": command or reproduce_command(run, out_dir, name),
+    }
+    config["val_metrics"] = score_model(model, x_val, val.y, config, "cpu", N_BOOT, BOOT_SEED)
+    config["metrics"] = None
+    if evaluate_test:
+        x_test = model_inputs(test.x, MODEL_FS, prep)
+        config["metrics"] = score_model(model, x_test, test.y, config, "cpu", N_BOOT, BOOT_SEED)
+    save_pretrained(model, config, out_dir / "model", card=model_card(name, config))
+    atomic_write_json(out_dir / "metrics.json", config["metrics"] or {})
+    return config
+
+
+def _run_dict(run: PtbxlRunConfig) -> dict[str, Any]:
+    d = asdict(run)
+    d.pop("train")  # saved separately under "train"
+    return d
+
+
+def _label_rule(task: str) -> str:
+    rule = (
+        "diagnostic SCP statements (any likelihood) mapped to their diagnostic superclass "
+        "(NORM, MI, STTC, CD, HYP); records without one excluded"
+    )
+    if task == "binary":
+        return rule + "; normal = NORM only, abnormal = any other superclass (NORM with another "
+        "superclass counts as abnormal)"
+    return rule + "; multi-label"
+
+
+def _threshold_description(task: str, rule: str) -> str:
+    what = {
+        "youden": "maximising Youden's J (sensitivity + specificity - 1)",
+        "f1": "maximising F1",
+        "accuracy": "maximising accuracy",
+        "fixed": "fixed at 0.5",
+    }[rule]
+    scope = "on the abnormal probability" if task == "binary" else "per class"
+    return (
+        f"chosen on the validation fold (9) {scope}, {what}, midway between adjacent scores; "
+        "predict positive when probability >= threshold"
+    )
+
+
+def _ci(m: dict[str, Any], digits: int = 3) -> str:
+    return f"{m['value']:.{digits}f} [{m['ci'][0]:.{digits}f}, {m['ci'][1]:.{digits}f}]"
+
+
+def metrics_markdown(metrics: dict[str, Any], task: str) -> str:
+    """A markdown table of metrics with 95 % intervals (binary or superclass)."""
+    if task in ("binary", "ptbxl-binary"):
+        rows = "\n".join(
+            f"| {k} | {_ci(metrics[k])} |"
+            for k in ("accuracy", "precision", "recall", "specificity", "f1", "roc_auc")
+        )
+        return (
+            f"{metrics['n_records']} records ({metrics['n_normal']} normal, "
+            f"{metrics['n_abnormal']} abnormal); threshold {metrics['threshold']:.3f}\n\n"
+            f"| metric | value [95% CI] |\n|---|---|\n{rows}\n"
+        )
+    rows = "\n".join(
+        f"| {c} | {v['n_positive']} | {_ci(v['roc_auc'])} | {_ci(v['f1'])} | "
+        f"{v['threshold']:.3f} |"
+        for c, v in metrics["per_class"].items()
+    )
+    return (
+        f"{metrics['n_records']} records; macro ROC-AUC {_ci(metrics['macro_auc'])}, "
+        f"macro F1 {_ci(metrics['macro_f1'])}\n\n"
+        f"| class | positives | ROC-AUC [95% CI] | F1 [95% CI] | threshold |\n"
+        f"|---|---|---|---|---|\n{rows}\n"
+    )
+
+
+def model_card(name: str, config: dict[str, Any]) -> str:
+    """Markdown model card: data, counts, split, seed, preprocessing, metrics, reproduction."""
+    task = config["task"]
+    short = task.removeprefix("ptbxl-")
+    d, c, t = config["data"], config["complexity"], config["train"]
+    counts = d["counts"]
+
+    def count_line(part: str) -> str:
+        entry = counts.get(part)
+        if not entry:
+            return f"{part}: none"
+        return f"{part}: " + ", ".join(f"{k} {v}" for k, v in entry.items())
+
+    augment = config["run"]["augment"]
+    aug_text = (
+        "none"
+        if augment is None
+        else "time shift (p {p_shift}, up to {max_shift_fraction:.0%}), amplitude scaling "
+        "(p {p_scale}, +-{max_scale_change:.0%}), synthetic baseline wander (p {p_wander}, up to "
+        "{wander_amplitude} mV), Gaussian noise (p {p_noise}, {noise_std} mV)".format(**augment)
+    )
+    prep = config["preprocessing"]
+    baseline = (
+        f"degree-{prep['polynomial_degree']} polynomial detrend per lead"
+        if prep["baseline"] == "polynomial"
+        else f"zero-phase order-{prep['highpass_order']} Butterworth high-pass at "
+        f"{prep['highpass_cutoff_hz']} Hz"
+    )
+    test = (
+        metrics_markdown(config["metrics"], task)
+        if config.get("metrics")
+        else "Not scored on fold 10 (model-selection run).\n"
+    )
+    return f"""# {name}
+
+12-lead ECG classifier ({"normal vs abnormal" if short == "binary" else
+    "5 diagnostic superclasses, multi-label: " + ", ".join(config["classes"])}) with a class
+activation map (CAM) as its second output, trained with ecglens {config["environment"]["ecglens"]}.
+
+- **Architecture**: `{config["architecture"]}` {json.dumps(config["architecture_kwargs"])};
+  {c["parameters"]:,} parameters; {c["macs_per_record"]:,} multiply-accumulates per 10-s record
+  ({c["macs_per_record_without_cam"]:,} without the CAM branch)
+- **Input**: {config["n_leads"]} leads ({", ".join(config["lead_names"])}), {config["length"]}
+  samples = 10 s at {config["fs"]} Hz; other rates are resampled, other lengths cropped or padded
+- **Preprocessing**: {baseline}, then per-lead standard scaling with mean and standard deviation
+  from the training records (stored in the JSON config)
+- **Data**: {d["database"]}, {d["records_on_disk"]}: {d["n_records"]} labelled records
+  ({d["n_excluded_no_superclass"]} without a diagnostic superclass excluded). Labels:
+  {d["label_rule"]}.
+- **Split** (record counts): {config["split"]["description"]}; train fraction
+  {config["split"]["train_fraction"]:g}.
+  {count_line("train")}; {count_line("val")}; {count_line("test")}
+- **Training**: seed {config["seed"]}, {t["loss"]} loss, Adam lr {t["lr"]:g} ({t["lr_schedule"]}),
+  batch {t["batch_size"]}, up to {t["epochs"]} epochs, early stopping on {t["monitor"]} (patience
+  {t["patience"]}); best epoch {config["best_epoch"]}. Augmentation: {aug_text}.
+- **Decision threshold**: {_threshold_text(config)}; {config["threshold_description"]}.
+
+## Validation metrics (fold 9, used for selection)
+
+{metrics_markdown(config["val_metrics"], task)}
+## Test metrics (fold 10, scored once)
+
+{test}
+Intervals: 95% percentile bootstrap over records (1,000 resamples, seed 0). Fold 10 of this
+subset holds about 250 records: read every number with its interval.
+
+## Reproduce
+
+```
+{config["command"]}
+```
+
+with `ECGLENS_DATA` pointing at the folder holding `ptb-xl/`. Scores can differ slightly
+across hardware and library versions (see the JSON config's `environment`).
+
+## Intended use and limits
+
+Research and teaching only, not a medical device. Trained on about 1/10 of PTB-XL (one
+German hospital's recordings, 1989-1996); expect lower performance on other populations and
+devices. The CAM shows where along the 10 s the network's evidence lies; it is shared by
+all 12 leads.
+
+Data: Wagner P, Strodthoff N, et al. PTB-XL, a large publicly available electrocardiography
+dataset. Scientific Data 7:154 (2020), CC BY 4.0, via PhysioNet.
+"""
+
+
+def _threshold_text(config: dict[str, Any]) -> str:
+    thr = config["threshold"]
+    if isinstance(thr, dict):
+        return ", ".join(f"{k} {v:.3f}" for k, v in thr.items())
+    return f"{thr:.3f} on the abnormal probability"
