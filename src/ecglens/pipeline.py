@@ -42,6 +42,40 @@ class TemperatureScaled(torch.nn.Module):
         return logits / self.temperature
 
 
+class _Features(torch.nn.Module):
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.forward_features(x)
+
+
+class _ScaledHead(torch.nn.Module):
+    def __init__(self, head: torch.nn.Module, temperature: float) -> None:
+        super().__init__()
+        self.head = head
+        self.temperature = temperature
+
+    def forward(self, features: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
+        return self.head(features, *rest) / self.temperature
+
+
+def _dropout_only_in_head(model: torch.nn.Module) -> bool:
+    """True for models built as ``head(forward_features(x), *rest)`` with dropout only in
+    ``head`` (such as cnn-lstm)."""
+    if not (
+        hasattr(model, "forward_features")
+        and isinstance(getattr(model, "head", None), torch.nn.Module)
+    ):
+        return False
+    in_head = {id(m) for m in model.head.modules()}
+    return not any(
+        isinstance(m, torch.nn.Dropout) and m.p > 0 and id(m) not in in_head
+        for m in model.modules()
+    ) and has_dropout(model.head)
+
+
 def has_dropout(model: torch.nn.Module) -> bool:
     return any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in model.modules())
 
@@ -67,7 +101,14 @@ def beat_probabilities(
     if mc_samples > 0 and has_dropout(model):
         from ecglens.evaluate.uncertainty import mc_dropout_predict
 
-        _, uncertainty = mc_dropout_predict(scaled, inputs, n_samples=mc_samples, seed=seed)
+        sampled, sampled_inputs = scaled, inputs
+        if _dropout_only_in_head(model):
+            # the encoder is deterministic: run it once, sample only the head
+            features = predict_logits(_Features(model), inputs[:1], device=device)
+            sampled, sampled_inputs = _ScaledHead(model.head, temperature), (features, *inputs[1:])
+        _, uncertainty = mc_dropout_predict(
+            sampled, sampled_inputs, n_samples=mc_samples, seed=seed
+        )
         return probs, uncertainty.astype(np.float32)
     entropy = -(probs * np.log(np.clip(probs, 1e-12, None))).sum(1) / np.log(probs.shape[1])
     return probs, np.clip(entropy, 0, 1).astype(np.float32)

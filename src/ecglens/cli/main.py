@@ -458,6 +458,25 @@ def train_command(
     resume: Annotated[
         bool, typer.Option(help="Continue from the last checkpoint in --out.")
     ] = False,
+    normalize: Annotated[
+        str,
+        typer.Option(
+            help="Window beats: none, or record (divide by the record's median beat range)."
+        ),
+    ] = "none",
+    calibrate: Annotated[
+        bool, typer.Option(help="Fit a softmax temperature on the validation beats.")
+    ] = True,
+    mc_samples: Annotated[
+        int,
+        typer.Option(
+            help="MC-dropout passes `predict` uses for the uncertainty score (0: softmax "
+            "entropy); saved with the model."
+        ),
+    ] = 0,
+    max_class_weight: Annotated[
+        float, typer.Option(help="Cap for inverse-frequency class weights (rare classes).")
+    ] = 30.0,
     data: DataOpt = None,
     device: DeviceOpt = "auto",
     progress: ProgressOpt = True,
@@ -476,7 +495,14 @@ def train_command(
         split=split.value,
         architecture=arch,
         architecture_kwargs=kwargs,
-        beats=BeatConfig(representation=representation.value, window_fs=window_fs, context=context),
+        beats=BeatConfig(
+            representation=representation.value,
+            window_fs=window_fs,
+            context=context,
+            normalize=normalize,
+        ),
+        calibrate=calibrate,
+        mc_samples=mc_samples,
         inputs=("x", *rr_inputs),
         train=TrainConfig(
             epochs=epochs,
@@ -487,6 +513,7 @@ def train_command(
             loss=loss,
             class_weighted=class_weighted,
             sampler=sampler,
+            max_class_weight=max_class_weight,
             monitor=monitor,
             seed=seed,
             device=device,
@@ -510,6 +537,58 @@ def train_command(
         }
     )
     console.print(f"wrote {out / 'model.safetensors'} (+ .json, .md)")
+
+
+@app.command("benchmark")
+def benchmark_command(
+    dataset: Annotated[Dataset, typer.Argument(help="Database to run the ablation grid on.")],
+    out: Annotated[
+        Path, typer.Option(help="Folder for every cell's run, benchmark.md/.json.")
+    ] = Path("runs/benchmark"),
+    arch: Annotated[
+        list[str] | None,
+        typer.Option(help="Architectures (repeat the option); default kachuee and cnn-lstm."),
+    ] = None,
+    rr: Annotated[
+        list[str] | None, typer.Option(help="RR options: none, ratios (repeat); default both.")
+    ] = None,
+    imbalance: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Imbalance strategies: weighted-ce, oversample, focal, none (repeat); "
+            "default the first three."
+        ),
+    ] = None,
+    epochs: Annotated[int, typer.Option(help="Maximum epochs per cell.")] = 8,
+    patience: Annotated[int, typer.Option(help="Early-stopping patience per cell.")] = 3,
+    seed: Annotated[int, typer.Option(help="Seed shared by every cell.")] = 0,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples of DS2 records.")] = 1000,
+    data: DataOpt = None,
+    device: DeviceOpt = "auto",
+    progress: ProgressOpt = True,
+) -> None:
+    """Inter-patient ablation grid (architecture x RR features x imbalance strategy), seeded:
+    trains every cell on DS1, scores it on DS2 with record-bootstrap intervals, and writes a
+    Markdown table and JSON. Selection uses DS1 validation beats only."""
+    from ecglens.train.benchmark import BenchmarkConfig, run_benchmark
+
+    defaults = BenchmarkConfig()
+    cfg = BenchmarkConfig(
+        architectures=tuple(arch or defaults.architectures),
+        rr=tuple(rr or defaults.rr),
+        imbalance=tuple(imbalance or defaults.imbalance),
+        epochs=epochs,
+        patience=patience,
+        seed=seed,
+        n_boot=n_boot,
+        device=device,
+    )
+    cfg.cells()
+    result = run_benchmark(
+        _data_dir(data, dataset.value), out, cfg, progress=progress, command=_command_line()
+    )
+    print((out / "benchmark.md").read_text())
+    console.print(f"best by validation macro-F1: {result['best']}; wrote {out / 'benchmark.md'}")
 
 
 @app.command("export-kaggle")

@@ -48,6 +48,8 @@ class BeatConfig:
     lead: name or index; None = MLII when present, else the first signal.
     context: beats per example (odd): 1 = the beat alone, (n, L); K > 1 = the beat
     with its (K - 1) / 2 neighbours on each side, (n, K, L), the beat in the middle.
+    normalize: for window beats, "record" divides every beat by the median peak-to-peak
+    range of the record's beats, so a patient's overall amplitude does not leak in.
     """
 
     representation: str = "kachuee"
@@ -56,10 +58,13 @@ class BeatConfig:
     before_s: float = 0.25
     after_s: float = 0.45
     context: int = 1
+    normalize: str = "none"  # window beats: "record" divides by the record's median beat range
 
     def __post_init__(self) -> None:
         if self.representation not in {"kachuee", "window"}:
             raise EcgLensError(f"unknown beat representation {self.representation!r}")
+        if self.normalize not in {"none", "record"}:
+            raise EcgLensError(f"unknown beat normalisation {self.normalize!r}")
         if self.context < 1 or self.context % 2 == 0:
             raise EcgLensError(f"beat context must be an odd number >= 1, got {self.context}")
 
@@ -148,6 +153,9 @@ def beat_inputs(
         x = kachuee_beats(clean, at_rate, target_fs)
     else:
         x = window_beats(clean, at_rate, target_fs, config.before_s, config.after_s)
+        if config.normalize == "record" and len(x):
+            scale = float(np.median(np.ptp(x, axis=1)))
+            x = x / scale if scale > 0 else x
     if config.context > 1:
         x = beat_context(x, config.context)
     return x, rr_features(peaks, fs)

@@ -30,29 +30,47 @@ class KachueeNet(nn.Module):
     A first Conv1d(1 -> 32, k=5), five residual blocks of two Conv1d(32, k=5)
     with a skip connection and max-pooling, then dense 32-32-n_classes.
     Named conv layers for Grad-CAM: ``blocks.0.conv2`` ... ``blocks.4.conv2``.
+    With ``n_rr_features > 0``, ``forward(x, rr)`` concatenates RR features (B, F)
+    to the flattened conv features before the dense layers (an ecglens extension).
     """
 
     def __init__(
-        self, n_classes: int = 5, input_length: int = 187, channels: int = 32, n_blocks: int = 5
+        self,
+        n_classes: int = 5,
+        input_length: int = 187,
+        channels: int = 32,
+        n_blocks: int = 5,
+        n_rr_features: int = 0,
     ) -> None:
         super().__init__()
+        self.n_rr_features = n_rr_features
         self.stem = nn.Conv1d(1, channels, kernel_size=5, padding=2)
         self.blocks = nn.Sequential(*[ResidualBlock(channels) for _ in range(n_blocks)])
         with torch.no_grad():
             flat = self.blocks(self.stem(torch.zeros(1, 1, input_length))).numel()
+        self.num_features = flat
         self.head = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(flat, 32),
+            nn.Linear(flat + n_rr_features, 32),
             nn.ReLU(),
             nn.Linear(32, 32),
             nn.ReLU(),
             nn.Linear(32, n_classes),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, L) or (B, 1, L) -> flattened conv features (B, num_features)."""
         if x.dim() == 2:
             x = x.unsqueeze(1)
-        return self.head(self.blocks(self.stem(x)))
+        return self.blocks(self.stem(x)).flatten(1)
+
+    def forward(self, x: torch.Tensor, rr: torch.Tensor | None = None) -> torch.Tensor:
+        features = self.forward_features(x)
+        if self.n_rr_features:
+            if rr is None:
+                raise ValueError("this model needs RR features: forward(x, rr)")
+            features = torch.cat([features, rr], dim=1)
+        return self.head(features)
 
 
 @register_model("kachuee")

@@ -41,6 +41,8 @@ LEVEL_UPDATE = 0.125
 LEARNING_S = 10.0
 LOCATE_WINDOW_S = 0.06
 N_RR = 8
+RELEARN = 2.0
+RELEARN_PROMINENCE = 3.0
 
 
 def ecg_peaks(signal: np.ndarray, fs: float) -> np.ndarray:
@@ -110,7 +112,11 @@ def _threshold(
                 break
             j = lo + int(np.argmax(height[lo:i]))
             if height_list[j] <= SEARCH_BACK_FRACTION * (npk + THRESHOLD_FRACTION * (spk - npk)):
-                break
+                floor = float(np.median(height[lo:i]))
+                if p - last <= RELEARN * max(rr_mean, fs) or height_list[j] < RELEARN_PROMINENCE * floor:
+                    break
+                spk = height_list[j]
+                npk = min(npk, 0.5 * floor)
             spk += 0.25 * (height_list[j] - spk)
             rr.append(int(cand[j]) - last)
             rr_mean = sum(rr) / len(rr)

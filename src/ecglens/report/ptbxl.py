@@ -1,0 +1,221 @@
+"""The 12-lead report: the model (test metrics with intervals, confusion matrix, ROC curve,
+training curves, card), then for each record its prediction and the 12 leads on ECG paper
+coloured by the network's own class activation map and, below, by Grad-CAM."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ecglens.cli.progress import track
+from ecglens.io import read_record
+from ecglens.models.registry import LoadedModel, load_model
+from ecglens.pipeline12 import Prediction12, classify_12lead, explain_12lead
+from ecglens.plot.metrics import plot_confusion_matrix, plot_training_curves
+from ecglens.plot.paper import plot_ecg_paper
+from ecglens.plot.roc import plot_roc_curves, roc_curves_from_metrics
+from ecglens.report.html import ReportSection, write_report
+
+BINARY_METRICS = ("accuracy", "precision", "recall", "specificity", "f1", "roc_auc")
+
+
+def build_ptbxl_report(
+    record_paths: Sequence[str | Path],
+    model: str | Path,
+    out: str | Path,
+    device: str | torch.device = "cpu",
+    metrics: dict[str, Any] | None = None,
+    progress: bool = True,
+    command: str = "",
+) -> Path:
+    """Classify and explain 12-lead ``record_paths`` with ``model``; write one HTML file.
+
+    ``metrics``: an extra evaluation (e.g. :func:`ecglens.evaluate.ptbxl.evaluate_ptbxl`)
+    shown after the model's own test metrics.
+    """
+    loaded = load_model(model, device)
+    sections = [model_section(loaded)]
+    if metrics:
+        sections.append(metrics_section(metrics, "Evaluation"))
+    for path in track(list(record_paths), "Report: records", enabled=progress):
+        pred = classify_12lead(read_record(path), loaded, device=device)
+        sections.append(record_section(pred, loaded, device))
+    cfg = loaded.config
+    split = cfg.get("split", {})
+    metadata = {
+        "model": loaded.name,
+        "architecture": cfg.get("architecture"),
+        "data": cfg.get("data", {}).get("database"),
+        "split": split.get("description") if isinstance(split, dict) else split,
+        "seed": cfg.get("seed"),
+        "command": command,
+    }
+    return write_report(out, f"ecglens 12-lead report: {loaded.name}", sections, metadata)
+
+
+def _ci_row(name: str, m: dict[str, Any]) -> dict[str, Any]:
+    return {"metric": name, "value": m["value"], "95% CI low": m["ci"][0], "95% CI high": m["ci"][1]}
+
+
+def metrics_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """Table rows (metric, value, interval) of binary or superclass metrics."""
+    if "roc_curve" in metrics:
+        return [_ci_row(k, metrics[k]) for k in BINARY_METRICS if k in metrics]
+    rows = [_ci_row("macro ROC-AUC", metrics["macro_auc"]), _ci_row("macro F1", metrics["macro_f1"])]
+    return rows
+
+
+def superclass_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for name, m in metrics["per_class"].items():
+        rows.append(
+            {
+                "class": name,
+                "positives": m.get("n_positive"),
+                "ROC-AUC": m["roc_auc"]["value"],
+                "AUC 95% CI": f"{m['roc_auc']['ci'][0]:.3f}-{m['roc_auc']['ci'][1]:.3f}",
+                "F1": m["f1"]["value"],
+                "F1 95% CI": f"{m['f1']['ci'][0]:.3f}-{m['f1']['ci'][1]:.3f}",
+                "precision": m["precision"]["value"],
+                "recall": m["recall"]["value"],
+                "threshold": m.get("threshold"),
+            }
+        )
+    return rows
+
+
+def _counts_text(metrics: dict[str, Any]) -> str:
+    if "n_abnormal" in metrics and "roc_curve" in metrics:
+        return (
+            f"{metrics['n_records']} records ({metrics['n_normal']} normal, "
+            f"{metrics['n_abnormal']} abnormal), threshold {metrics['threshold']:.3f}"
+        )
+    pos = ", ".join(f"{k} {v}" for k, v in metrics.get("n_positive", {}).items())
+    return f"{metrics['n_records']} records (positives: {pos})"
+
+
+def metrics_section(metrics: dict[str, Any], title: str) -> ReportSection:
+    """Metrics table with intervals, confusion matrix (binary) and ROC curve(s)."""
+    section = ReportSection(title=title)
+    _add_metrics(section, metrics, "")
+    return section
+
+
+def _add_metrics(section: ReportSection, metrics: dict[str, Any], what: str) -> None:
+    counts = _counts_text(metrics)
+    section.tables.append(
+        (f"{what}{counts}; 95% bootstrap intervals over records", metrics_rows(metrics))
+    )
+    binary = "roc_curve" in metrics
+    if not binary:
+        section.tables.append((f"{what}per superclass", superclass_rows(metrics)))
+    else:
+        section.figures.append(
+            (
+                f"{what}confusion matrix (rows: reference)",
+                plot_confusion_matrix(np.array(metrics["confusion_matrix"]), metrics["classes"]),
+            )
+        )
+    curves = roc_curves_from_metrics(metrics)
+    if curves:
+        caption = "ROC curve of the abnormal probability; dot: the fold-9 threshold"
+        section.figures.append(
+            (f"{what}{caption if binary else 'ROC curve per superclass'}", plot_roc_curves(curves))
+        )
+
+
+def model_section(loaded: LoadedModel) -> ReportSection:
+    cfg = loaded.config
+    section = ReportSection(title=f"Model {loaded.name}")
+    comp = cfg.get("complexity")
+    if comp:
+        section.tables.append(
+            (
+                "Size and cost per 10-s record",
+                [
+                    {"quantity": "parameters", "value": comp["parameters"]},
+                    {"quantity": "MACs with the CAM branch", "value": comp["macs_per_record"]},
+                    {
+                        "quantity": "MACs without the CAM branch",
+                        "value": comp["macs_per_record_without_cam"],
+                    },
+                ],
+            )
+        )
+    if cfg.get("metrics"):
+        _add_metrics(section, cfg["metrics"], "Test fold 10: ")
+    if cfg.get("val_metrics"):
+        section.tables.append(
+            (
+                "Validation fold 9 (epoch and threshold chosen here): "
+                + _counts_text(cfg["val_metrics"]),
+                metrics_rows(cfg["val_metrics"]),
+            )
+        )
+    if cfg.get("history"):
+        section.figures.append(("Training curves", plot_training_curves(cfg["history"])))
+    if loaded.card:
+        section.html = (
+            f"<details><summary>Model card</summary><pre>{html.escape(loaded.card)}</pre></details>"
+        )
+    return section
+
+
+def record_section(
+    pred: Prediction12, loaded: LoadedModel, device: str | torch.device = "cpu"
+) -> ReportSection:
+    """Prediction table and the paper printout coloured by CAM, then by Grad-CAM."""
+    d = pred.to_dict()
+    if pred.binary:
+        summary = (
+            f"Prediction: {d['label']} (abnormal probability {d['probability']:.3f}, threshold "
+            f"{d['threshold']:.3f})."
+        )
+        rows = [{"output": "abnormal", "probability": d["probability"], "threshold": d["threshold"]}]
+    else:
+        summary = (
+            f"Most probable superclass: {d['label']}; at or above threshold: "
+            f"{', '.join(d['labels']) or 'none'}."
+        )
+        rows = [
+            {"class": c, "probability": p, "threshold": d["threshold"][c],
+             "predicted": c in d["labels"]}
+            for c, p in d["probabilities"].items()
+        ]
+    notes = list(d["notes"])
+    text = summary + (" " + "; ".join(notes) + "." if notes else "")
+    section = ReportSection(title=f"Record {pred.record}", text=text)
+    section.tables.append(("Model outputs", rows))
+    what = pred.explained_class
+    cam = explain_12lead(pred, loaded, "cam")
+    gc = explain_12lead(pred, loaded, "grad-cam", device=device)
+    title = f"{pred.record}: {d['label']}"
+    section.figures.append(
+        (
+            f"Class activation map (the network's second output) for '{what}': red marks where "
+            "the evidence for it lies (one map for all 12 leads, scaled to [0, 1])",
+            plot_ecg_paper(
+                pred.signals, pred.fs, pred.lead_names, relevance=cam, vmin=0.0, vmax=1.0,
+                title=f"{title}  |  CAM ({what})",
+            ),
+        )
+    )
+    flat = " (all zero: no region raises this score)" if not np.any(gc > 0) else ""
+    if np.std(cam) > 0 and np.std(gc) > 0:
+        r = float(np.corrcoef(cam, gc)[0, 1])
+        section.text += f" CAM and Grad-CAM along the record: Pearson r = {r:.2f}."
+    section.figures.append(
+        (
+            f"Grad-CAM (last conv layer) for '{what}'{flat}, same record",
+            plot_ecg_paper(
+                pred.signals, pred.fs, pred.lead_names, relevance=gc, vmin=0.0, vmax=1.0,
+                title=f"{title}  |  Grad-CAM ({what})",
+            ),
+        )
+    )
+    return section

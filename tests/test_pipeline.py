@@ -1,0 +1,37 @@
+import numpy as np
+import torch
+
+from ecglens.io import read_record
+from ecglens.models import create_model
+from ecglens.pipeline import beat_probabilities, detect_beats
+
+
+def test_detect_beats_on_demo_record(demo_record):
+    record = read_record(demo_record)
+    signal, lead, peaks = detect_beats(record)
+    assert lead == "MLII" and len(peaks) > 3000
+    assert np.all(np.diff(peaks) > 0)
+
+
+def test_probabilities_are_calibrated_by_the_temperature():
+    torch.manual_seed(0)
+    model = create_model("kachuee").eval()
+    x = np.random.default_rng(0).random((16, 187)).astype(np.float32)
+    p1, u1 = beat_probabilities(model, (x,), temperature=1.0)
+    p2, u2 = beat_probabilities(model, (x,), temperature=3.0)
+    np.testing.assert_allclose(p1.sum(1), 1, atol=1e-5)
+    assert np.all(p1.argmax(1) == p2.argmax(1))
+    assert np.all(u2 >= u1 - 1e-6)  # a higher temperature flattens: more uncertain
+
+
+def test_mc_dropout_uncertainty_on_head_only_models():
+    torch.manual_seed(0)
+    model = create_model("cnn-lstm", n_beats=3, n_rr_features=4, channels=[8, 8, 8],
+                         lstm_hidden=8, context_hidden=8).eval()
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(12, 3, 126)).astype(np.float32)
+    rr = rng.random((12, 4)).astype(np.float32)
+    probs, uncertainty = beat_probabilities(model, (x, rr), mc_samples=8)
+    deterministic, _ = beat_probabilities(model, (x, rr), mc_samples=0)
+    np.testing.assert_allclose(probs, deterministic, atol=1e-6)  # labels do not depend on MC
+    assert uncertainty.shape == (12,) and np.all((uncertainty >= 0) & (uncertainty <= 1))
