@@ -134,11 +134,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
     torch.set_num_threads(args.threads)
     x, source = inputs()
     rows = [measure(*m, x, args.repeats) for m in models()]
-    print(f"12 leads x 1000 samples (10 s at 100 Hz); ONNX checked on {source}; "
-          f"{args.threads} thread(s); times: median of {args.repeats}, per record\n")
-    head = (f"{'model':<24} {'weights':<26} {'params':>7} {'MACs+CAM':>10} {'MACs-CAM':>10} "
-            f"{'ONNX diff':>9} {'pt ms b1':>8} {'ort ms b1':>9} {'pt/ort':>6} "
-            f"{'pt ms b64':>9} {'ort ms b64':>10} {'pt/ort':>6}")
+    print(
+        f"12 leads x 1000 samples (10 s at 100 Hz); ONNX checked on {source}; "
+        f"{args.threads} thread(s); times: median of {args.repeats}, per record\n"
+    )
+    head = (
+        f"{'model':<24} {'weights':<26} {'params':>7} {'MACs+CAM':>10} {'MACs-CAM':>10} "
+        f"{'ONNX diff':>9} {'pt ms b1':>8} {'ort ms b1':>9} {'pt/ort':>6} "
+        f"{'pt ms b64':>9} {'ort ms b64':>10} {'pt/ort':>6}"
+    )
     print(head)
     for r in rows:
         b1, b64 = r["time_per_record"]["batch1"], r["time_per_record"]["batch64"]
@@ -151,8 +155,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"input": source, "threads": args.threads,
-                                         "models": rows}, indent=2))
+        args.json.write_text(
+            json.dumps({"input": source, "threads": args.threads, "models": rows}, indent=2)
+        )
     return rows
 
 

@@ -140,7 +140,10 @@ def seed_means(rows: list[dict], fold: str) -> dict[str, dict[str, float]]:
     out = {}
     for m in METRICS:
         vals = np.array([r[fold][m]["value"] for r in rows])
-        out[m] = {"mean": float(vals.mean()), "sd": float(vals.std(ddof=1)) if len(vals) > 1 else 0.0}
+        out[m] = {
+            "mean": float(vals.mean()),
+            "sd": float(vals.std(ddof=1)) if len(vals) > 1 else 0.0,
+        }
     return out
 
 
@@ -200,6 +203,8 @@ def part_select(args, root: Path, out: Path, log: list) -> dict:
             ("highpass", {"baseline": "highpass"}),
             ("no augmentation", {"augment": False}),
             ("lr 3e-3", {"lr": 3e-3}),
+            ("lr 3e-4", {"lr": 3e-4}),
+            ("dropout 0.4", {"arch_kwargs": {"dropout": 0.4}}),
         ],
         "superclass": [
             ("superclass polynomial", {"task": "superclass", "baseline": "polynomial"}),
@@ -259,11 +264,11 @@ def compare(args, root, out, log, fold10: TestFold, arms: list[tuple[str, dict]]
         print_means(f"{label} fold 10", seed_means(rows, "test"))
         print_means(f"{label} fold 9", seed_means(rows, "val"))
     (a, _), (b, _) = arms[0], arms[1]
-    diff = paired_difference(
-        fold10.test.y, arm_probs[a], arm_thr[a], arm_probs[b], arm_thr[b]
+    diff = paired_difference(fold10.test.y, arm_probs[a], arm_thr[a], arm_probs[b], arm_thr[b])
+    print(
+        f"  {a} minus {b} (fold 10, seed-averaged, paired 95% CI): "
+        + "  ".join(f"{m} {_ci(diff[m])}" for m in METRICS)
     )
-    print(f"  {a} minus {b} (fold 10, seed-averaged, paired 95% CI): "
-          + "  ".join(f"{m} {_ci(diff[m])}" for m in METRICS))
     return {
         "rows": all_rows,
         "means_test": {k: seed_means(v, "test") for k, v in arm_rows.items()},
@@ -292,8 +297,9 @@ def part_curve(args, root, out, log, fold10: TestFold) -> dict:
             "test": seed_means(sub, "test"),
             "val": seed_means(sub, "val"),
         }
-        print_means(f"{fraction:.0%} ({sub[0]['n_train']} records) fold 10",
-                    means[f"{fraction:g}"]["test"])
+        print_means(
+            f"{fraction:.0%} ({sub[0]['n_train']} records) fold 10", means[f"{fraction:g}"]["test"]
+        )
     _plot_curve(means, out / "learning_curve.png")
     return {"rows": rows, "means": means, "figure": str(out / "learning_curve.png")}
 
@@ -308,8 +314,15 @@ def _plot_curve(means: dict, path: Path) -> None:
         for m, color in zip(METRICS, ("#2f5d8a", "#2ca02c", "#d62728"), strict=True):
             y = [v[fold][m]["mean"] for v in means.values()]
             sd = [v[fold][m]["sd"] for v in means.values()]
-            ax.errorbar(n, y, yerr=sd, fmt=style, color=color, capsize=3,
-                        label=f"{m} ({'fold 10' if fold == 'test' else 'fold 9'})")
+            ax.errorbar(
+                n,
+                y,
+                yerr=sd,
+                fmt=style,
+                color=color,
+                capsize=3,
+                label=f"{m} ({'fold 10' if fold == 'test' else 'fold 9'})",
+            )
     ax.set_xlabel("training records (folds 1-8)")
     ax.set_ylabel("metric (mean +- sd over seeds)")
     ax.set_title("cam-cnn, normal vs abnormal: learning curve")
@@ -341,22 +354,35 @@ def main(argv: list[str] | None = None) -> dict:
     began = time.perf_counter()
     log: list = []
     fold10 = TestFold(root)
-    report: dict[str, Any] = {"settings": {k: (str(v) if isinstance(v, Path) else v)
-                                           for k, v in vars(args).items()}, "parts": {}}
+    report: dict[str, Any] = {
+        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "parts": {},
+    }
     json_path = args.json or args.out / "study.json"
     for part in parts:
         if part == "select":
             report["parts"]["select"] = part_select(args, root, args.out, log)
         elif part == "arch":
             report["parts"]["arch"] = compare(
-                args, root, args.out, log, fold10,
+                args,
+                root,
+                args.out,
+                log,
+                fold10,
                 [("cam-cnn", {}), ("augustauskas2025", {"arch": "augustauskas2025"})],
                 "cam-cnn vs augustauskas2025 (same folds, seeds, recipe)",
             )
         elif part == "baseline":
             report["parts"]["baseline"] = compare(
-                args, root, args.out, log, fold10,
-                [("polynomial", {"baseline": "polynomial"}), ("highpass", {"baseline": "highpass"})],
+                args,
+                root,
+                args.out,
+                log,
+                fold10,
+                [
+                    ("polynomial", {"baseline": "polynomial"}),
+                    ("highpass", {"baseline": "highpass"}),
+                ],
                 "polynomial detrend vs 0.5 Hz high-pass (cam-cnn)",
             )
         elif part == "curve":
@@ -366,8 +392,10 @@ def main(argv: list[str] | None = None) -> dict:
         report["runtime_s"] = round(time.perf_counter() - began, 1)
         report["trained"] = [{"run": k, "seconds": round(s, 1)} for k, s in log]
         atomic_write_json(json_path, report)
-    print(f"\nstudy runtime {report['runtime_s'] / 60:.1f} min "
-          f"({len(log)} runs trained, the rest reused); wrote {json_path}")
+    print(
+        f"\nstudy runtime {report['runtime_s'] / 60:.1f} min "
+        f"({len(log)} runs trained, the rest reused); wrote {json_path}"
+    )
     return report
 
 

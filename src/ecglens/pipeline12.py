@@ -134,7 +134,9 @@ def _number(v: float | None) -> float | int | None:
 
 def _is_generic(name: str) -> bool:
     n = name.strip().lower()
-    return n.isdigit() or any(n.startswith(g) and n[len(g) :].strip("_ ").isdigit() for g in _GENERIC)
+    return n.isdigit() or any(
+        n.startswith(g) and n[len(g) :].strip("_ ").isdigit() for g in _GENERIC
+    )
 
 
 def lead_order(record: Record, model_leads: list[str]) -> tuple[list[int], str | None]:
@@ -161,7 +163,10 @@ def lead_order(record: Record, model_leads: list[str]) -> tuple[list[int], str |
     missing = [lead for lead in model_leads if lead.upper() not in upper]
     duplicated = sorted({n for n in upper if upper.count(n) > 1})
     if missing or duplicated:
-        problem = f"missing {', '.join(missing)}" if missing else f"duplicated {duplicated}"
+        problems = ([f"missing {', '.join(missing)}"] if missing else []) + (
+            [f"duplicated {', '.join(duplicated)}"] if duplicated else []
+        )
+        problem = "; ".join(problems)
         raise EcgLensError(
             f"leads {', '.join(names)} do not match the model's {', '.join(model_leads)} "
             f"({problem})",

@@ -63,16 +63,36 @@ def test_negative_qrs_lands_on_the_trough():
     x, truth = synthetic_ecg(np.full(60, 0.8))
     peaks = ecg_peaks(-x, FS)
     assert_all_found(peaks, truth, within=0.006)
-    assert np.all(ecg_clean(-x, FS)[peaks] < -0.8)
+    clean = ecg_clean(-x, FS)
+    np.testing.assert_array_equal(clean[peaks], window_extrema(clean, peaks)[1])
+    assert np.all(clean[peaks] < -0.8)
 
 
-def test_index_is_the_largest_absolute_cleaned_sample_nearby():
+def window_extrema(clean, peaks, fs=FS):
+    half = int(0.06 * fs)
+    windows = [clean[max(p - half, 0) : p + half + 1] for p in peaks]
+    return np.array([w.max() for w in windows]), np.array([w.min() for w in windows])
+
+
+def test_index_is_the_local_maximum_of_an_upright_qrs():
     x, _ = synthetic_ecg(np.random.default_rng(3).uniform(0.5, 1.2, 60), noise=0.05)
     clean = ecg_clean(x, FS)
-    half = int(0.06 * FS)
-    for p in ecg_peaks(x, FS):
-        window = np.abs(clean[max(p - half, 0) : p + half + 1])
-        assert np.abs(clean[p]) == window.max()
+    peaks = ecg_peaks(x, FS)
+    high, _ = window_extrema(clean, peaks)
+    np.testing.assert_array_equal(clean[peaks], high)
+
+
+def test_inverted_ectopic_beats_land_on_their_trough():
+    gains = np.ones(81)
+    gains[5::10] = -2.0
+    x, truth = synthetic_ecg(np.full(80, 0.8), amplitude=gains)
+    clean = ecg_clean(x, FS)
+    peaks = ecg_peaks(x, FS)
+    assert_all_found(peaks, truth, within=0.006)
+    high, low = window_extrema(clean, peaks)
+    inverted = gains < 0
+    np.testing.assert_array_equal(clean[peaks][inverted], low[inverted])
+    np.testing.assert_array_equal(clean[peaks][~inverted], high[~inverted])
 
 
 @pytest.mark.parametrize("bpm", [35, 60, 120, 180, 220])
@@ -104,7 +124,7 @@ def test_raw_and_cleaned_input_give_the_same_beats():
 
 
 def test_follows_an_amplitude_drop_and_rise():
-    gains = np.r_[np.ones(40), np.full(40, 0.15), np.full(40, 3.0), np.ones(41)]
+    gains = np.r_[np.ones(40), np.full(40, 0.15), np.ones(40), np.full(41, 2.5)]
     x, truth = synthetic_ecg(np.full(160, 0.8), amplitude=gains, noise=0.01)
     assert_all_found(ecg_peaks(x, FS), truth)
 

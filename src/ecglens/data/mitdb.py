@@ -210,11 +210,28 @@ def load_mitdb_beats(
     return BeatSet.concatenate(parts)
 
 
+def _code_version() -> str:
+    """Hash of the code that turns a record into beats: a change invalidates the cache."""
+    import ecglens.data.labels
+    import ecglens.signal.beats
+    import ecglens.signal.filters
+    import ecglens.signal.resample
+
+    digest = hashlib.sha256()
+    for module in (ecglens.signal.filters, ecglens.signal.resample, ecglens.signal.beats,
+                   ecglens.data.labels):
+        digest.update(Path(module.__file__).read_bytes())
+    digest.update(Path(__file__).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _cached_record_beats(path: Path, config: BeatConfig, cache_dir: str | Path | None) -> BeatSet:
     if cache_dir is None:
         return annotated_record_beats(path, config)
     checksum = record_checksum(path)
-    key = hashlib.sha256(f"{CACHE_VERSION}{asdict(config)}{checksum}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(
+        f"{CACHE_VERSION}{asdict(config)}{checksum}{_code_version()}".encode()
+    ).hexdigest()[:16]
     cache_file = Path(cache_dir) / "mitdb" / f"{path.name}-{key}.npz"
     if cache_file.exists():
         with np.load(cache_file, allow_pickle=False) as z:

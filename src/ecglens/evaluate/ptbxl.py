@@ -153,8 +153,12 @@ def score_binary(
         "classes": ["normal", "abnormal"],
         "confusion_matrix": [[tn, fp], [fn, tp]],
         "roc_curve": roc_points(y, p),
-        "bootstrap": {"n_boot": int(n_boot), "seed": int(seed), "unit": "record",
-                      "interval": f"{100 * (1 - alpha):g}% percentile"},
+        "bootstrap": {
+            "n_boot": int(n_boot),
+            "seed": int(seed),
+            "unit": "record",
+            "interval": f"{100 * (1 - alpha):g}% percentile",
+        },
     }
 
 
@@ -220,10 +224,17 @@ def score_superclass(
         else None,
         "classes": classes,
         "thresholds": {c: float(thr[k]) for k, c in enumerate(classes)},
-        "roc_curves": {c: roc_points(y[:, k], p[:, k]) for k, c in enumerate(classes)
-                       if 0 < y[:, k].sum() < len(y)},
-        "bootstrap": {"n_boot": int(n_boot), "seed": int(seed), "unit": "record",
-                      "interval": f"{100 * (1 - alpha):g}% percentile"},
+        "roc_curves": {
+            c: roc_points(y[:, k], p[:, k])
+            for k, c in enumerate(classes)
+            if 0 < y[:, k].sum() < len(y)
+        },
+        "bootstrap": {
+            "n_boot": int(n_boot),
+            "seed": int(seed),
+            "unit": "record",
+            "interval": f"{100 * (1 - alpha):g}% percentile",
+        },
     }
 
 

@@ -46,8 +46,14 @@ def plot_roc_curves(
         ax.plot(fpr, tpr, color=color, linewidth=1.8, label=f"{name}  {text}".strip())
         point = c.get("point")
         if point is not None:
-            ax.plot(*point, marker="o", color=color, markersize=7, markeredgecolor="black",
-                    linestyle="none")
+            ax.plot(
+                *point,
+                marker="o",
+                color=color,
+                markersize=7,
+                markeredgecolor="black",
+                linestyle="none",
+            )
     ax.set_xlim(-0.01, 1.01)
     ax.set_ylim(-0.01, 1.01)
     ax.set_aspect("equal")

@@ -59,14 +59,22 @@ def build_ptbxl_report(
 
 
 def _ci_row(name: str, m: dict[str, Any]) -> dict[str, Any]:
-    return {"metric": name, "value": m["value"], "95% CI low": m["ci"][0], "95% CI high": m["ci"][1]}
+    return {
+        "metric": name,
+        "value": m["value"],
+        "95% CI low": m["ci"][0],
+        "95% CI high": m["ci"][1],
+    }
 
 
 def metrics_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     """Table rows (metric, value, interval) of binary or superclass metrics."""
     if "roc_curve" in metrics:
         return [_ci_row(k, metrics[k]) for k in BINARY_METRICS if k in metrics]
-    rows = [_ci_row("macro ROC-AUC", metrics["macro_auc"]), _ci_row("macro F1", metrics["macro_f1"])]
+    rows = [
+        _ci_row("macro ROC-AUC", metrics["macro_auc"]),
+        _ci_row("macro F1", metrics["macro_f1"]),
+    ]
     return rows
 
 
@@ -176,15 +184,21 @@ def record_section(
             f"Prediction: {d['label']} (abnormal probability {d['probability']:.3f}, threshold "
             f"{d['threshold']:.3f})."
         )
-        rows = [{"output": "abnormal", "probability": d["probability"], "threshold": d["threshold"]}]
+        rows = [
+            {"output": "abnormal", "probability": d["probability"], "threshold": d["threshold"]}
+        ]
     else:
         summary = (
             f"Most probable superclass: {d['label']}; at or above threshold: "
             f"{', '.join(d['labels']) or 'none'}."
         )
         rows = [
-            {"class": c, "probability": p, "threshold": d["threshold"][c],
-             "predicted": c in d["labels"]}
+            {
+                "class": c,
+                "probability": p,
+                "threshold": d["threshold"][c],
+                "predicted": c in d["labels"],
+            }
             for c, p in d["probabilities"].items()
         ]
     notes = list(d["notes"])
@@ -200,7 +214,12 @@ def record_section(
             f"Class activation map (the network's second output) for '{what}': red marks where "
             "the evidence for it lies (one map for all 12 leads, scaled to [0, 1])",
             plot_ecg_paper(
-                pred.signals, pred.fs, pred.lead_names, relevance=cam, vmin=0.0, vmax=1.0,
+                pred.signals,
+                pred.fs,
+                pred.lead_names,
+                relevance=cam,
+                vmin=0.0,
+                vmax=1.0,
                 title=f"{title}  |  CAM ({what})",
             ),
         )
@@ -213,7 +232,12 @@ def record_section(
         (
             f"Grad-CAM (last conv layer) for '{what}'{flat}, same record",
             plot_ecg_paper(
-                pred.signals, pred.fs, pred.lead_names, relevance=gc, vmin=0.0, vmax=1.0,
+                pred.signals,
+                pred.fs,
+                pred.lead_names,
+                relevance=gc,
+                vmin=0.0,
+                vmax=1.0,
                 title=f"{title}  |  Grad-CAM ({what})",
             ),
         )

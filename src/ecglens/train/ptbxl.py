@@ -460,8 +460,10 @@ def _label_rule(task: str) -> str:
         "(NORM, MI, STTC, CD, HYP); records without one excluded"
     )
     if task == "binary":
-        return rule + "; normal = NORM only, abnormal = any other superclass (NORM with another "
-        "superclass counts as abnormal)"
+        return rule + (
+            "; normal = NORM only, abnormal = any other superclass (NORM with another "
+            "superclass counts as abnormal)"
+        )
     return rule + "; multi-label"
 
 
@@ -496,8 +498,7 @@ def metrics_markdown(metrics: dict[str, Any], task: str) -> str:
             f"| metric | value [95% CI] |\n|---|---|\n{rows}\n"
         )
     rows = "\n".join(
-        f"| {c} | {v['n_positive']} | {_ci(v['roc_auc'])} | {_ci(v['f1'])} | "
-        f"{v['threshold']:.3f} |"
+        f"| {c} | {v['n_positive']} | {_ci(v['roc_auc'])} | {_ci(v['f1'])} | {v['threshold']:.3f} |"
         for c, v in metrics["per_class"].items()
     )
     return (
@@ -519,7 +520,8 @@ def model_card(name: str, config: dict[str, Any]) -> str:
         entry = counts.get(part)
         if not entry:
             return f"{part}: none"
-        return f"{part}: " + ", ".join(f"{k} {v}" for k, v in entry.items())
+        rest = ", ".join(f"{k} {v}" for k, v in entry.items() if k != "n")
+        return f"{part} {entry['n']} records ({rest})"
 
     augment = config["run"]["augment"]
     aug_text = (
@@ -541,11 +543,15 @@ def model_card(name: str, config: dict[str, Any]) -> str:
         if config.get("metrics")
         else "Not scored on fold 10 (model-selection run).\n"
     )
+    what = (
+        "normal vs abnormal"
+        if short == "binary"
+        else "5 diagnostic superclasses, multi-label: " + ", ".join(config["classes"])
+    )
     return f"""# {name}
 
-12-lead ECG classifier ({"normal vs abnormal" if short == "binary" else
-    "5 diagnostic superclasses, multi-label: " + ", ".join(config["classes"])}) with a class
-activation map (CAM) as its second output, trained with ecglens {config["environment"]["ecglens"]}.
+12-lead ECG classifier ({what}) with a class activation map (CAM) as its second output,
+trained with ecglens {config["environment"]["ecglens"]}.
 
 - **Architecture**: `{config["architecture"]}` {json.dumps(config["architecture_kwargs"])};
   {c["parameters"]:,} parameters; {c["macs_per_record"]:,} multiply-accumulates per 10-s record
@@ -557,9 +563,9 @@ activation map (CAM) as its second output, trained with ecglens {config["environ
 - **Data**: {d["database"]}, {d["records_on_disk"]}: {d["n_records"]} labelled records
   ({d["n_excluded_no_superclass"]} without a diagnostic superclass excluded). Labels:
   {d["label_rule"]}.
-- **Split** (record counts): {config["split"]["description"]}; train fraction
-  {config["split"]["train_fraction"]:g}.
-  {count_line("train")}; {count_line("val")}; {count_line("test")}
+- **Split**: {config["split"]["description"]}; {config["split"]["train_fraction"]:.0%} of the
+  training records used. Record counts: {count_line("train")};
+  {count_line("val")}; {count_line("test")}
 - **Training**: seed {config["seed"]}, {t["loss"]} loss, Adam lr {t["lr"]:g} ({t["lr_schedule"]}),
   batch {t["batch_size"]}, up to {t["epochs"]} epochs, early stopping on {t["monitor"]} (patience
   {t["patience"]}); best epoch {config["best_epoch"]}. Augmentation: {aug_text}.
