@@ -37,6 +37,15 @@ class Split(StrEnum):
 
 class Dataset(StrEnum):
     mitdb = "mitdb"
+    ptbxl = "ptbxl"
+
+
+class Task(StrEnum):
+    binary = "binary"
+    superclass = "superclass"
+
+
+DATA_FOLDERS = {"mitdb": "mitdb", "ptbxl": "ptb-xl"}
 
 
 ModelOpt = Annotated[
@@ -78,7 +87,11 @@ def _data_dir(data: Path | None, dataset: str) -> Path:
     if data is not None:
         return data
     root = Path(os.environ.get("ECGLENS_DATA", DEFAULT_DATA))
-    return root / dataset
+    return root / DATA_FOLDERS.get(dataset, dataset)
+
+
+def _is_12lead(loaded) -> bool:
+    return str(loaded.config.get("task", "")).startswith("ptbxl")
 
 
 def _device(device: str):
@@ -193,6 +206,14 @@ def predict_command(
     results = []
     for path in track(paths, "Classifying records", enabled=progress and len(paths) > 1):
         record = read_record(path, fs=fs)
+        if _is_12lead(loaded):
+            from ecglens.pipeline12 import classify_12lead
+
+            pred12 = classify_12lead(record, loaded, device=dev)
+            results.append(pred12.to_dict())
+            if table:
+                _print_12lead(results[-1])
+            continue
         pred = classify_record(
             record,
             loaded,
@@ -213,6 +234,25 @@ def predict_command(
             text = "".join(json.dumps(r) + "\n" for r in results)
         atomic_write_text(json_file, text)
         console.print(f"wrote {json_file}")
+
+
+def _print_12lead(result: dict) -> None:
+    t = Table(title=f"{result['record']} (model {result['model']})")
+    for col in ("label", "probability", "threshold", "sampling rate", "notes"):
+        t.add_column(col)
+    prob = result.get("probability")
+    if prob is None:
+        probs = result.get("probabilities", {})
+        prob_text = ", ".join(f"{c} {p:.3f}" for c, p in probs.items())
+    else:
+        prob_text = f"{prob:.3f} (abnormal)"
+    notes = result.get("notes") or []
+    rate = f"{result['sampling_rate']:g} Hz"
+    if result.get("resampled_from"):
+        rate += f" (resampled from {result['resampled_from']:g} Hz)"
+    threshold = result.get("threshold")
+    t.add_row(str(result["label"]), prob_text, json.dumps(threshold), rate, "; ".join(notes))
+    console.print(t)
 
 
 def _uncertainty_cell(pred, i: int) -> str:
@@ -265,11 +305,12 @@ def _print_beats(pred, max_rows: int) -> None:
 def explain_command(
     record: Annotated[Path, typer.Argument(help="A WFDB record or CSV/NPY sample file.")],
     beat: Annotated[
-        list[int],
+        list[int] | None,
         typer.Option(
-            help="0-based beat index as listed by `ecglens predict` (repeat for several)."
+            help="0-based beat index as listed by `ecglens predict` (repeat for several); "
+            "beat models only."
         ),
-    ],
+    ] = None,
     model: ModelOpt = "kachuee-mitdb-inter",
     out: Annotated[
         Path | None, typer.Option(help="PNG to write (default runs/explain/<record>-beat<N>.png).")
@@ -277,11 +318,19 @@ def explain_command(
     layer: Annotated[
         str | None, typer.Option(help="Conv layer for Grad-CAM (default: the last Conv1d).")
     ] = None,
+    method: Annotated[
+        str,
+        typer.Option(
+            help="12-lead models: cam (the network's own class activation map), grad-cam, or "
+            "both (two figures side by side)."
+        ),
+    ] = "both",
     lead: LeadOpt = None,
     fs: FsOpt = None,
     device: DeviceOpt = "auto",
 ) -> None:
-    """Draw beats with their Grad-CAM relevance for the predicted class (PNG)."""
+    """Draw beats with their Grad-CAM relevance for the predicted class (PNG); for 12-lead
+    models, the record on ECG paper with its CAM / Grad-CAM."""
     from ecglens.io import read_record
     from ecglens.models.registry import load_model
     from ecglens.pipeline import classify_record, explain_beats
@@ -291,6 +340,17 @@ def explain_command(
     dev = _device(device)
     loaded = load_model(model, dev)
     rec = read_record(record, fs=fs)
+    if _is_12lead(loaded):
+        from ecglens.pipeline12 import classify_12lead
+        from ecglens.plot.explain12 import plot_12lead_explanation
+
+        fig = plot_12lead_explanation(classify_12lead(rec, loaded, dev), loaded, method, dev)
+        out = out or Path("runs/explain") / f"{rec.name}-{method}.png"
+        save_figure(fig, out)
+        console.print(f"wrote {out}")
+        return
+    if not beat:
+        raise EcgLensError("give at least one --beat for a beat model")
     pred = classify_record(rec, loaded, lead=lead, device=dev)
     maps = explain_beats(pred, loaded, beat, layer=layer)
     beat_fs = _beat_fs(loaded.config)
@@ -344,6 +404,10 @@ def evaluate_command(
     seed: Annotated[
         int | None, typer.Option(help="Split seed (default: the model's training seed).")
     ] = None,
+    task: Annotated[
+        Task | None,
+        typer.Option(help="PTB-XL task (default: the model's): binary or superclass."),
+    ] = None,
     device: DeviceOpt = "auto",
     progress: ProgressOpt = True,
 ) -> None:
@@ -353,6 +417,24 @@ def evaluate_command(
 
     dev = _device(device)
     loaded = load_model(model, dev)
+    if dataset == Dataset.ptbxl or _is_12lead(loaded):
+        from ecglens.evaluate.ptbxl import evaluate_ptbxl
+
+        metrics = evaluate_ptbxl(
+            loaded,
+            _data_dir(data, "ptbxl"),
+            task=None if task is None else task.value,
+            progress=progress,
+            device=dev,
+        )
+        metrics["command"] = _command_line()
+        _print_ptbxl_metrics(metrics)
+        if json_file is not None:
+            from ecglens._atomic import atomic_write_json
+
+            atomic_write_json(json_file, metrics)
+            console.print(f"wrote {json_file}")
+        return
     metrics = evaluate_mitdb(
         loaded,
         _data_dir(data, dataset.value),
@@ -368,6 +450,19 @@ def evaluate_command(
 
         atomic_write_json(json_file, metrics)
         console.print(f"wrote {json_file}")
+
+
+def _print_ptbxl_metrics(metrics: dict) -> None:
+    t = Table(title=f"{metrics.get('model', '')} on PTB-XL fold 10 ({metrics.get('task')})")
+    for col in ("metric", "value", "95% CI"):
+        t.add_column(col, justify="right")
+    for key, value in metrics.items():
+        if isinstance(value, dict) and "value" in value and "ci" in value:
+            lo, hi = value["ci"]
+            t.add_row(key, f"{value['value']:.4f}", f"[{lo:.4f}, {hi:.4f}]")
+    console.print(t)
+    counts = {k: v for k, v in metrics.items() if k.startswith("n_") and isinstance(v, int)}
+    console.print(", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
 def _print_metrics(metrics: dict) -> None:
@@ -407,7 +502,10 @@ def train_command(
     split: Annotated[
         Split, typer.Option(help="Which split's training beats to use.")
     ] = Split.inter,
-    arch: Annotated[str, typer.Option(help="Architecture from the registry.")] = "kachuee",
+    arch: Annotated[
+        str | None,
+        typer.Option(help="Architecture from the registry (default: kachuee; ptbxl: cam-cnn)."),
+    ] = None,
     representation: Annotated[
         Representation,
         typer.Option(
@@ -477,19 +575,67 @@ def train_command(
     max_class_weight: Annotated[
         float, typer.Option(help="Cap for inverse-frequency class weights (rare classes).")
     ] = 30.0,
+    task: Annotated[Task, typer.Option(help="ptbxl: binary or superclass.")] = Task.binary,
+    baseline: Annotated[
+        str,
+        typer.Option(
+            help="ptbxl baseline-wander removal: polynomial (10th-degree detrend, as the paper) "
+            "or highpass (0.5 Hz Butterworth)."
+        ),
+    ] = "polynomial",
+    train_fraction: Annotated[
+        float, typer.Option(help="ptbxl: share of the training folds used (learning curves).")
+    ] = 1.0,
+    augment: Annotated[
+        bool,
+        typer.Option(
+            help="ptbxl: training-time augmentation (noise, amplitude, shift, baseline wander)."
+        ),
+    ] = True,
     data: DataOpt = None,
     device: DeviceOpt = "auto",
     progress: ProgressOpt = True,
 ) -> None:
-    """Train a beat classifier; writes checkpoints, model.safetensors/.json/.md and metrics."""
-    from ecglens.data.mitdb import BeatConfig
-    from ecglens.train.mitdb import MitdbRunConfig, train_mitdb
-    from ecglens.train.trainer import TrainConfig
+    """Train a model; writes checkpoints, model.safetensors/.json/.md and metrics.
 
+    mitdb: a beat classifier on one split. ptbxl: a 12-lead record classifier on folds 1-8,
+    selected on fold 9, scored on fold 10 (PTB-XL options: --task, --baseline,
+    --train-fraction, --no-augment; --epochs, --lr, --batch-size, --patience, --seed,
+    --arch-kwargs apply to both)."""
     try:
         kwargs = json.loads(arch_kwargs)
     except json.JSONDecodeError as exc:
         raise EcgLensError(f"--arch-kwargs is not valid JSON ({exc})") from exc
+    if dataset == Dataset.ptbxl:
+        from ecglens.signal.baseline import AugmentConfig
+        from ecglens.train.ptbxl import MODEL_FS, PtbxlRunConfig, default_train_config, train_ptbxl
+
+        run12 = PtbxlRunConfig(
+            task=task.value,
+            architecture=arch or "cam-cnn",
+            architecture_kwargs=kwargs,
+            baseline=baseline,
+            augment=AugmentConfig(fs=MODEL_FS) if augment else None,
+            train=default_train_config(
+                epochs=epochs, lr=lr, batch_size=batch_size, patience=patience, device=device
+            ),
+            train_fraction=train_fraction,
+            seed=seed,
+        )
+        config = train_ptbxl(
+            _data_dir(data, "ptbxl"), out, run12, name=name, progress=progress, resume=resume
+        )
+        if config.get("metrics"):
+            _print_ptbxl_metrics(
+                {"model": name or out.name, "task": task.value, **config["metrics"]}
+            )
+        console.print(f"wrote {out / 'model.safetensors'} (+ .json, .md)")
+        return
+    arch = arch or "kachuee"
+    from ecglens.data.mitdb import BeatConfig
+    from ecglens.train.mitdb import MitdbRunConfig, train_mitdb
+    from ecglens.train.trainer import TrainConfig
+
     rr_inputs = {RR.none: (), RR.ratios: ("rr_ratios",), RR.all: ("rr",)}[rr]
     run = MitdbRunConfig(
         split=split.value,
@@ -639,10 +785,26 @@ def report_command(
     device: DeviceOpt = "auto",
     progress: ProgressOpt = True,
 ) -> None:
-    """Write one self-contained HTML report: model card, metrics, record strips, Grad-CAM."""
+    """Write one self-contained HTML report: model card, metrics, record strips, Grad-CAM
+    (12-lead models: the records on ECG paper with their CAM and Grad-CAM)."""
+    from ecglens.models.registry import load_model
     from ecglens.report.beats import build_beat_report
 
     metrics = [json.loads(Path(p).read_text()) for p in (metrics_json or [])]
+    if _is_12lead(load_model(model)):
+        from ecglens.report.ptbxl import build_ptbxl_report
+
+        path = build_ptbxl_report(
+            _expand_records(records),
+            model,
+            out,
+            device=_device(device),
+            metrics=metrics[0] if metrics else None,
+            progress=progress,
+            command=_command_line(),
+        )
+        console.print(f"wrote {path}")
+        return
     path = build_beat_report(
         _expand_records(records),
         model,
