@@ -331,6 +331,7 @@ def explain_command(
 ) -> None:
     """Draw beats with their Grad-CAM relevance for the predicted class (PNG); for 12-lead
     models, the record on ECG paper with its CAM / Grad-CAM."""
+    from ecglens.data.mitdb import BeatConfig
     from ecglens.io import read_record
     from ecglens.models.registry import load_model
     from ecglens.pipeline import classify_record, explain_beats
@@ -353,37 +354,38 @@ def explain_command(
         raise EcgLensError("give at least one --beat for a beat model")
     pred = classify_record(rec, loaded, lead=lead, device=dev)
     maps = explain_beats(pred, loaded, beat, layer=layer)
-    beat_fs = _beat_fs(loaded.config)
+    beats = BeatConfig(**loaded.config["beats"])
     labels = pred.labels
     if len(beat) == 1:
         i = beat[0]
         probs = dict(zip(pred.classes, map(float, pred.probabilities[i]), strict=True))
         fig = plot_beat_attribution(
-            pred.x[i],
+            _middle_beat(pred.x[i]),
             maps[0],
-            beat_fs,
+            beats.beat_fs,
             label=labels[i],
             probabilities=probs,
             title=f"{pred.record} beat {i} at {pred.sample[i] / pred.fs:.2f} s",
-            r_index=_r_index(loaded.config),
+            r_index=beats.r_index,
+            amplitude_label=beats.amplitude_label,
         )
     else:
-        fig = plot_beat_grid(pred.x[beat], maps, [labels[i] for i in beat], beat_fs)
+        fig = plot_beat_grid(
+            [_middle_beat(b) for b in pred.x[beat]],
+            maps,
+            [labels[i] for i in beat],
+            beats.beat_fs,
+            r_index=beats.r_index,
+            amplitude_label=beats.amplitude_label,
+        )
     out = out or Path("runs/explain") / f"{pred.record}-beat{'-'.join(map(str, beat))}.png"
     save_figure(fig, out)
     console.print(f"wrote {out}")
 
 
-def _beat_fs(config: dict) -> float:
-    beats = config["beats"]
-    return 125.0 if beats["representation"] == "kachuee" else float(beats["window_fs"])
-
-
-def _r_index(config: dict) -> int:
-    beats = config["beats"]
-    if beats["representation"] == "kachuee":
-        return 0
-    return int(round(beats["before_s"] * beats["window_fs"]))
+def _middle_beat(x):
+    """The beat to draw: itself, or the middle of a (K, L) context window."""
+    return x[len(x) // 2] if x.ndim == 2 else x
 
 
 @app.command("evaluate")

@@ -27,12 +27,52 @@ from ecglens.signal.beats import (
 )
 
 DS1: tuple[str, ...] = (
-    "101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122", "124", "201",
-    "203", "205", "207", "208", "209", "215", "220", "223", "230",
+    "101",
+    "106",
+    "108",
+    "109",
+    "112",
+    "114",
+    "115",
+    "116",
+    "118",
+    "119",
+    "122",
+    "124",
+    "201",
+    "203",
+    "205",
+    "207",
+    "208",
+    "209",
+    "215",
+    "220",
+    "223",
+    "230",
 )
 DS2: tuple[str, ...] = (
-    "100", "103", "105", "111", "113", "117", "121", "123", "200", "202", "210", "212", "213",
-    "214", "219", "221", "222", "228", "231", "232", "233", "234",
+    "100",
+    "103",
+    "105",
+    "111",
+    "113",
+    "117",
+    "121",
+    "123",
+    "200",
+    "202",
+    "210",
+    "212",
+    "213",
+    "214",
+    "219",
+    "221",
+    "222",
+    "228",
+    "231",
+    "232",
+    "233",
+    "234",
 )
 PACED: tuple[str, ...] = ("102", "104", "107", "217")
 ALL_RECORDS: tuple[str, ...] = tuple(sorted(DS1 + DS2 + PACED))
@@ -67,6 +107,22 @@ class BeatConfig:
             raise EcgLensError(f"unknown beat normalisation {self.normalize!r}")
         if self.context < 1 or self.context % 2 == 0:
             raise EcgLensError(f"beat context must be an odd number >= 1, got {self.context}")
+
+    @property
+    def beat_fs(self) -> float:
+        """Sampling rate (Hz) of the beat waveforms."""
+        return KACHUEE_FS if self.representation == "kachuee" else self.window_fs
+
+    @property
+    def r_index(self) -> int:
+        """Sample of the R peak within a beat."""
+        return 0 if self.representation == "kachuee" else int(round(self.before_s * self.window_fs))
+
+    @property
+    def amplitude_label(self) -> str:
+        if self.representation == "kachuee":
+            return "Amplitude (scaled to [0, 1])"
+        return "Amplitude (record-scaled)" if self.normalize == "record" else "Amplitude (mV)"
 
     @property
     def input_length(self) -> int:
@@ -218,8 +274,12 @@ def _code_version() -> str:
     import ecglens.signal.resample
 
     digest = hashlib.sha256()
-    for module in (ecglens.signal.filters, ecglens.signal.resample, ecglens.signal.beats,
-                   ecglens.data.labels):
+    for module in (
+        ecglens.signal.filters,
+        ecglens.signal.resample,
+        ecglens.signal.beats,
+        ecglens.data.labels,
+    ):
         digest.update(Path(module.__file__).read_bytes())
     digest.update(Path(__file__).read_bytes())
     return digest.hexdigest()[:16]

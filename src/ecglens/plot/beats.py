@@ -57,6 +57,7 @@ def _draw_beat(
     fs: float,
     r_index: int | None,
     signed: bool,
+    amplitude_label: str = "Amplitude (mV)",
 ) -> QuadMesh:
     """Relevance strip behind the beat on ``ax``; returns the strip (for a colourbar)."""
     t = _time_ms(beat.size, fs, r_index)
@@ -87,7 +88,7 @@ def _draw_beat(
     ax.set_xlim(edges[0], edges[-1])
     ax.set_ylim(lo, hi)
     ax.set_xlabel("Time from R peak (ms)" if r_index is not None else "Time (ms)")
-    ax.set_ylabel("Amplitude (mV)")
+    ax.set_ylabel(amplitude_label)
     ax.grid(color="white", alpha=0.5, linewidth=0.5)
     return mesh
 
@@ -125,6 +126,7 @@ def plot_beat_attribution(
     probabilities: Mapping[str, float] | None = None,
     title: str | None = None,
     r_index: int | None = None,
+    amplitude_label: str = "Amplitude (mV)",
 ) -> Figure:
     """One beat (mV, shape (L,)) over its relevance (shape (L,)) as a coloured background.
 
@@ -138,7 +140,7 @@ def plot_beat_attribution(
     fig = new_figure(6.4, 3.4)
     ax = fig.add_subplot()
     signed = bool((np.nan_to_num(attribution) < 0).any())
-    mesh = _draw_beat(ax, beat, attribution, fs, r_index, signed)
+    mesh = _draw_beat(ax, beat, attribution, fs, r_index, signed, amplitude_label)
     cbar = fig.colorbar(mesh, ax=ax, pad=0.02, fraction=0.05)
     cbar.set_label("relevance (signed)" if signed else "relevance")
     cbar.solids.set_alpha(RELEVANCE_ALPHA)
@@ -157,6 +159,7 @@ def plot_beat_grid(
     probabilities: Sequence[Mapping[str, float] | None] | None = None,
     r_index: int | Sequence[int | None] | None = None,
     titles: Sequence[str | None] | None = None,
+    amplitude_label: str = "Amplitude (mV)",
 ) -> Figure:
     """A grid of beats with relevance backgrounds, e.g. one example per predicted class.
 
@@ -188,7 +191,7 @@ def plot_beat_grid(
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     mesh = None
     for i, ((beat, attribution), ax) in enumerate(zip(checked, axes, strict=False)):
-        mesh = _draw_beat(ax, beat, attribution, fs, r_indices[i], signed)
+        mesh = _draw_beat(ax, beat, attribution, fs, r_indices[i], signed, amplitude_label)
         if probabilities is not None and probabilities[i]:
             _probability_box(ax, probabilities[i], top=3)
         _label_title(ax, labels[i], None if titles is None else titles[i])

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ecglens.cli.progress import track
+from ecglens.data.mitdb import BeatConfig
 from ecglens.evaluate.metrics import classification_metrics
 from ecglens.io import read_record
 from ecglens.models.registry import LoadedModel, load_model
@@ -169,27 +170,26 @@ def record_section(pred: BeatPredictions, loaded: LoadedModel) -> ReportSection:
     examples = _examples_per_class(pred)
     if examples:
         maps = explain_beats(pred, loaded, examples)
-        beat_fs = (
-            125.0
-            if loaded.config["beats"]["representation"] == "kachuee"
-            else float(loaded.config["beats"]["window_fs"])
-        )
+        beats = BeatConfig(**loaded.config["beats"])
         titles = [f"beat {i} ({pred.sample[i] / pred.fs:.1f} s)" for i in examples]
         probs = [
             dict(zip(pred.classes, map(float, pred.probabilities[i]), strict=True))
             for i in examples
         ]
+        waveforms = [x[len(x) // 2] if x.ndim == 2 else x for x in pred.x[examples]]
         section.figures.append(
             (
                 "Grad-CAM (last conv layer) of the most confident beat of each predicted class: "
                 "the coloured background shows where the network looked",
                 plot_beat_grid(
-                    pred.x[examples],
+                    waveforms,
                     maps,
                     list(labels[examples]),
-                    beat_fs,
+                    beats.beat_fs,
                     probabilities=probs,
                     titles=titles,
+                    r_index=beats.r_index,
+                    amplitude_label=beats.amplitude_label,
                 ),
             )
         )
