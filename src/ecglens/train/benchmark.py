@@ -60,7 +60,16 @@ class BenchmarkConfig:
         for name in self.rr:
             if name not in RR_INPUTS:
                 raise EcgLensError(f"unknown RR option {name!r}: {', '.join(RR_INPUTS)}")
-        return list(itertools.product(self.architectures, self.rr, self.imbalance))
+        cells = itertools.product(self.architectures, self.rr, self.imbalance)
+        # most informative first, so that a partly finished grid already answers the most
+        return sorted(
+            cells,
+            key=lambda c: (
+                self.imbalance.index(c[2]),
+                -self.rr.index(c[1]),
+                -self.architectures.index(c[0]),
+            ),
+        )
 
 
 def cell_run_config(arch: str, rr: str, imbalance: str, cfg: BenchmarkConfig) -> MitdbRunConfig:
@@ -110,20 +119,60 @@ def run_benchmark(
     for arch, rr, imbalance in cfg.cells():
         name = f"{arch}_rr-{rr}_{imbalance}"
         run = cell_run_config(arch, rr, imbalance, cfg)
-        console.print(f"[bold]benchmark cell {name}[/bold]")
-        began = time.perf_counter()
-        config = train_mitdb(
-            data_dir,
-            out_dir / name,
-            run,
-            name=name,
-            command=f"{command} (cell {name})",
-            progress=progress,
-        )
-        seconds = time.perf_counter() - began
+        config = _finished_cell(out_dir / name, run)
+        if config is not None:
+            console.print(f"benchmark cell {name}: already trained, reusing {out_dir / name}")
+            seconds = float(sum(h.get("seconds", 0.0) for h in config["history"]))
+        else:
+            console.print(f"[bold]benchmark cell {name}[/bold]")
+            began = time.perf_counter()
+            config = train_mitdb(
+                data_dir,
+                out_dir / name,
+                run,
+                name=name,
+                command=f"{command} (cell {name})",
+                progress=progress,
+                resume=_interrupted_cell(out_dir / name, run),
+            )
+            seconds = time.perf_counter() - began
         rows.append(_row(name, arch, rr, imbalance, config, data_dir, out_dir / name, cfg, seconds))
         _write(out_dir, cfg, rows, command)
     return _write(out_dir, cfg, rows, command)
+
+
+def _interrupted_cell(run_dir: Path, run: MitdbRunConfig) -> bool:
+    """True when ``run_dir`` holds checkpoints of an unfinished run with these settings."""
+    import json
+
+    from ecglens.train.mitdb import run_config_dict
+
+    saved = run_dir / "run_config.json"
+    if not saved.exists() or not list((run_dir / "checkpoints").glob("epoch-*.json")):
+        return False
+    return json.loads(saved.read_text()) == json.loads(json.dumps(run_config_dict(run)))
+
+
+def _finished_cell(run_dir: Path, run: MitdbRunConfig) -> dict[str, Any] | None:
+    """The model config of a cell trained earlier with exactly these settings, else None."""
+    import json
+
+    path = run_dir / "model.json"
+    if not (path.exists() and path.with_suffix(".safetensors").exists()):
+        return None
+    config = json.loads(path.read_text())
+    kwargs = {"n_classes": len(config["classes"]), **run.architecture_kwargs}
+    if run.architecture == "kachuee":
+        kwargs.setdefault("input_length", run.beats.input_length)
+    same = (
+        config.get("architecture") == run.architecture
+        and config.get("architecture_kwargs") == kwargs
+        and config.get("beats") == asdict(run.beats)
+        and config.get("inputs") == list(run.inputs)
+        and config.get("train") == asdict(run.train)
+        and "calibration" in config
+    )
+    return config if same else None
 
 
 def _row(name, arch, rr, imbalance, config, data_dir, run_dir, cfg, seconds) -> dict[str, Any]:

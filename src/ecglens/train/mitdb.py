@@ -53,6 +53,7 @@ def train_mitdb(
     """Train on the split's training beats, select on its validation beats, score its test
     beats once at the end. Returns the model config (with metrics)."""
     out_dir = Path(out_dir)
+    atomic_write_json(out_dir / "run_config.json", run_config_dict(run))
     beats = load_mitdb_beats(data_dir, split_records(run.split), run.beats, cache_dir, progress)
     split = make_split(beats, run.split, seed=run.train.seed, val_fraction=run.val_fraction)
     classes = list(beats.classes)
@@ -112,6 +113,13 @@ def train_mitdb(
     save_pretrained(result.model, config, out_dir / "model", card=model_card(name, config, split))
     atomic_write_json(out_dir / "metrics.json", config["metrics"])
     return config
+
+
+def run_config_dict(run: MitdbRunConfig) -> dict[str, Any]:
+    """The run configuration as JSON (saved as ``run_config.json`` in the run directory)."""
+    out = asdict(run)
+    out["inputs"] = list(run.inputs)
+    return out
 
 
 def calibrate_and_review(
