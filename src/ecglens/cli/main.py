@@ -672,7 +672,6 @@ def train_command(
         out,
         run,
         name=name,
-        command=_command_line(),
         resume=resume,
         progress=progress,
     )

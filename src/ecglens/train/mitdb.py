@@ -101,7 +101,7 @@ def train_mitdb(
             "python": sys.version.split()[0],
             "platform": platform.platform(),
         },
-        "command": command or "",
+        "command": command or reproduce_command(run, out_dir, name),
     }
     device = next(result.model.parameters()).device
     val_beats, test_beats = beats.subset(split.val), beats.subset(split.test)
@@ -113,6 +113,33 @@ def train_mitdb(
     save_pretrained(result.model, config, out_dir / "model", card=model_card(name, config, split))
     atomic_write_json(out_dir / "metrics.json", config["metrics"])
     return config
+
+
+def reproduce_command(run: MitdbRunConfig, out: str | Path, name: str | None = None) -> str:
+    """The ``ecglens train mitdb`` command line that trains ``run`` again."""
+    import json
+    import shlex
+
+    t, b = run.train, run.beats
+    rr = {(): "none", ("rr_ratios",): "ratios", ("rr",): "all"}[tuple(run.inputs[1:])]
+    parts = [
+        "ecglens", "train", "mitdb", "--split", run.split, "--arch", run.architecture,
+        "--representation", b.representation, "--window-fs", f"{b.window_fs:g}",
+        "--context", str(b.context), "--normalize", b.normalize, "--rr", rr,
+        "--epochs", str(t.epochs), "--batch-size", str(t.batch_size), "--lr", f"{t.lr:g}",
+        "--lr-schedule", t.lr_schedule, "--patience", str(t.patience), "--loss", t.loss,
+        "--class-weighted" if t.class_weighted else "--no-class-weighted",
+        "--sampler", t.sampler, "--max-class-weight", f"{t.max_class_weight:g}",
+        "--monitor", t.monitor, "--seed", str(t.seed),
+        "--calibrate" if run.calibrate else "--no-calibrate",
+        "--mc-samples", str(run.mc_samples),
+    ]  # fmt: skip
+    if run.architecture_kwargs:
+        parts += ["--arch-kwargs", json.dumps(run.architecture_kwargs, sort_keys=True)]
+    parts += ["--out", str(out)]
+    if name:
+        parts += ["--name", name]
+    return shlex.join(parts)
 
 
 def run_config_dict(run: MitdbRunConfig) -> dict[str, Any]:

@@ -1,0 +1,28 @@
+"""The command recorded in a model card must rebuild exactly the same run configuration."""
+
+import shlex
+
+from typer.testing import CliRunner
+
+import ecglens.train.mitdb as mitdb
+from ecglens.cli.main import app
+from ecglens.train.benchmark import BenchmarkConfig, cell_run_config
+from ecglens.train.mitdb import reproduce_command, run_config_dict
+
+
+def test_reproduce_command_round_trips(monkeypatch, tmp_path):
+    seen = {}
+
+    def fake_train(data_dir, out_dir, run, **kwargs):
+        seen["run"] = run
+        return {"optimistic": False, "metrics": {"per_class": {}, "accuracy": 0, "macro_f1": 0,
+                                                 "n": 0}}
+
+    monkeypatch.setattr(mitdb, "train_mitdb", fake_train)
+    for cell in [("cnn-lstm", "ratios", "focal"), ("kachuee", "none", "oversample")]:
+        run = cell_run_config(*cell, BenchmarkConfig())
+        command = reproduce_command(run, tmp_path / "out", "m")
+        args = shlex.split(command)[1:]
+        result = CliRunner().invoke(app, [*args, "--data", str(tmp_path)])
+        assert result.exit_code == 0, result.output
+        assert run_config_dict(seen["run"]) == run_config_dict(run)
