@@ -193,3 +193,28 @@ def test_real_record_with_leads_removed_is_refused(ptbxl_dir, tmp_path):
     record.lead_names = record.lead_names[:8]
     with pytest.raises(EcgLensError, match="8 leads"):
         classify_12lead(record, _real_model())
+
+
+@pytest.mark.slow
+def test_report_shows_cam_and_grad_cam_for_each_record(ptbxl_dir, tmp_path):
+    from ecglens.evaluate.ptbxl import score_binary
+    from ecglens.models.registry import save_pretrained
+    from ecglens.report.ptbxl import build_ptbxl_report
+
+    model = _model()
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 60)
+    config = dict(model.config)
+    config["metrics"] = score_binary(y, np.clip(rng.normal(0.3 + 0.4 * y, 0.2), 0, 1), 0.5, 50)
+    config["val_metrics"] = config["metrics"]
+    config["history"] = [
+        {"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "val_auc": 0.8, "lr": 1e-3}
+        for e in (1, 2, 3)
+    ]
+    path = save_pretrained(model.module, config, tmp_path / "tiny", card="# tiny\n")
+    records = [ptbxl_dir / "records100" / "00000" / "00002_lr"]
+    out = build_ptbxl_report(records, path, tmp_path / "report.html", progress=False)
+    text = out.read_text()
+    assert "Record 00002_lr" in text and "Class activation map" in text and "Grad-CAM" in text
+    assert "ROC curve" in text and "95% CI low" in text and "Training curves" in text
+    assert text.count("<img") >= 5  # confusion, ROC, training curves, CAM, Grad-CAM

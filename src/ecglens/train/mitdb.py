@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 import ecglens
-from ecglens._atomic import atomic_write_json
+from ecglens._atomic import atomic_write_json, atomic_write_text
 from ecglens.data.mitdb import BeatConfig, BeatSet, load_mitdb_beats
 from ecglens.data.splits import BeatSplit, make_split, split_records
 from ecglens.evaluate.mitdb import beat_model_inputs, evaluate_beats
@@ -196,16 +196,72 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def refresh_card_metrics(
+    weights: str | Path, data_dir: str | Path, note: str, progress: bool = True
+) -> dict[str, Any]:
+    """Re-score a beat model with :func:`~ecglens.evaluate.mitdb.evaluate_mitdb` and write
+    the result into its JSON config and model card (with ``note`` saying why).
+
+    Used when code that turns records into beats changed after training, so that the card,
+    the README and ``ecglens evaluate`` report the same numbers.
+    """
+    from ecglens.evaluate.mitdb import evaluate_mitdb
+    from ecglens.models.registry import load_model
+
+    weights = Path(weights).with_suffix(".safetensors")
+    loaded = load_model(weights)
+    config = dict(loaded.config)
+    metrics = evaluate_mitdb(loaded, data_dir, config["split"], progress=progress)
+    keep = (
+        "n",
+        "accuracy",
+        "macro_f1",
+        "macro_f1_classes",
+        "macro_f1_nsvf",
+        "per_class",
+        "confusion_matrix",
+        "classes",
+        "records",
+        "bootstrap",
+    )
+    config["metrics_at_training"] = config.get("metrics")
+    config["metrics"] = {k: metrics[k] for k in keep if k in metrics}
+    config["metrics_note"] = note
+    card = model_card(loaded.name, config, _split_info(config))
+    card += f"\n## Note\n\n{note}\n"
+    atomic_write_json(weights.with_suffix(".json"), config)
+    atomic_write_text(weights.with_suffix(".md"), card)
+    return config
+
+
+@dataclass
+class _SplitInfo:
+    description: str
+    optimistic: bool
+
+
+def _split_info(config: dict[str, Any]) -> _SplitInfo:
+    return _SplitInfo(
+        config.get("split_description", config["split"]), bool(config.get("optimistic"))
+    )
+
+
 def _dataset(beats: BeatSet, index: np.ndarray, inputs: tuple[str, ...]) -> ArrayDataset:
     sub = beats.subset(index)
     return ArrayDataset(beat_model_inputs(sub, list(inputs)), sub.y)
 
 
-def model_card(name: str, config: dict[str, Any], split: BeatSplit) -> str:
+def model_card(name: str, config: dict[str, Any], split: BeatSplit | _SplitInfo) -> str:
     """Markdown model card: data, split, seed, metrics and the reproducing command."""
     m = config["metrics"]
+    ci = m.get("bootstrap", {}).get("metrics", {})
+
+    def interval(value: dict | None) -> str:
+        return f" [{value['ci'][0]:.3f}, {value['ci'][1]:.3f}]" if value else ""
+
     rows = "\n".join(
-        f"| {c} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
+        f"| {c} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f}"
+        f"{interval(ci.get('per_class', {}).get(c, {}).get('f1'))} | {v['support']} |"
         for c, v in m["per_class"].items()
     )
     warning = (
@@ -239,10 +295,11 @@ Beat classifier (AAMI classes {", ".join(config["classes"])}) trained with ecgle
 {warning}
 ## Test metrics ({m["n"]} beats)
 
-Accuracy {m["accuracy"]:.4f}, macro-F1 {m["macro_f1"]:.4f}
-(over {", ".join(m["macro_f1_classes"])}).
+Accuracy {m["accuracy"]:.4f}{interval(ci.get("accuracy"))}, macro-F1 {m["macro_f1"]:.4f}
+(over {", ".join(m["macro_f1_classes"])}). Intervals in brackets: 95%, from resampling
+whole test records (patients) 1,000 times, when computed.
 
-| class | +P (precision) | Se (recall) | F1 | support |
+| class | +P (precision) | Se (recall) | F1 [95% CI] | support |
 |---|---|---|---|---|
 {rows}
 
