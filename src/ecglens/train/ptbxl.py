@@ -605,4 +605,4 @@ def _threshold_text(config: dict[str, Any]) -> str:
     thr = config["threshold"]
     if isinstance(thr, dict):
         return ", ".join(f"{k} {v:.3f}" for k, v in thr.items())
-    return f"{thr:.3f} on the abnormal probability"
+    return f"{thr:.3f}"
