@@ -177,9 +177,10 @@ def read_array_record(path: str | Path, fs: float, lead_names: list[str] | None 
         else:
             import pandas as pd
 
-            first = path.read_text(encoding="utf-8", errors="replace").splitlines()[:1]
-            has_header = bool(first) and any(c.isalpha() for c in first[0].replace("e", ""))
-            frame = pd.read_csv(path, header=0 if has_header else None, sep=None, engine="python")
+            first = _first_line(path)
+            sep = next((d for d in (",", ";", "\t") if d in first), r"\s+")
+            has_header = not _is_numeric_row(first, sep)
+            frame = pd.read_csv(path, header=0 if has_header else None, sep=sep, engine="python")
             if has_header and names is None:
                 names = [str(c).strip() for c in frame.columns]
             values = frame.to_numpy(dtype=np.float64)
@@ -201,6 +202,25 @@ def read_array_record(path: str | Path, fs: float, lead_names: list[str] | None 
     record = Record(signals=values, fs=float(fs), lead_names=names, name=path.stem, path=path)
     _check_values(record, path)
     return record
+
+
+def _first_line(path: Path) -> str:
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.strip():
+                return line.strip()
+    return ""
+
+
+def _is_numeric_row(line: str, sep: str) -> bool:
+    import re
+
+    cells = [c for c in re.split(sep if sep != r"\s+" else r"\s+", line) if c.strip()]
+    try:
+        [float(c) for c in cells]
+    except ValueError:
+        return False
+    return bool(cells)
 
 
 def _check_values(record: Record, path: Path) -> None:
