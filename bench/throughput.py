@@ -4,7 +4,8 @@ Stages: read, filter + R-peak detection, beat extraction, classification and
 Grad-CAM for every beat. Baseline: NeuroKit2's ``ecg_process`` (clean, peaks,
 delineation, rate, quality) on the same lead, timed in the same run.
 
-    python bench/throughput.py [--record PATH] [--model NAME] [--repeats 3] [--json FILE]
+    python bench/throughput.py [--record PATH] [--model NAME] [--repeats 3] [--threads N]
+                               [--json FILE]
 """
 
 from __future__ import annotations
@@ -72,7 +73,12 @@ def main() -> None:
     parser.add_argument("--model", default="kachuee-mitdb-inter")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's own choice)"
+    )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     import neurokit2 as nk
 

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -182,6 +184,17 @@ class BeatPredictions:
         }
 
 
+@contextmanager
+def _naming(where) -> Iterator[None]:
+    """Add the record's file to errors raised on its signal (which name no file)."""
+    try:
+        yield
+    except EcgLensError as exc:
+        if exc.path is None:
+            raise EcgLensError(str(exc), where) from exc
+        raise
+
+
 def detect_beats(
     record: Record, lead: str | int | None = None
 ) -> tuple[np.ndarray, str, np.ndarray]:
@@ -192,7 +205,8 @@ def detect_beats(
             f"sampling rate {record.fs:g} Hz is too low (need >= {MIN_FS:g} Hz)", where
         )
     signal, name = select_lead(record, lead)
-    peaks = ecg_peaks(signal, record.fs)
+    with _naming(where):
+        peaks = ecg_peaks(signal, record.fs)
     if len(peaks) == 0:
         raise EcgLensError(f"no heartbeats found in lead {name}", where)
     return signal, name, peaks
@@ -224,7 +238,8 @@ def classify_record(
     else:
         signal, lead_name = select_lead(record, lead)
     beat_config = BeatConfig(**config["beats"])
-    x, rr = beat_inputs(signal, record.fs, peaks, beat_config)
+    with _naming(record.path or record.name):
+        x, rr = beat_inputs(signal, record.fs, peaks, beat_config)
     beats = BeatSet(
         x, rr, np.full(len(peaks), -1), np.full(len(peaks), record.name, dtype=object), peaks
     )

@@ -539,11 +539,17 @@ def train_command(
         "runs/train"
     ),
     name: Annotated[str | None, typer.Option(help="Model name for the card.")] = None,
-    epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 30,
-    batch_size: Annotated[int, typer.Option(help="Beats per batch.")] = 256,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    epochs: Annotated[
+        int | None, typer.Option(help="Maximum epochs (default 30; ptbxl 60).")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Examples per batch (default 256 beats; ptbxl 64 records).")
+    ] = None,
+    lr: Annotated[float | None, typer.Option(help="Adam learning rate (default 0.001).")] = None,
     lr_schedule: Annotated[str, typer.Option(help="plateau, cosine or none.")] = "plateau",
-    patience: Annotated[int, typer.Option(help="Early-stopping patience in epochs.")] = 6,
+    patience: Annotated[
+        int | None, typer.Option(help="Early-stopping patience in epochs (default 6; ptbxl 15).")
+    ] = None,
     loss: Annotated[str, typer.Option(help="ce (cross-entropy) or focal.")] = "ce",
     class_weighted: Annotated[
         bool, typer.Option(help="Weight the loss by inverse class frequency.")
@@ -609,20 +615,21 @@ def train_command(
     except json.JSONDecodeError as exc:
         raise EcgLensError(f"--arch-kwargs is not valid JSON ({exc})") from exc
     if dataset == Dataset.ptbxl:
-        from ecglens.signal.baseline import AugmentConfig
-        from ecglens.train.ptbxl import MODEL_FS, PtbxlRunConfig, default_train_config, train_ptbxl
+        from ecglens.train.ptbxl import PtbxlRunConfig, train_ptbxl
 
-        run12 = PtbxlRunConfig(
+        run12 = PtbxlRunConfig.from_options(
             task=task.value,
-            architecture=arch or "cam-cnn",
-            architecture_kwargs=kwargs,
+            arch=arch or "cam-cnn",
             baseline=baseline,
-            augment=AugmentConfig(fs=MODEL_FS) if augment else None,
-            train=default_train_config(
-                epochs=epochs, lr=lr, batch_size=batch_size, patience=patience, device=device
-            ),
-            train_fraction=train_fraction,
+            epochs=epochs,
             seed=seed,
+            lr=lr,
+            batch_size=batch_size,
+            patience=patience,
+            arch_kwargs=kwargs,
+            train_fraction=train_fraction,
+            augment=augment,
+            device=device,
         )
         config = train_ptbxl(
             _data_dir(data, "ptbxl"), out, run12, name=name, progress=progress, resume=resume
@@ -634,6 +641,8 @@ def train_command(
         console.print(f"wrote {out / 'model.safetensors'} (+ .json, .md)")
         return
     arch = arch or "kachuee"
+    epochs, batch_size = epochs or 30, batch_size or 256
+    lr, patience = lr or 1e-3, patience or 6
     from ecglens.data.mitdb import BeatConfig
     from ecglens.train.mitdb import MitdbRunConfig, train_mitdb
     from ecglens.train.trainer import TrainConfig

@@ -324,7 +324,9 @@ def train_ptbxl(
     """Train on folds 1-8, select the epoch and threshold on fold 9, score fold 10 once.
 
     Returns the model config written to ``out_dir/model.json`` (see the module docstring).
-    ``command``: the command line to record (default: :func:`reproduce_command` of ``run``).
+    The config's "command" is always :func:`reproduce_command` of ``run`` (so it reproduces the
+    run whatever the caller typed); ``command``, the command line as typed, is kept beside it
+    as "invoked_as".
     ``evaluate_test=False`` skips fold 10 (``metrics`` is then None), for model selection.
     """
     out_dir = Path(out_dir)
@@ -436,7 +438,8 @@ def train_ptbxl(
             "python": sys.version.split()[0],
             "platform": platform.platform(),
         },
-        "command": command or reproduce_command(run, out_dir, name),
+        "command": reproduce_command(run, out_dir, name),
+        "invoked_as": command,
     }
     config["val_metrics"] = score_model(model, x_val, val.y, config, "cpu", N_BOOT, BOOT_SEED)
     config["metrics"] = None
