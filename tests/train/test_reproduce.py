@@ -26,3 +26,23 @@ def test_reproduce_command_round_trips(monkeypatch, tmp_path):
         result = CliRunner().invoke(app, [*args, "--data", str(tmp_path)])
         assert result.exit_code == 0, result.output
         assert run_config_dict(seen["run"]) == run_config_dict(run)
+
+
+def test_ptbxl_reproduce_command_round_trips(monkeypatch, tmp_path):
+    from dataclasses import asdict
+
+    import ecglens.train.ptbxl as ptbxl
+
+    seen = {}
+
+    def fake_train(data_root, out_dir, run, **kwargs):
+        seen["run"] = run
+        return {"metrics": None}
+
+    monkeypatch.setattr(ptbxl, "train_ptbxl", fake_train)
+    run = ptbxl.PtbxlRunConfig.from_options(task="superclass", baseline="highpass", epochs=7,
+                                            seed=3, arch_kwargs={"dropout": 0.3})
+    args = shlex.split(ptbxl.reproduce_command(run, tmp_path / "out", "m"))[1:]
+    result = CliRunner().invoke(app, [*args, "--data", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert asdict(seen["run"]) == asdict(run)
