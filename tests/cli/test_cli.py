@@ -135,3 +135,23 @@ def test_evaluate_shipped_inter_model_reproduces_its_card(mitdb_dir, tmp_path):
         assert metrics["per_class"][cls]["f1"] == pytest.approx(
             card["per_class"][cls]["f1"], abs=1e-6
         )
+
+
+def test_predict_and_explain_12lead(ptbxl_dir, tmp_path):
+    record = ptbxl_dir / "records500" / "00000" / "00009_hr"
+    out = tmp_path / "p.json"
+    result = run_cli("predict", str(record), "--model", "ecglens-ptbxl-binary", "--json",
+                     str(out), "--no-table")
+    assert result.returncode == 0, result.stderr
+    pred = json.loads(out.read_text())
+    assert pred["resampled_from"] == 500 and pred["label"] in ("normal", "abnormal")
+    assert 0 <= pred["probability"] <= 1
+    png = tmp_path / "e.png"
+    result = run_cli("explain", str(record), "--model", "ecglens-ptbxl-binary", "--out", str(png))
+    assert result.returncode == 0, result.stderr
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_12lead_model_on_a_two_lead_record(demo_record):
+    result = run_cli("predict", str(demo_record), "--model", "ecglens-ptbxl-binary")
+    assert_one_line_error(result, "213", "2 leads", "needs 12")

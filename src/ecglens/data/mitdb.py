@@ -89,7 +89,9 @@ class BeatConfig:
     context: beats per example (odd): 1 = the beat alone, (n, L); K > 1 = the beat
     with its (K - 1) / 2 neighbours on each side, (n, K, L), the beat in the middle.
     normalize: for window beats, "record" divides every beat by the median peak-to-peak
-    range of the record's beats, so a patient's overall amplitude does not leak in.
+    range of the record's beats, so a patient's overall amplitude does not leak in;
+    "median-beat" also subtracts the record's median beat, so the model sees how each
+    beat departs from that patient's typical (mostly normal) beat.
     """
 
     representation: str = "kachuee"
@@ -103,7 +105,7 @@ class BeatConfig:
     def __post_init__(self) -> None:
         if self.representation not in {"kachuee", "window"}:
             raise EcgLensError(f"unknown beat representation {self.representation!r}")
-        if self.normalize not in {"none", "record"}:
+        if self.normalize not in {"none", "record", "median-beat"}:
             raise EcgLensError(f"unknown beat normalisation {self.normalize!r}")
         if self.context < 1 or self.context % 2 == 0:
             raise EcgLensError(f"beat context must be an odd number >= 1, got {self.context}")
@@ -122,7 +124,10 @@ class BeatConfig:
     def amplitude_label(self) -> str:
         if self.representation == "kachuee":
             return "Amplitude (scaled to [0, 1])"
-        return "Amplitude (record-scaled)" if self.normalize == "record" else "Amplitude (mV)"
+        return {
+            "record": "Amplitude (record-scaled)",
+            "median-beat": "Deviation from the record's median beat (record-scaled)",
+        }.get(self.normalize, "Amplitude (mV)")
 
     @property
     def input_length(self) -> int:
@@ -186,6 +191,17 @@ class BeatSet:
         )
 
 
+def normalize_beats(x: np.ndarray, how: str) -> np.ndarray:
+    """Per-record normalisation of window beats (n, L): see :class:`BeatConfig`."""
+    if how == "none" or len(x) == 0:
+        return x
+    scale = float(np.median(np.ptp(x, axis=1)))
+    scale = scale if scale > 0 else 1.0
+    if how == "median-beat":
+        x = x - np.median(x, axis=0, keepdims=True)
+    return (x / scale).astype(np.float32)
+
+
 def beat_inputs(
     signal: np.ndarray, fs: float, peaks: np.ndarray, config: BeatConfig
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -209,9 +225,7 @@ def beat_inputs(
         x = kachuee_beats(clean, at_rate, target_fs)
     else:
         x = window_beats(clean, at_rate, target_fs, config.before_s, config.after_s)
-        if config.normalize == "record" and len(x):
-            scale = float(np.median(np.ptp(x, axis=1)))
-            x = x / scale if scale > 0 else x
+        x = normalize_beats(x, config.normalize)
     if config.context > 1:
         x = beat_context(x, config.context)
     return x, rr_features(peaks, fs)

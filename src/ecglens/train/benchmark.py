@@ -256,3 +256,64 @@ def markdown_table(result: dict[str, Any]) -> str:
         "Brackets: 95% intervals from resampling DS2 records.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def ship_cell(
+    cell_dir: str | Path,
+    name: str,
+    data_dir: str | Path,
+    weights_dir: str | Path,
+    mc_samples: int = 20,
+) -> dict[str, Any]:
+    """Turn a trained grid cell into a shipped model ``weights_dir/name.*``.
+
+    The weights are the cell's; the uncertainty score uses ``mc_samples`` MC-dropout passes
+    (the review summary is recomputed with them), the recorded command is the
+    ``ecglens train`` line that trains the same run with that setting, and the card's
+    metrics and intervals come from :func:`~ecglens.evaluate.mitdb.evaluate_mitdb`.
+    """
+    import json
+    import shutil
+
+    from ecglens.data.splits import make_split
+    from ecglens.train.mitdb import (
+        calibrate_and_review,
+        refresh_card_metrics,
+        reproduce_command,
+        run_config_dict,
+    )
+
+    cell_dir, weights_dir = Path(cell_dir), Path(weights_dir)
+    saved = json.loads((cell_dir / "run_config.json").read_text())
+    run = MitdbRunConfig(
+        split=saved["split"],
+        architecture=saved["architecture"],
+        architecture_kwargs=saved["architecture_kwargs"],
+        beats=BeatConfig(**saved["beats"]),
+        inputs=tuple(saved["inputs"]),
+        train=TrainConfig(**saved["train"]),
+        val_fraction=saved["val_fraction"],
+        calibrate=saved["calibrate"],
+        mc_samples=mc_samples,
+    )
+    loaded = load_model(cell_dir / "model.safetensors")
+    config = dict(loaded.config)
+    beats = load_mitdb_beats(data_dir, split_records(run.split), run.beats, progress=False)
+    split = make_split(beats, run.split, seed=run.train.seed, val_fraction=run.val_fraction)
+    config.update(
+        calibrate_and_review(
+            loaded.module, beats.subset(split.val), beats.subset(split.test), run, config, "cpu"
+        )
+    )
+    config["command"] = reproduce_command(run, Path("runs") / name, name)
+    config["run_config"] = run_config_dict(run)
+    target = weights_dir / f"{name}.safetensors"
+    shutil.copyfile(cell_dir / "model.safetensors", target)
+    atomic_write_json(target.with_suffix(".json"), config)
+    return refresh_card_metrics(
+        target,
+        data_dir,
+        note=f"Selected by validation macro-F1 (DS1 beats) among the cells of `ecglens benchmark "
+        f"mitdb`; this is cell {cell_dir.name}. The command above trains the same run.",
+        progress=False,
+    )

@@ -187,6 +187,39 @@ def calibrate_and_review(
     }
 
 
+def _calibration_text(config: dict[str, Any]) -> str:
+    """Card section: temperature, ECE before/after, and what review flags catch."""
+    cal = config.get("calibration")
+    if not cal:
+        return ""
+    lines = [
+        "## Calibration and uncertainty",
+        "",
+        f"Temperature {cal['temperature']:.3f}, fitted on the validation beats. Expected "
+        f"calibration error (15 bins) on validation {cal['val']['ece_before']:.3f} -> "
+        f"{cal['val']['ece_after']:.3f}; on test {cal['test']['ece_before']:.3f} -> "
+        f"{cal['test']['ece_after']:.3f}.",
+        "",
+        "Uncertainty: normalised predictive entropy, "
+        + (
+            f"{config['mc_samples']} MC-dropout passes"
+            if config.get("mc_samples")
+            else "of the calibrated softmax"
+        )
+        + ". Flagging the most uncertain test beats:",
+        "",
+        "| flagged | error rate flagged | error rate rest | share of all errors caught |",
+        "|---|---|---|---|",
+    ]
+    for row in config.get("review", []):
+        lines.append(
+            f"| {100 * row['fraction']:.0f}% (uncertainty >= {row['threshold']:.3f}) | "
+            f"{100 * row['error_rate_flagged']:.1f}% | {100 * row['error_rate_rest']:.1f}% | "
+            f"{100 * row['errors_caught']:.1f}% |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def _plain(value: Any) -> Any:
     """JSON-safe floats (NaN -> None) and ints."""
     if isinstance(value, float | np.floating):
@@ -303,6 +336,7 @@ whole test records (patients) 1,000 times, when computed.
 |---|---|---|---|---|
 {rows}
 
+{_calibration_text(config)}
 ## Reproduce
 
 ```
