@@ -128,30 +128,41 @@ def models_command(
     """List shipped models (with their test metrics) and registered architectures."""
     from ecglens.models.registry import list_models, list_pretrained, load_model
 
-    rows = []
-    for name in list_pretrained():
-        cfg = load_model(name).config
-        m = cfg.get("metrics", {})
-        rows.append(
-            {
-                "name": name,
-                "architecture": cfg["architecture"],
-                "task": cfg.get("task"),
-                "split": cfg.get("split"),
-                "accuracy": m.get("accuracy"),
-                "macro_f1": m.get("macro_f1"),
-            }
-        )
+    rows = [_model_summary(name, load_model(name).config) for name in list_pretrained()]
     if json_out:
         print(json.dumps({"pretrained": rows, "architectures": list_models()}, indent=2))
         return
     table = Table(title="Shipped models")
-    for col in ("name", "architecture", "task", "split", "accuracy", "macro_f1"):
+    for col in ("name", "architecture", "task", "split", "test metrics"):
         table.add_column(col)
     for r in rows:
-        table.add_row(*[f"{v:.4f}" if isinstance(v, float) else str(v) for v in r.values()])
+        table.add_row(r["name"], r["architecture"], r["task"], r["split"], r["summary"])
     console.print(table)
     console.print("Architectures: " + ", ".join(list_models()))
+
+
+def _value(metric) -> float | None:
+    return metric.get("value") if isinstance(metric, dict) else metric
+
+
+def _model_summary(name: str, config: dict) -> dict:
+    """One line per shipped model: its task, split and headline test metrics."""
+    m = config.get("metrics") or {}
+    split = config.get("split")
+    if isinstance(split, dict):
+        split = "PTB-XL folds 1-8 / 9 / 10"
+    elif config.get("optimistic"):
+        split = f"{split} (optimistic)"
+    names = ("accuracy", "macro_f1_nsvf", "macro_f1", "roc_auc", "f1", "macro_auc")
+    parts = [f"{k} {_value(m[k]):.3f}" for k in names if k in m and _value(m[k]) is not None]
+    return {
+        "name": name,
+        "architecture": config["architecture"],
+        "task": str(config.get("task")),
+        "split": str(split),
+        "summary": ", ".join(parts[:3]),
+        "metrics": {k: _value(m[k]) for k in names if k in m},
+    }
 
 
 @app.command("predict")
