@@ -76,3 +76,20 @@ def test_full_database_counts_and_splits(mitdb_dir, tmp_path):
     intra = make_split(beats, "intra-patient", seed=0)
     assert intra.optimistic and not split.optimistic
     assert len(np.intersect1d(intra.train, intra.test)) == 0
+
+
+def test_record_level_validation_holds_out_whole_ds1_records():
+    from ecglens.data.mitdb import BeatSet
+    from ecglens.data.splits import held_out_records
+
+    records = np.repeat(np.array(DS1 + DS2, dtype=object), 10)
+    n = len(records)
+    beats = BeatSet(np.zeros((n, 4), np.float32), np.zeros((n, 7), np.float32),
+                    np.zeros(n, np.int64), records, np.arange(n))
+    split = make_split(beats, "inter-patient", seed=1, val_records=4)
+    held = held_out_records(4, 1)
+    assert set(records[split.val]) == set(held) and len(held) == 4
+    assert not set(records[split.train]) & set(held)
+    assert set(records[split.test]) == set(DS2)
+    with pytest.raises(EcgLensError):
+        held_out_records(0, 1)

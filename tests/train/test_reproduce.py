@@ -15,12 +15,17 @@ def test_reproduce_command_round_trips(monkeypatch, tmp_path):
 
     def fake_train(data_dir, out_dir, run, **kwargs):
         seen["run"] = run
-        return {"optimistic": False, "metrics": {"per_class": {}, "accuracy": 0, "macro_f1": 0,
-                                                 "n": 0}}
+        return {
+            "optimistic": False,
+            "metrics": {"per_class": {}, "accuracy": 0, "macro_f1": 0, "n": 0},
+        }
 
     monkeypatch.setattr(mitdb, "train_mitdb", fake_train)
-    for cell in [("cnn-lstm", "ratios", "focal"), ("kachuee", "none", "oversample")]:
-        run = cell_run_config(*cell, BenchmarkConfig())
+    for cell, val_records in [
+        (("cnn-lstm", "ratios", "focal"), 0),
+        (("kachuee", "none", "oversample"), 5),
+    ]:
+        run = cell_run_config(*cell, BenchmarkConfig(val_records=val_records))
         command = reproduce_command(run, tmp_path / "out", "m")
         args = shlex.split(command)[1:]
         result = CliRunner().invoke(app, [*args, "--data", str(tmp_path)])
@@ -40,8 +45,9 @@ def test_ptbxl_reproduce_command_round_trips(monkeypatch, tmp_path):
         return {"metrics": None}
 
     monkeypatch.setattr(ptbxl, "train_ptbxl", fake_train)
-    run = ptbxl.PtbxlRunConfig.from_options(task="superclass", baseline="highpass", epochs=7,
-                                            seed=3, arch_kwargs={"dropout": 0.3})
+    run = ptbxl.PtbxlRunConfig.from_options(
+        task="superclass", baseline="highpass", epochs=7, seed=3, arch_kwargs={"dropout": 0.3}
+    )
     args = shlex.split(ptbxl.reproduce_command(run, tmp_path / "out", "m"))[1:]
     result = CliRunner().invoke(app, [*args, "--data", str(tmp_path)])
     assert result.exit_code == 0, result.output

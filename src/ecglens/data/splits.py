@@ -45,15 +45,37 @@ def split_records(split: str) -> tuple[str, ...]:
 
 
 def make_split(
-    beats: BeatSet, split: str, seed: int = 0, val_fraction: float = 0.1, test_fraction: float = 0.2
+    beats: BeatSet,
+    split: str,
+    seed: int = 0,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+    val_records: int = 0,
 ) -> BeatSplit:
-    """Split ``beats`` (loaded from :func:`split_records`) into train/val/test indices."""
+    """Split ``beats`` (loaded from :func:`split_records`) into train/val/test indices.
+
+    ``val_records > 0`` (inter-patient only): validation is that many whole DS1 records,
+    drawn with ``seed``, instead of a fraction of the DS1 beats, so that early stopping and
+    model selection see patients the model was not trained on.
+    """
     index = np.arange(len(beats))
     if split == "inter-patient":
         in_ds1 = np.isin(beats.record, DS1)
         in_ds2 = np.isin(beats.record, DS2)
         if not in_ds1.any() or not in_ds2.any():
             raise EcgLensError("inter-patient split needs beats of both DS1 and DS2 records")
+        if val_records > 0:
+            held = held_out_records(val_records, seed)
+            in_val = np.isin(beats.record, held)
+            return BeatSplit(
+                split,
+                index[in_ds1 & ~in_val],
+                index[in_val],
+                index[in_ds2],
+                optimistic=False,
+                description="de Chazal 2004: train DS1, test DS2 (22 records); paced records "
+                f"excluded; validation = DS1 records {', '.join(held)} (held out whole)",
+            )
         train, val = _stratified(index[in_ds1], beats.y[in_ds1], val_fraction, seed)
         return BeatSplit(
             split,
@@ -78,6 +100,14 @@ def make_split(
             "validation = stratified 10% of the training beats",
         )
     raise EcgLensError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+
+
+def held_out_records(n: int, seed: int) -> tuple[str, ...]:
+    """``n`` DS1 records drawn with ``seed`` for record-level validation."""
+    if not 0 < n < len(DS1):
+        raise EcgLensError(f"validation records must be between 1 and {len(DS1) - 1}, got {n}")
+    order = np.random.default_rng(seed).permutation(len(DS1))
+    return tuple(sorted(DS1[i] for i in order[:n]))
 
 
 def _stratified(

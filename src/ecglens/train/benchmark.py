@@ -49,6 +49,7 @@ class BenchmarkConfig:
     window_fs: float = 180.0
     context: int = 3  # beats per example for sequence models (cnn-lstm)
     n_boot: int = 1000
+    val_records: int = 0  # > 0: validate on that many held-out DS1 records, not DS1 beats
     cnn_lstm_kwargs: dict[str, Any] = field(
         default_factory=lambda: {"channels": [16, 32, 64], "lstm_hidden": 48, "context_hidden": 48}
     )
@@ -97,6 +98,7 @@ def cell_run_config(arch: str, rr: str, imbalance: str, cfg: BenchmarkConfig) ->
     )
     train = replace(train, **IMBALANCE[imbalance])
     return MitdbRunConfig(
+        val_records=cfg.val_records,
         split="inter-patient",
         architecture=arch,
         architecture_kwargs=kwargs,
@@ -171,6 +173,7 @@ def _finished_cell(run_dir: Path, run: MitdbRunConfig) -> dict[str, Any] | None:
         and config.get("inputs") == list(run.inputs)
         and config.get("train") == asdict(run.train)
         and "calibration" in config
+        and config.get("val_records", 0) == run.val_records
     )
     return config if same else None
 
@@ -293,13 +296,20 @@ def ship_cell(
         inputs=tuple(saved["inputs"]),
         train=TrainConfig(**saved["train"]),
         val_fraction=saved["val_fraction"],
+        val_records=saved.get("val_records", 0),
         calibrate=saved["calibrate"],
         mc_samples=mc_samples,
     )
     loaded = load_model(cell_dir / "model.safetensors")
     config = dict(loaded.config)
     beats = load_mitdb_beats(data_dir, split_records(run.split), run.beats, progress=False)
-    split = make_split(beats, run.split, seed=run.train.seed, val_fraction=run.val_fraction)
+    split = make_split(
+        beats,
+        run.split,
+        seed=run.train.seed,
+        val_fraction=run.val_fraction,
+        val_records=run.val_records,
+    )
     config.update(
         calibrate_and_review(
             loaded.module, beats.subset(split.val), beats.subset(split.test), run, config, "cpu"

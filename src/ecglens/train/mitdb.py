@@ -36,6 +36,7 @@ class MitdbRunConfig:
     inputs: tuple[str, ...] = ("x",)  # "x" waveform, "rr" RR features
     train: TrainConfig = field(default_factory=TrainConfig)
     val_fraction: float = 0.1
+    val_records: int = 0  # inter-patient: > 0 holds out that many whole DS1 records instead
     calibrate: bool = True  # fit a temperature on the validation beats
     mc_samples: int = 0  # MC-dropout passes for the uncertainty score (0: softmax entropy)
 
@@ -55,7 +56,13 @@ def train_mitdb(
     out_dir = Path(out_dir)
     atomic_write_json(out_dir / "run_config.json", run_config_dict(run))
     beats = load_mitdb_beats(data_dir, split_records(run.split), run.beats, cache_dir, progress)
-    split = make_split(beats, run.split, seed=run.train.seed, val_fraction=run.val_fraction)
+    split = make_split(
+        beats,
+        run.split,
+        seed=run.train.seed,
+        val_fraction=run.val_fraction,
+        val_records=run.val_records,
+    )
     classes = list(beats.classes)
     kwargs = {"n_classes": len(classes), **run.architecture_kwargs}
     if run.architecture == "kachuee":
@@ -84,6 +91,7 @@ def train_mitdb(
         "split": run.split,
         "optimistic": split.optimistic,
         "calibrate": run.calibrate,
+        "val_records": run.val_records,
         "split_description": split.description,
         "train": asdict(run.train),
         "best_epoch": result.best_epoch,
@@ -134,6 +142,8 @@ def reproduce_command(run: MitdbRunConfig, out: str | Path, name: str | None = N
         "--calibrate" if run.calibrate else "--no-calibrate",
         "--mc-samples", str(run.mc_samples),
     ]  # fmt: skip
+    if run.val_records:
+        parts += ["--val-records", str(run.val_records)]
     if run.architecture_kwargs:
         parts += ["--arch-kwargs", json.dumps(run.architecture_kwargs, sort_keys=True)]
     parts += ["--out", str(out)]
