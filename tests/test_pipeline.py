@@ -35,3 +35,25 @@ def test_mc_dropout_uncertainty_on_head_only_models():
     deterministic, _ = beat_probabilities(model, (x, rr), mc_samples=0)
     np.testing.assert_allclose(probs, deterministic, atol=1e-6)  # labels do not depend on MC
     assert uncertainty.shape == (12,) and np.all((uncertainty >= 0) & (uncertainty <= 1))
+
+
+def test_explain_context_model_gives_one_map_per_beat(demo_record, tmp_path):
+    from dataclasses import asdict
+
+    from ecglens.data.mitdb import BeatConfig
+    from ecglens.models import load_model, save_pretrained
+    from ecglens.pipeline import classify_record, explain_beats
+
+    torch.manual_seed(0)
+    beats = BeatConfig(representation="window", window_fs=180, normalize="record", context=3)
+    kwargs = {"n_classes": 5, "n_beats": 3, "n_rr_features": 4, "channels": [8, 8, 8],
+              "lstm_hidden": 8, "context_hidden": 8}
+    config = {"architecture": "cnn-lstm", "architecture_kwargs": kwargs, "task": "beats",
+              "classes": list("NSVFQ"), "inputs": ["x", "rr_ratios"], "beats": asdict(beats),
+              "mc_samples": 4}
+    path = save_pretrained(create_model("cnn-lstm", **kwargs), config, tmp_path / "m")
+    loaded = load_model(path)
+    pred = classify_record(read_record(demo_record), loaded)
+    assert pred.x.shape[1:] == (3, beats.input_length) and pred.uncertainty is not None
+    maps = explain_beats(pred, loaded, [0, 5, 9])
+    assert maps.shape == (3, beats.input_length)

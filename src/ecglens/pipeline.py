@@ -323,4 +323,8 @@ def explain_beats(
         if target not in predictions.classes:
             raise EcgLensError(f"unknown target class {target!r}")
         classes = np.full(len(idx), predictions.classes.index(target))
-    return grad_cam(loaded.module, inputs, classes, layer)
+    maps = grad_cam(loaded.module, inputs, classes, layer)
+    if inputs[0].dim() == 3 and len(maps) == len(idx) * inputs[0].shape[1]:
+        k = inputs[0].shape[1]  # one map per beat of each context window: keep the middle one
+        maps = maps.reshape(len(idx), k, -1)[:, k // 2]
+    return maps
