@@ -27,8 +27,8 @@ def match_peaks(
     n_det, n_ref = det.size, ref.size
     tp = 0
     while det.size and ref.size:
-        to_ref, dist = _nearest(det, ref)
-        to_det, _ = _nearest(ref, det)
+        to_ref, dist = nearest(det, ref)
+        to_det, _ = nearest(ref, det)
         mutual = (to_det[to_ref] == np.arange(det.size)) & (dist <= tolerance_samples)
         if not mutual.any():
             break
@@ -39,7 +39,7 @@ def match_peaks(
     return tp, n_det - tp, n_ref - tp
 
 
-def _nearest(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def nearest(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Index into sorted ``b`` of the element nearest each of ``a`` (ties go left), and distance."""
     right = np.clip(np.searchsorted(b, a), 0, b.size - 1)
     left = np.clip(right - 1, 0, b.size - 1)

@@ -27,7 +27,7 @@ import numpy as np
 from ecglens.data.labels import AAMI_CLASSES, aami_labels
 from ecglens.data.mitdb import BeatConfig, annotated_record_beats
 from ecglens.errors import EcgLensError
-from ecglens.evaluate.detection import detection_scores, reference_beats
+from ecglens.evaluate.detection import detection_scores, nearest, reference_beats
 from ecglens.evaluate.metrics import classification_metrics
 from ecglens.evaluate.mitdb import beat_model_inputs
 from ecglens.io import Record, read_annotations, read_record, select_lead
@@ -82,8 +82,8 @@ def match_pairs(
     out_d: list[np.ndarray] = []
     out_r: list[np.ndarray] = []
     while d.size and r.size:
-        to_r, dist = _nearest(d, r)
-        to_d, _ = _nearest(r, d)
+        to_r, dist = nearest(d, r)
+        to_d, _ = nearest(r, d)
         mutual = (to_d[to_r] == np.arange(d.size)) & (dist <= tolerance_samples)
         if not mutual.any():
             break
@@ -98,15 +98,6 @@ def match_pairs(
         np.concatenate(out_d) if out_d else empty,
         np.concatenate(out_r) if out_r else empty,
     )
-
-
-def _nearest(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    right = np.clip(np.searchsorted(b, a), 0, b.size - 1)
-    left = np.clip(right - 1, 0, b.size - 1)
-    d_left = np.abs(a - b[left])
-    d_right = np.abs(b[right] - a)
-    take_left = d_left <= d_right
-    return np.where(take_left, left, right), np.where(take_left, d_left, d_right)
 
 
 def part_masks(
