@@ -15,11 +15,11 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/ecglens predict data/mitdb-demo/213 data/mitdb-demo/232 --model kachuee-mitdb-inter \
-		--no-table --json runs/demo/predictions.jsonl
-	$(BIN)/ecglens explain data/mitdb-demo/213 --beat 0 --beat 100 --model kachuee-mitdb-inter \
-		--out runs/demo/explain-213.png
-	$(BIN)/ecglens report data/mitdb-demo/213 data/mitdb-demo/232 --model kachuee-mitdb-inter \
+	$(BIN)/ecglens predict data/mitdb-demo/213 data/mitdb-demo/232 --model ecglens-mitdb-inter \
+		--review-threshold 0.5 --no-table --json runs/demo/predictions.jsonl
+	$(BIN)/ecglens explain data/mitdb-demo/213 --beat 0 --beat 219 --beat 223 \
+		--model ecglens-mitdb-inter --out runs/demo/explain-213.png
+	$(BIN)/ecglens report data/mitdb-demo/213 data/mitdb-demo/232 --model ecglens-mitdb-inter \
 		--out runs/demo/report.html
 
 test: $(STAMP)

@@ -106,7 +106,17 @@ def test_explain_writes_png(demo_record, tmp_path):
 
 
 @pytest.mark.slow
-def test_evaluate_shipped_inter_model_reproduces_its_card(mitdb_dir, tmp_path):
+@pytest.mark.parametrize(
+    ("model", "split", "n_beats"),
+    [
+        ("kachuee-mitdb-inter", "inter-patient", 49712),
+        ("kachuee-mitdb-intra", "intra-patient", 21899),
+        ("ecglens-mitdb-inter", "inter-patient", 49712),
+    ],
+)
+def test_evaluate_shipped_beat_models_reproduce_their_cards(
+    mitdb_dir, tmp_path, model, split, n_beats
+):
     from ecglens.models import load_model
 
     out = tmp_path / "metrics.json"
@@ -114,9 +124,9 @@ def test_evaluate_shipped_inter_model_reproduces_its_card(mitdb_dir, tmp_path):
         "evaluate",
         "mitdb",
         "--split",
-        "inter-patient",
+        split,
         "--model",
-        "kachuee-mitdb-inter",
+        model,
         "--data",
         str(mitdb_dir),
         "--json",
@@ -127,21 +137,26 @@ def test_evaluate_shipped_inter_model_reproduces_its_card(mitdb_dir, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     metrics = json.loads(out.read_text())
-    card = load_model("kachuee-mitdb-inter").config["metrics"]
-    assert metrics["n"] == card["n"] == 49712
-    assert metrics["accuracy"] == pytest.approx(card["accuracy"], abs=1e-6)
+    card = load_model(model).config["metrics"]
+    assert metrics["n"] == card["n"] == n_beats
+    assert metrics["accuracy"] == pytest.approx(card["accuracy"], abs=1e-9)
+    assert metrics["macro_f1"] == pytest.approx(card["macro_f1"], abs=1e-9)
     for cls in "NSVFQ":
         assert set(metrics["per_class"][cls]) >= {"precision", "recall", "f1", "support"}
         assert metrics["per_class"][cls]["f1"] == pytest.approx(
-            card["per_class"][cls]["f1"], abs=1e-6
+            card["per_class"][cls]["f1"], abs=1e-9
         )
+    assert metrics["bootstrap"]["metrics"]["accuracy"]["ci"] == pytest.approx(
+        card["bootstrap"]["metrics"]["accuracy"]["ci"]
+    )
 
 
 def test_predict_and_explain_12lead(ptbxl_dir, tmp_path):
     record = ptbxl_dir / "records500" / "00000" / "00009_hr"
     out = tmp_path / "p.json"
-    result = run_cli("predict", str(record), "--model", "ecglens-ptbxl-binary", "--json",
-                     str(out), "--no-table")
+    result = run_cli(
+        "predict", str(record), "--model", "ecglens-ptbxl-binary", "--json", str(out), "--no-table"
+    )
     assert result.returncode == 0, result.stderr
     pred = json.loads(out.read_text())
     assert pred["resampled_from"] == 500 and pred["label"] in ("normal", "abnormal")

@@ -173,7 +173,7 @@ def predict_command(
             help="WFDB records (path without extension, or .hea), CSV/NPY sample files, or folders."
         ),
     ],
-    model: ModelOpt = "kachuee-mitdb-inter",
+    model: ModelOpt = "ecglens-mitdb-inter",
     json_file: Annotated[
         Path | None,
         typer.Option(
@@ -322,7 +322,7 @@ def explain_command(
             "beat models only."
         ),
     ] = None,
-    model: ModelOpt = "kachuee-mitdb-inter",
+    model: ModelOpt = "ecglens-mitdb-inter",
     out: Annotated[
         Path | None, typer.Option(help="PNG to write (default runs/explain/<record>-beat<N>.png).")
     ] = None,
@@ -402,7 +402,7 @@ def _middle_beat(x):
 @app.command("evaluate")
 def evaluate_command(
     dataset: Annotated[Dataset, typer.Argument(help="Database to evaluate on.")],
-    model: ModelOpt = "kachuee-mitdb-inter",
+    model: ModelOpt = "ecglens-mitdb-inter",
     split: Annotated[
         Split,
         typer.Option(
@@ -811,7 +811,7 @@ def report_command(
             help="Records to classify and explain in the report (WFDB, CSV/NPY, or folders)."
         ),
     ],
-    model: ModelOpt = "kachuee-mitdb-inter",
+    model: ModelOpt = "ecglens-mitdb-inter",
     out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("runs/report.html"),
     lead: LeadOpt = None,
     fs: FsOpt = None,
