@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from ecglens.cli.progress import console
 from ecglens.errors import EcgLensError
+
+stdout = Console()  # results (tables, metrics) go to stdout; progress and notes to stderr
 
 app = typer.Typer(
     help="ecglens: classify electrocardiograms and show why (beats, Grad-CAM, reports).",
@@ -137,8 +140,8 @@ def models_command(
         table.add_column(col)
     for r in rows:
         table.add_row(r["name"], r["architecture"], r["task"], r["split"], r["summary"])
-    console.print(table)
-    console.print("Architectures: " + ", ".join(list_models()))
+    stdout.print(table)
+    stdout.print("Architectures: " + ", ".join(list_models()))
 
 
 def _value(metric) -> float | None:
@@ -263,7 +266,7 @@ def _print_12lead(result: dict) -> None:
         rate += f" (resampled from {result['resampled_from']:g} Hz)"
     threshold = result.get("threshold")
     t.add_row(str(result["label"]), prob_text, json.dumps(threshold), rate, "; ".join(notes))
-    console.print(t)
+    stdout.print(t)
 
 
 def _uncertainty_cell(pred, i: int) -> str:
@@ -296,14 +299,14 @@ def _print_beats(pred, max_rows: int) -> None:
             ref = int(pred.reference[i])
             row.append(pred.classes[ref] if ref >= 0 else "-")
         t.add_row(*row)
-    console.print(t)
+    stdout.print(t)
     if len(shown) < len(labels):
         console.print(
             f"(showing {len(shown)} of {len(labels)} beats: the first 5 and non-N beats;"
             " --json for all)"
         )
     counts = pred.class_counts()
-    console.print("class counts: " + ", ".join(f"{c} {n}" for c, n in counts.items()))
+    stdout.print("class counts: " + ", ".join(f"{c} {n}" for c, n in counts.items()))
     if pred.review_threshold is not None and pred.uncertainty is not None:
         n_review = int((pred.uncertainty > pred.review_threshold).sum())
         console.print(
@@ -473,9 +476,9 @@ def _print_ptbxl_metrics(metrics: dict) -> None:
         if isinstance(value, dict) and "value" in value and "ci" in value:
             lo, hi = value["ci"]
             t.add_row(key, f"{value['value']:.4f}", f"[{lo:.4f}, {hi:.4f}]")
-    console.print(t)
+    stdout.print(t)
     counts = {k: v for k, v in metrics.items() if k.startswith("n_") and isinstance(v, int)}
-    console.print(", ".join(f"{k} {v}" for k, v in counts.items()))
+    stdout.print(", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
 def _print_metrics(metrics: dict) -> None:
@@ -489,8 +492,8 @@ def _print_metrics(metrics: dict) -> None:
         t.add_row(
             c, f"{v['recall']:.4f}", f"{v['precision']:.4f}", f"{v['f1']:.4f}", str(v["support"])
         )
-    console.print(t)
-    console.print(
+    stdout.print(t)
+    stdout.print(
         f"accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  "
         f"beats {metrics['n']}"
     )

@@ -27,6 +27,9 @@ from ecglens.plot import (
 from ecglens.report.html import ReportSection, metrics_table, write_report
 
 
+REVIEW_THRESHOLD = 0.5
+
+
 def build_beat_report(
     record_paths: Sequence[Path],
     model: str | Path,
@@ -113,6 +116,13 @@ def record_section(pred: BeatPredictions, loaded: LoadedModel) -> ReportSection:
         text=f"{len(labels)} beats detected in lead {pred.lead} ({pred.fs:g} Hz, "
         f"{len(pred.signal) / pred.fs / 60:.1f} min).",
     )
+    if pred.uncertainty is not None:
+        flagged = int(np.sum(pred.uncertainty > REVIEW_THRESHOLD))
+        section.text += (
+            f" {flagged} beats ({100 * flagged / max(len(labels), 1):.1f}%) have an uncertainty "
+            f"above {REVIEW_THRESHOLD} and would be flagged for review "
+            f"(`ecglens predict --review-threshold {REVIEW_THRESHOLD}`)."
+        )
     counts = pred.class_counts()
     section.tables.append(
         (
