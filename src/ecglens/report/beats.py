@@ -26,7 +26,6 @@ from ecglens.plot import (
 )
 from ecglens.report.html import ReportSection, metrics_table, write_report
 
-
 REVIEW_THRESHOLD = 0.5
 
 
