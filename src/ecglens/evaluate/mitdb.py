@@ -30,18 +30,29 @@ SCORED_CLASSES = ("N", "S", "V", "F")  # Q (7 beats in DS2) is reported but not 
 
 
 def evaluate_beats(
-    model: torch.nn.Module, beats: BeatSet, config: dict[str, Any], device="cpu"
+    model: torch.nn.Module,
+    beats: BeatSet,
+    config: dict[str, Any],
+    device="cpu",
+    n_boot: int = 0,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Metrics of ``model`` on ``beats``: accuracy, per-class Se/+P/F1, macro-F1, confusion.
 
     ``macro_f1`` averages the classes present; ``macro_f1_nsvf`` only N, S, V and F, as
-    inter-patient studies report.
+    inter-patient studies report. ``n_boot > 0`` adds ``bootstrap``: record-level intervals
+    (see :func:`record_bootstrap`) of the same predictions.
     """
     logits = predict_logits(model, beat_model_inputs(beats, config["inputs"]), device=device)
-    metrics = classification_metrics(beats.y, logits.argmax(1), config["classes"])
-    nsvf = classification_metrics(beats.y, logits.argmax(1), config["classes"], SCORED_CLASSES)
+    predicted = logits.argmax(1)
+    metrics = classification_metrics(beats.y, predicted, config["classes"])
+    nsvf = classification_metrics(beats.y, predicted, config["classes"], SCORED_CLASSES)
     metrics["macro_f1_nsvf"] = nsvf["macro_f1"]
     metrics["records"] = sorted({str(r) for r in beats.record})
+    if n_boot:
+        metrics["bootstrap"] = record_bootstrap(
+            beats.y, predicted, beats.record.astype(str), list(config["classes"]), n_boot, seed
+        )
     return metrics
 
 
@@ -93,12 +104,7 @@ def evaluate_mitdb(
     beats = load_mitdb_beats(data_dir, split_records(split), beat_config, cache_dir, progress)
     parts = make_split(beats, split, seed=seed)
     test = beats.subset(parts.test)
-    metrics = evaluate_beats(loaded.module, test, config, device)
-    logits = predict_logits(loaded.module, beat_model_inputs(test, config["inputs"]), device=device)
-    if n_boot:
-        metrics["bootstrap"] = record_bootstrap(
-            test.y, logits.argmax(1), test.record.astype(str), list(config["classes"]), n_boot
-        )
+    metrics = evaluate_beats(loaded.module, test, config, device, n_boot=n_boot)
     trained_on = config.get("split")
     return {
         "model": loaded.name,

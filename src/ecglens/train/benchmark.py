@@ -19,10 +19,10 @@ from ecglens.cli.progress import console
 from ecglens.data.mitdb import BeatConfig, load_mitdb_beats
 from ecglens.data.splits import make_split, split_records
 from ecglens.errors import EcgLensError
-from ecglens.evaluate.mitdb import SCORED_CLASSES, beat_model_inputs, record_bootstrap
+from ecglens.evaluate.mitdb import SCORED_CLASSES, evaluate_beats
 from ecglens.models.registry import load_model
 from ecglens.train.mitdb import MitdbRunConfig, train_mitdb
-from ecglens.train.trainer import TrainConfig, predict_logits
+from ecglens.train.trainer import TrainConfig
 
 IMBALANCE = {
     "weighted-ce": {"class_weighted": True},
@@ -185,10 +185,8 @@ def _row(name, arch, rr, imbalance, config, data_dir, run_dir, cfg, seconds) -> 
         data_dir, split_records("inter-patient"), BeatConfig(**config["beats"]), progress=False
     )
     test = beats.subset(make_split(beats, "inter-patient", seed=cfg.seed).test)
-    pred = predict_logits(loaded.module, beat_model_inputs(test, config["inputs"])).argmax(1)
-    ci = record_bootstrap(
-        test.y, pred, test.record.astype(str), list(config["classes"]), cfg.n_boot, cfg.seed
-    )["metrics"]
+    ci = evaluate_beats(loaded.module, test, config, n_boot=cfg.n_boot, seed=cfg.seed)
+    ci = ci["bootstrap"]["metrics"]
     per = m["per_class"]
     return {
         "cell": name,
