@@ -26,8 +26,9 @@ def test_probabilities_are_calibrated_by_the_temperature():
 
 def test_mc_dropout_uncertainty_on_head_only_models():
     torch.manual_seed(0)
-    model = create_model("cnn-lstm", n_beats=3, n_rr_features=4, channels=[8, 8, 8],
-                         lstm_hidden=8, context_hidden=8).eval()
+    model = create_model(
+        "cnn-lstm", n_beats=3, n_rr_features=4, channels=[8, 8, 8], lstm_hidden=8, context_hidden=8
+    ).eval()
     rng = np.random.default_rng(0)
     x = rng.normal(size=(12, 3, 126)).astype(np.float32)
     rr = rng.random((12, 4)).astype(np.float32)
@@ -46,11 +47,23 @@ def test_explain_context_model_gives_one_map_per_beat(demo_record, tmp_path):
 
     torch.manual_seed(0)
     beats = BeatConfig(representation="window", window_fs=180, normalize="record", context=3)
-    kwargs = {"n_classes": 5, "n_beats": 3, "n_rr_features": 4, "channels": [8, 8, 8],
-              "lstm_hidden": 8, "context_hidden": 8}
-    config = {"architecture": "cnn-lstm", "architecture_kwargs": kwargs, "task": "beats",
-              "classes": list("NSVFQ"), "inputs": ["x", "rr_ratios"], "beats": asdict(beats),
-              "mc_samples": 4}
+    kwargs = {
+        "n_classes": 5,
+        "n_beats": 3,
+        "n_rr_features": 4,
+        "channels": [8, 8, 8],
+        "lstm_hidden": 8,
+        "context_hidden": 8,
+    }
+    config = {
+        "architecture": "cnn-lstm",
+        "architecture_kwargs": kwargs,
+        "task": "beats",
+        "classes": list("NSVFQ"),
+        "inputs": ["x", "rr_ratios"],
+        "beats": asdict(beats),
+        "mc_samples": 4,
+    }
     path = save_pretrained(create_model("cnn-lstm", **kwargs), config, tmp_path / "m")
     loaded = load_model(path)
     pred = classify_record(read_record(demo_record), loaded)

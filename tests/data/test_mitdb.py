@@ -84,8 +84,13 @@ def test_record_level_validation_holds_out_whole_ds1_records():
 
     records = np.repeat(np.array(DS1 + DS2, dtype=object), 10)
     n = len(records)
-    beats = BeatSet(np.zeros((n, 4), np.float32), np.zeros((n, 7), np.float32),
-                    np.zeros(n, np.int64), records, np.arange(n))
+    beats = BeatSet(
+        np.zeros((n, 4), np.float32),
+        np.zeros((n, 7), np.float32),
+        np.zeros(n, np.int64),
+        records,
+        np.arange(n),
+    )
     split = make_split(beats, "inter-patient", seed=1, val_records=4)
     held = held_out_records(4, 1)
     assert set(records[split.val]) == set(held) and len(held) == 4

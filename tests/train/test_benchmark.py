@@ -3,6 +3,7 @@ import pytest
 from ecglens.errors import EcgLensError
 from ecglens.models import create_model
 from ecglens.train.benchmark import BenchmarkConfig, cell_run_config, markdown_table
+from ecglens.train.mitdb import model_kwargs
 
 
 def test_grid_is_the_full_factorial():
@@ -17,10 +18,7 @@ def test_cell_configs_build_models_of_the_right_inputs():
         run = cell_run_config(arch, rr, imbalance, cfg)
         assert run.split == "inter-patient"
         assert ("rr_ratios" in run.inputs) == (rr == "ratios")
-        kwargs = dict(run.architecture_kwargs, n_classes=5)
-        if arch == "kachuee":
-            kwargs["input_length"] = run.beats.input_length
-        create_model(arch, **kwargs)
+        create_model(arch, **model_kwargs(run, 5))
     focal = cell_run_config("kachuee", "none", "focal", cfg)
     assert focal.train.loss == "focal" and not focal.train.class_weighted
     over = cell_run_config("kachuee", "none", "oversample", cfg)
@@ -35,10 +33,19 @@ def test_unknown_strategy_is_rejected():
 
 def test_markdown_marks_the_selected_cell():
     row = {
-        "cell": "a", "architecture": "kachuee", "rr": "none", "imbalance": "focal",
-        "val_macro_f1_nsvf": 0.8, "accuracy": 0.9, "accuracy_ci": [0.85, 0.95],
-        "macro_f1_nsvf": 0.7, "macro_f1_nsvf_ci": [0.6, 0.8], "S_f1_ci": [0.1, 0.3],
-        "V_f1_ci": [0.8, 0.9], "ece_before": 0.05, "ece_after": 0.02,
+        "cell": "a",
+        "architecture": "kachuee",
+        "rr": "none",
+        "imbalance": "focal",
+        "val_macro_f1_nsvf": 0.8,
+        "accuracy": 0.9,
+        "accuracy_ci": [0.85, 0.95],
+        "macro_f1_nsvf": 0.7,
+        "macro_f1_nsvf_ci": [0.6, 0.8],
+        "S_f1_ci": [0.1, 0.3],
+        "V_f1_ci": [0.8, 0.9],
+        "ece_before": 0.05,
+        "ece_after": 0.02,
         **{f"{c}_{k}": 0.5 for c in "NSVF" for k in ("recall", "precision", "f1")},
     }
     text = markdown_table({"rows": [row], "best": "a", "config": BenchmarkConfig().__dict__})

@@ -52,3 +52,13 @@ def test_ptbxl_reproduce_command_round_trips(monkeypatch, tmp_path):
     result = CliRunner().invoke(app, [*args, "--data", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert asdict(seen["run"]) == asdict(run)
+
+
+def test_run_config_round_trips_through_json():
+    import json
+
+    from ecglens.train.mitdb import run_config_from_dict
+
+    run = cell_run_config("cnn-lstm", "ratios", "focal", BenchmarkConfig(val_records=3))
+    saved = json.loads(json.dumps(run_config_dict(run)))
+    assert run_config_from_dict(saved) == run

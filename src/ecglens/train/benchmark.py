@@ -21,7 +21,7 @@ from ecglens.data.splits import make_split, split_records
 from ecglens.errors import EcgLensError
 from ecglens.evaluate.mitdb import SCORED_CLASSES, evaluate_beats
 from ecglens.models.registry import load_model
-from ecglens.train.mitdb import MitdbRunConfig, train_mitdb
+from ecglens.train.mitdb import MitdbRunConfig, model_kwargs, train_mitdb
 from ecglens.train.trainer import TrainConfig
 
 IMBALANCE = {
@@ -163,12 +163,9 @@ def _finished_cell(run_dir: Path, run: MitdbRunConfig) -> dict[str, Any] | None:
     if not (path.exists() and path.with_suffix(".safetensors").exists()):
         return None
     config = json.loads(path.read_text())
-    kwargs = {"n_classes": len(config["classes"]), **run.architecture_kwargs}
-    if run.architecture == "kachuee":
-        kwargs.setdefault("input_length", run.beats.input_length)
     same = (
         config.get("architecture") == run.architecture
-        and config.get("architecture_kwargs") == kwargs
+        and config.get("architecture_kwargs") == model_kwargs(run, len(config["classes"]))
         and config.get("beats") == asdict(run.beats)
         and config.get("inputs") == list(run.inputs)
         and config.get("train") == asdict(run.train)
@@ -276,38 +273,21 @@ def ship_cell(
     import json
     import shutil
 
-    from ecglens.data.splits import make_split
     from ecglens.train.mitdb import (
         calibrate_and_review,
+        load_split,
         refresh_card_metrics,
         reproduce_command,
         run_config_dict,
+        run_config_from_dict,
     )
 
     cell_dir, weights_dir = Path(cell_dir), Path(weights_dir)
-    saved = json.loads((cell_dir / "run_config.json").read_text())
-    run = MitdbRunConfig(
-        split=saved["split"],
-        architecture=saved["architecture"],
-        architecture_kwargs=saved["architecture_kwargs"],
-        beats=BeatConfig(**saved["beats"]),
-        inputs=tuple(saved["inputs"]),
-        train=TrainConfig(**saved["train"]),
-        val_fraction=saved["val_fraction"],
-        val_records=saved.get("val_records", 0),
-        calibrate=saved["calibrate"],
-        mc_samples=mc_samples,
-    )
+    saved = run_config_from_dict(json.loads((cell_dir / "run_config.json").read_text()))
+    run = replace(saved, mc_samples=mc_samples)
     loaded = load_model(cell_dir / "model.safetensors")
     config = dict(loaded.config)
-    beats = load_mitdb_beats(data_dir, split_records(run.split), run.beats, progress=False)
-    split = make_split(
-        beats,
-        run.split,
-        seed=run.train.seed,
-        val_fraction=run.val_fraction,
-        val_records=run.val_records,
-    )
+    beats, split = load_split(data_dir, run, progress=False)
     config.update(
         calibrate_and_review(
             loaded.module, beats.subset(split.val), beats.subset(split.test), run, config, "cpu"

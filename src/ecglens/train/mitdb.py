@@ -55,18 +55,9 @@ def train_mitdb(
     beats once at the end. Returns the model config (with metrics)."""
     out_dir = Path(out_dir)
     atomic_write_json(out_dir / "run_config.json", run_config_dict(run))
-    beats = load_mitdb_beats(data_dir, split_records(run.split), run.beats, cache_dir, progress)
-    split = make_split(
-        beats,
-        run.split,
-        seed=run.train.seed,
-        val_fraction=run.val_fraction,
-        val_records=run.val_records,
-    )
+    beats, split = load_split(data_dir, run, cache_dir, progress)
     classes = list(beats.classes)
-    kwargs = {"n_classes": len(classes), **run.architecture_kwargs}
-    if run.architecture == "kachuee":
-        kwargs.setdefault("input_length", run.beats.input_length)
+    kwargs = model_kwargs(run, len(classes))
     torch.manual_seed(run.train.seed)
     model = create_model(run.architecture, **kwargs)
     train_set = _dataset(beats, split.train, run.inputs)
@@ -123,6 +114,32 @@ def train_mitdb(
     return config
 
 
+def load_split(
+    data_dir: str | Path,
+    run: MitdbRunConfig,
+    cache_dir: str | Path | None = "runs/cache",
+    progress: bool = True,
+) -> tuple[BeatSet, BeatSplit]:
+    """The beats of ``run``'s split and their train/validation/test indices."""
+    beats = load_mitdb_beats(data_dir, split_records(run.split), run.beats, cache_dir, progress)
+    split = make_split(
+        beats,
+        run.split,
+        seed=run.train.seed,
+        val_fraction=run.val_fraction,
+        val_records=run.val_records,
+    )
+    return beats, split
+
+
+def model_kwargs(run: MitdbRunConfig, n_classes: int) -> dict[str, Any]:
+    """The keyword arguments ``run``'s architecture is built with (saved in its config)."""
+    kwargs = {"n_classes": n_classes, **run.architecture_kwargs}
+    if run.architecture == "kachuee":
+        kwargs.setdefault("input_length", run.beats.input_length)
+    return kwargs
+
+
 def reproduce_command(run: MitdbRunConfig, out: str | Path, name: str | None = None) -> str:
     """The ``ecglens train mitdb`` command line that trains ``run`` again."""
     import json
@@ -159,6 +176,16 @@ def run_config_dict(run: MitdbRunConfig) -> dict[str, Any]:
     return out
 
 
+def run_config_from_dict(saved: dict[str, Any]) -> MitdbRunConfig:
+    """Inverse of :func:`run_config_dict` (older files without ``val_records`` get 0)."""
+    fields = dict(saved)
+    fields["beats"] = BeatConfig(**saved["beats"])
+    fields["train"] = TrainConfig(**saved["train"])
+    fields["inputs"] = tuple(saved["inputs"])
+    fields.setdefault("val_records", 0)
+    return MitdbRunConfig(**fields)
+
+
 def calibrate_and_review(
     model: torch.nn.Module,
     val: BeatSet,
@@ -174,20 +201,22 @@ def calibrate_and_review(
     from ecglens.pipeline import beat_probabilities
     from ecglens.train.trainer import predict_logits
 
-    val_inputs = beat_model_inputs(val, list(run.inputs))
-    test_inputs = beat_model_inputs(test, list(run.inputs))
-    val_logits = predict_logits(model, val_inputs, device=device)
-    temperature = fit_temperature(val_logits, val.y) if run.calibrate else 1.0
+    parts = {"val": val, "test": test}
+    inputs = {k: beat_model_inputs(b, list(run.inputs)) for k, b in parts.items()}
+    logits = {k: predict_logits(model, x, device=device) for k, x in inputs.items()}
+    temperature = fit_temperature(logits["val"], val.y) if run.calibrate else 1.0
     calibration: dict[str, Any] = {"temperature": temperature, "fitted_on": "validation beats"}
-    for part, inputs, beats in (("val", val_inputs, val), ("test", test_inputs, test)):
-        logits = torch.as_tensor(predict_logits(model, inputs, device=device))
-        before = torch.softmax(logits, 1).numpy()
-        after = torch.softmax(logits / temperature, 1).numpy()
+    for part, beats in parts.items():
+        part_logits = torch.as_tensor(logits[part])
+        before = torch.softmax(part_logits, 1).numpy()
+        after = torch.softmax(part_logits / temperature, 1).numpy()
         calibration[part] = {
             "ece_before": expected_calibration_error(before, beats.y),
             "ece_after": expected_calibration_error(after, beats.y),
         }
-    probs, uncertainty = beat_probabilities(model, test_inputs, temperature, run.mc_samples, device)
+    probs, uncertainty = beat_probabilities(
+        model, inputs["test"], temperature, run.mc_samples, device
+    )
     review = review_summary(uncertainty, probs.argmax(1) == test.y)
     return {
         "temperature": temperature,
