@@ -83,6 +83,13 @@ DataOpt = Annotated[
         f"{DEFAULT_DATA}/<dataset>)."
     ),
 ]
+RecordsArg = Annotated[
+    list[Path],
+    typer.Argument(
+        help="WFDB records (path without extension, or .hea), CSV/NPY sample files, or folders "
+        "of WFDB records."
+    ),
+]
 ProgressOpt = Annotated[bool, typer.Option(help="Show progress bars on stderr.")]
 
 
@@ -170,12 +177,7 @@ def _model_summary(name: str, config: dict) -> dict:
 
 @app.command("predict")
 def predict_command(
-    records: Annotated[
-        list[Path],
-        typer.Argument(
-            help="WFDB records (path without extension, or .hea), CSV/NPY sample files, or folders."
-        ),
-    ],
+    records: RecordsArg,
     model: ModelOpt = "ecglens-mitdb-inter",
     json_file: Annotated[
         Path | None,
@@ -443,24 +445,18 @@ def evaluate_command(
             progress=progress,
             device=dev,
         )
-        metrics["command"] = _command_line()
         _print_ptbxl_metrics(metrics)
-        if json_file is not None:
-            from ecglens._atomic import atomic_write_json
-
-            atomic_write_json(json_file, metrics)
-            console.print(f"wrote {json_file}")
-        return
-    metrics = evaluate_mitdb(
-        loaded,
-        _data_dir(data, dataset.value),
-        split.value,
-        seed=seed,
-        progress=progress,
-        device=dev,
-    )
+    else:
+        metrics = evaluate_mitdb(
+            loaded,
+            _data_dir(data, dataset.value),
+            split.value,
+            seed=seed,
+            progress=progress,
+            device=dev,
+        )
+        _print_metrics(metrics)
     metrics["command"] = _command_line()
-    _print_metrics(metrics)
     if json_file is not None:
         from ecglens._atomic import atomic_write_json
 
@@ -808,12 +804,7 @@ def export_kaggle_command(
 
 @app.command("report")
 def report_command(
-    records: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Records to classify and explain in the report (WFDB, CSV/NPY, or folders)."
-        ),
-    ],
+    records: RecordsArg,
     model: ModelOpt = "ecglens-mitdb-inter",
     out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("runs/report.html"),
     lead: LeadOpt = None,
