@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import matplotlib.image as mpimg
+import numpy as np
 import torch
 from matplotlib.figure import Figure
 
@@ -17,13 +18,17 @@ from ecglens.plot.style import close_figure, figure_to_png_bytes
 METHODS = ("cam", "grad-cam", "both")
 
 
-def _paper(pred: Prediction12, relevance, what: str) -> Figure:
+def plot_12lead_relevance(pred: Prediction12, relevance: np.ndarray, method: str) -> Figure:
+    """``pred``'s record on ECG paper coloured by ``relevance`` ((T,) or (12, T) in [0, 1]),
+    titled with the prediction and ``method`` (e.g. "CAM", "Grad-CAM")."""
     return plot_ecg_paper(
         pred.signals,
         pred.fs,
         pred.lead_names,
         relevance=relevance,
-        title=f"{pred.record}: {pred.label} ({_probability_text(pred)}); {what} for "
+        vmin=0.0,
+        vmax=1.0,
+        title=f"{pred.record}: {pred.label} ({_probability_text(pred)})  |  {method} for "
         f"{pred.explained_class}",
     )
 
@@ -45,9 +50,10 @@ def plot_12lead_explanation(
     if method not in METHODS:
         raise EcgLensError(f"unknown method {method!r}; choose {', '.join(METHODS)}")
     if method == "cam":
-        return _paper(pred, explain_12lead(pred, loaded, "cam"), "CAM (network output)")
+        return plot_12lead_relevance(pred, explain_12lead(pred, loaded, "cam"), "CAM")
     if method == "grad-cam":
-        return _paper(pred, explain_12lead(pred, loaded, "grad-cam", device=device), "Grad-CAM")
+        grad = explain_12lead(pred, loaded, "grad-cam", device=device)
+        return plot_12lead_relevance(pred, grad, "Grad-CAM")
     panels = [
         plot_12lead_explanation(pred, loaded, "cam", device),
         plot_12lead_explanation(pred, loaded, "grad-cam", device),

@@ -3,7 +3,6 @@ beat strip, class counts, agreement with reference annotations and Grad-CAM exam
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,9 +21,8 @@ from ecglens.plot import (
     plot_class_counts,
     plot_confusion_matrix,
     plot_record_strip,
-    plot_training_curves,
 )
-from ecglens.report.html import ReportSection, metrics_table, write_report
+from ecglens.report.html import ReportSection, add_history_and_card, metrics_table, write_report
 
 REVIEW_THRESHOLD = 0.5
 
@@ -81,12 +79,7 @@ def model_section(loaded: LoadedModel) -> ReportSection:
                 plot_confusion_matrix(np.array(metrics["confusion_matrix"]), metrics["classes"]),
             )
         )
-    if cfg.get("history"):
-        section.figures.append(("Training curves", plot_training_curves(cfg["history"])))
-    if loaded.card:
-        section.html = (
-            f"<details><summary>Model card</summary><pre>{html.escape(loaded.card)}</pre></details>"
-        )
+    add_history_and_card(section, cfg.get("history"), loaded.card)
     return section
 
 

@@ -313,3 +313,17 @@ def write_report(
 ) -> Path:
     """Render the report and write it atomically (UTF-8) to ``path``; returns the path."""
     return atomic_write_text(path, render_report(title, sections, metadata))
+
+
+def add_history_and_card(
+    section: ReportSection, history: Sequence[Mapping[str, Any]] | None, card: str
+) -> None:
+    """Append a model's training curves and its card (folded) to ``section``."""
+    from ecglens.plot.metrics import plot_training_curves
+
+    if history:
+        section.figures.append(("Training curves", plot_training_curves(history)))
+    if card:
+        section.html += (
+            f"<details><summary>Model card</summary><pre>{html.escape(card)}</pre></details>"
+        )

@@ -4,7 +4,6 @@ coloured by the network's own class activation map and, below, by Grad-CAM."""
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,10 @@ from ecglens.cli.progress import track
 from ecglens.io import read_record
 from ecglens.models.registry import LoadedModel, load_model
 from ecglens.pipeline12 import Prediction12, classify_12lead, explain_12lead
-from ecglens.plot.metrics import plot_confusion_matrix, plot_training_curves
-from ecglens.plot.paper import plot_ecg_paper
+from ecglens.plot.explain12 import plot_12lead_relevance
+from ecglens.plot.metrics import plot_confusion_matrix
 from ecglens.plot.roc import plot_roc_curves, roc_curves_from_metrics
-from ecglens.report.html import ReportSection, write_report
+from ecglens.report.html import ReportSection, add_history_and_card, write_report
 
 BINARY_METRICS = ("accuracy", "precision", "recall", "specificity", "f1", "roc_auc")
 
@@ -165,12 +164,7 @@ def model_section(loaded: LoadedModel) -> ReportSection:
                 metrics_rows(cfg["val_metrics"]),
             )
         )
-    if cfg.get("history"):
-        section.figures.append(("Training curves", plot_training_curves(cfg["history"])))
-    if loaded.card:
-        section.html = (
-            f"<details><summary>Model card</summary><pre>{html.escape(loaded.card)}</pre></details>"
-        )
+    add_history_and_card(section, cfg.get("history"), loaded.card)
     return section
 
 
@@ -208,20 +202,11 @@ def record_section(
     what = pred.explained_class
     cam = explain_12lead(pred, loaded, "cam")
     gc = explain_12lead(pred, loaded, "grad-cam", device=device)
-    title = f"{pred.record}: {d['label']}"
     section.figures.append(
         (
             f"Class activation map (the network's second output) for '{what}': red marks where "
             "the evidence for it lies (one map for all 12 leads, scaled to [0, 1])",
-            plot_ecg_paper(
-                pred.signals,
-                pred.fs,
-                pred.lead_names,
-                relevance=cam,
-                vmin=0.0,
-                vmax=1.0,
-                title=f"{title}  |  CAM ({what})",
-            ),
+            plot_12lead_relevance(pred, cam, "CAM"),
         )
     )
     flat = " (all zero: no region raises this score)" if not np.any(gc > 0) else ""
@@ -231,15 +216,7 @@ def record_section(
     section.figures.append(
         (
             f"Grad-CAM (last conv layer) for '{what}'{flat}, same record",
-            plot_ecg_paper(
-                pred.signals,
-                pred.fs,
-                pred.lead_names,
-                relevance=gc,
-                vmin=0.0,
-                vmax=1.0,
-                title=f"{title}  |  Grad-CAM ({what})",
-            ),
+            plot_12lead_relevance(pred, gc, "Grad-CAM"),
         )
     )
     return section
