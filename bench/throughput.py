@@ -16,11 +16,10 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from ecglens.data.mitdb import BeatConfig, BeatSet, beat_inputs
-from ecglens.evaluate.mitdb import beat_model_inputs
+from ecglens.data.mitdb import BeatConfig, beat_inputs
+from ecglens.evaluate.mitdb import model_input_arrays
 from ecglens.explain import grad_cam
 from ecglens.io import read_record, select_lead
 from ecglens.models import load_model
@@ -51,8 +50,7 @@ def whole_job(path: Path, loaded) -> dict[str, float]:
 
     t = time.perf_counter()
     x, rr = beat_inputs(signal, record.fs, peaks, BeatConfig(**loaded.config["beats"]))
-    beats = BeatSet(x, rr, np.zeros(len(x), dtype=np.int64), np.zeros(len(x)), peaks)
-    inputs = beat_model_inputs(beats, loaded.config["inputs"])
+    inputs = model_input_arrays(x, rr, loaded.config["inputs"])
     times["segment"] = time.perf_counter() - t
 
     t = time.perf_counter()

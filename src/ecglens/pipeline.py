@@ -19,9 +19,9 @@ import numpy as np
 import torch
 
 from ecglens.data.labels import aami_labels
-from ecglens.data.mitdb import BeatConfig, BeatSet, beat_inputs
+from ecglens.data.mitdb import BeatConfig, beat_inputs
 from ecglens.errors import EcgLensError
-from ecglens.evaluate.mitdb import beat_model_inputs
+from ecglens.evaluate.mitdb import model_input_arrays
 from ecglens.io import Record, read_annotations, select_lead
 from ecglens.models.registry import LoadedModel
 from ecglens.signal.peaks import ecg_peaks
@@ -240,14 +240,11 @@ def classify_record(
     beat_config = BeatConfig(**config["beats"])
     with _naming(record.path or record.name):
         x, rr = beat_inputs(signal, record.fs, peaks, beat_config)
-    beats = BeatSet(
-        x, rr, np.full(len(peaks), -1), np.full(len(peaks), record.name, dtype=object), peaks
-    )
     if mc_samples is None:
         mc_samples = int(config.get("mc_samples", 0))
     probabilities, uncertainty = beat_probabilities(
         loaded.module,
-        beat_model_inputs(beats, config["inputs"]),
+        model_input_arrays(x, rr, config["inputs"]),
         float(config.get("temperature", 1.0)),
         mc_samples,
         device,
@@ -269,6 +266,12 @@ def classify_record(
         uncertainty=uncertainty,
         review_threshold=review_threshold,
     )
+
+
+def display_beat(x: np.ndarray) -> np.ndarray:
+    """The waveform to draw for one model input: the beat itself, or the middle beat of a
+    (K, L) context window."""
+    return x[len(x) // 2] if x.ndim == 2 else x
 
 
 def _reference_labels(
@@ -310,14 +313,8 @@ def explain_beats(
             f"beat index out of range: the record has {len(predictions.sample)} beats (0-based)",
             predictions.path,
         )
-    beats = BeatSet(
-        predictions.x[idx],
-        predictions.rr[idx],
-        np.zeros(len(idx), dtype=np.int64),
-        np.full(len(idx), predictions.record, dtype=object),
-        predictions.sample[idx],
-    )
-    inputs = tuple(torch.as_tensor(a) for a in beat_model_inputs(beats, loaded.config["inputs"]))
+    arrays = model_input_arrays(predictions.x[idx], predictions.rr[idx], loaded.config["inputs"])
+    inputs = tuple(torch.as_tensor(a) for a in arrays)
     classes = predictions.probabilities[idx].argmax(1)
     if target != "predicted":
         if target not in predictions.classes:

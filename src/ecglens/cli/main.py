@@ -350,7 +350,7 @@ def explain_command(
     from ecglens.data.mitdb import BeatConfig
     from ecglens.io import read_record
     from ecglens.models.registry import load_model
-    from ecglens.pipeline import classify_record, explain_beats
+    from ecglens.pipeline import classify_record, display_beat, explain_beats
     from ecglens.plot import plot_beat_attribution, plot_beat_grid
     from ecglens.plot.style import save_figure
 
@@ -376,7 +376,7 @@ def explain_command(
         i = beat[0]
         probs = dict(zip(pred.classes, map(float, pred.probabilities[i]), strict=True))
         fig = plot_beat_attribution(
-            _middle_beat(pred.x[i]),
+            display_beat(pred.x[i]),
             maps[0],
             beats.beat_fs,
             label=labels[i],
@@ -387,7 +387,7 @@ def explain_command(
         )
     else:
         fig = plot_beat_grid(
-            [_middle_beat(b) for b in pred.x[beat]],
+            [display_beat(b) for b in pred.x[beat]],
             maps,
             [labels[i] for i in beat],
             beats.beat_fs,
@@ -397,11 +397,6 @@ def explain_command(
     out = out or Path("runs/explain") / f"{pred.record}-beat{'-'.join(map(str, beat))}.png"
     save_figure(fig, out)
     console.print(f"wrote {out}")
-
-
-def _middle_beat(x):
-    """The beat to draw: itself, or the middle of a (K, L) context window."""
-    return x[len(x) // 2] if x.ndim == 2 else x
 
 
 @app.command("evaluate")

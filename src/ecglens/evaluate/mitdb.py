@@ -17,9 +17,14 @@ from ecglens.train.trainer import predict_logits
 
 
 def beat_model_inputs(beats: BeatSet, inputs: list[str]) -> tuple[np.ndarray, ...]:
+    """The arrays a beat model's forward takes for ``beats`` (see :func:`model_input_arrays`)."""
+    return model_input_arrays(beats.x, beats.rr, inputs)
+
+
+def model_input_arrays(x: np.ndarray, rr: np.ndarray, inputs: list[str]) -> tuple[np.ndarray, ...]:
     """The arrays a beat model's forward takes, in order: "x" waveform, "rr" all seven RR
     features, "rr_ratios" only the four per-record normalised ratios (no absolute RR)."""
-    table = {"x": beats.x, "rr": beats.rr, "rr_ratios": beats.rr[:, 3:]}
+    table = {"x": x, "rr": rr, "rr_ratios": rr[:, 3:]}
     unknown = [i for i in inputs if i not in table]
     if unknown:
         raise EcgLensError(f"unknown model inputs {unknown}")

@@ -15,7 +15,7 @@ from ecglens.data.mitdb import BeatConfig
 from ecglens.evaluate.metrics import classification_metrics
 from ecglens.io import read_record
 from ecglens.models.registry import LoadedModel, load_model
-from ecglens.pipeline import BeatPredictions, classify_record, explain_beats
+from ecglens.pipeline import BeatPredictions, classify_record, display_beat, explain_beats
 from ecglens.plot import (
     plot_beat_grid,
     plot_class_counts,
@@ -178,7 +178,7 @@ def record_section(pred: BeatPredictions, loaded: LoadedModel) -> ReportSection:
             dict(zip(pred.classes, map(float, pred.probabilities[i]), strict=True))
             for i in examples
         ]
-        waveforms = [x[len(x) // 2] if x.ndim == 2 else x for x in pred.x[examples]]
+        waveforms = [display_beat(x) for x in pred.x[examples]]
         section.figures.append(
             (
                 "Grad-CAM (last conv layer) of the most confident beat of each predicted class: "
