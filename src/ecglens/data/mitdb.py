@@ -274,9 +274,10 @@ def load_mitdb_beats(
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise EcgLensError("MIT-BIH folder not found", data_dir)
+    code_version = _code_version()  # hash the processing code once per load
     parts = []
     for name in track(list(records), "Reading MIT-BIH records", enabled=progress):
-        parts.append(_cached_record_beats(data_dir / name, config, cache_dir))
+        parts.append(_cached_record_beats(data_dir / name, config, cache_dir, code_version))
     return BeatSet.concatenate(parts)
 
 
@@ -299,12 +300,14 @@ def _code_version() -> str:
     return digest.hexdigest()[:16]
 
 
-def _cached_record_beats(path: Path, config: BeatConfig, cache_dir: str | Path | None) -> BeatSet:
+def _cached_record_beats(
+    path: Path, config: BeatConfig, cache_dir: str | Path | None, code_version: str
+) -> BeatSet:
     if cache_dir is None:
         return annotated_record_beats(path, config)
     checksum = record_checksum(path)
     key = hashlib.sha256(
-        f"{CACHE_VERSION}{asdict(config)}{checksum}{_code_version()}".encode()
+        f"{CACHE_VERSION}{asdict(config)}{checksum}{code_version}".encode()
     ).hexdigest()[:16]
     cache_file = Path(cache_dir) / "mitdb" / f"{path.name}-{key}.npz"
     if cache_file.exists():
