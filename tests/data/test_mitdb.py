@@ -98,3 +98,29 @@ def test_record_level_validation_holds_out_whole_ds1_records():
     assert set(records[split.test]) == set(DS2)
     with pytest.raises(EcgLensError):
         held_out_records(0, 1)
+
+
+def test_record_level_validation_sees_s_and_v_and_leaves_training_most_of_each_class():
+    from ecglens.data.splits import TRAIN_KEEP_FRACTION, VAL_MIN_BEATS, held_out_records
+
+    # a DS1 shaped like the real one: S spread over six records, nearly all F in 208
+    counts = {r: {"N": 2000, "S": 0, "V": 0, "F": 0, "Q": 0} for r in DS1}
+    for r, s in {"209": 383, "201": 128, "207": 107, "118": 96, "220": 94, "223": 73}.items():
+        counts[r]["S"] = s
+    for r, v in {"106": 520, "119": 444, "203": 444, "208": 992, "223": 473, "201": 198}.items():
+        counts[r]["V"] = v
+    counts["208"]["F"], counts["223"]["F"] = 373, 14
+    totals = {c: sum(v[c] for v in counts.values()) for c in "SVF"}
+    for seed in range(5):
+        held = held_out_records(5, seed, counts)
+        assert len(held) == 5 and set(held) <= set(DS1)
+        assert held == held_out_records(5, seed, counts)  # seeded
+        for c in "SVF":
+            in_val = sum(counts[r][c] for r in held)
+            assert in_val <= (1 - TRAIN_KEEP_FRACTION) * totals[c]
+            assert in_val >= VAL_MIN_BEATS.get(c, 0)
+        assert "208" not in held and "209" not in held
+    counts = {r: {"N": 2000, "S": 0, "V": 0, "F": 0, "Q": 0} for r in DS1}
+    counts["209"]["S"] = 400  # one record holds every S beat: no valid draw
+    with pytest.raises(EcgLensError, match="validation beats"):
+        held_out_records(5, 0, counts)

@@ -736,16 +736,26 @@ def benchmark_command(
         int,
         typer.Option(
             help="Validate (early stopping, selection) on this many whole DS1 records held "
-            "out of training, instead of 10% of the DS1 beats; 0 = beats."
+            "out of training (drawn with --seed so that they hold S and V beats and "
+            "training keeps most of S, V and F); 0 = 10% of the DS1 beats instead."
         ),
-    ] = 0,
+    ] = 5,
+    normalize: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Beat normalisations (repeat): record (divide by the record's median beat "
+            "amplitude), median-beat (subtract the record's median beat first); default record."
+        ),
+    ] = None,
     data: DataOpt = None,
     device: DeviceOpt = "auto",
     progress: ProgressOpt = True,
 ) -> None:
-    """Inter-patient ablation grid (architecture x RR features x imbalance strategy), seeded:
-    trains every cell on DS1, scores it on DS2 with record-bootstrap intervals, and writes a
-    Markdown table and JSON. Selection uses DS1 validation beats only."""
+    """Inter-patient ablation grid (architecture x RR features x imbalance strategy
+    [x beat normalisation]), seeded: trains every cell on DS1, scores it on DS2 with
+    record-bootstrap intervals, and writes a Markdown table and JSON. Early stopping and
+    selection use DS1 validation records only. Cells already trained are reused, so a grid
+    can be resumed, or split across processes by --arch into the same --out."""
     from ecglens.train.benchmark import BenchmarkConfig, run_benchmark
 
     defaults = BenchmarkConfig()
@@ -753,6 +763,7 @@ def benchmark_command(
         architectures=tuple(arch or defaults.architectures),
         rr=tuple(rr or defaults.rr),
         imbalance=tuple(imbalance or defaults.imbalance),
+        normalize=tuple(normalize or defaults.normalize),
         epochs=epochs,
         patience=patience,
         seed=seed,

@@ -6,8 +6,9 @@
 * inter-patient: de Chazal et al. 2004, train on DS1, test on DS2 (no patient in
   both); the paced records are excluded.
 
-In both, validation beats (early stopping, model selection, calibration) are a
-stratified fraction of the training beats: the test beats are never looked at.
+Validation beats (early stopping, model selection, calibration) are a stratified
+fraction of the training beats, or, inter-patient with ``val_records``, whole DS1
+records held out of training; the test beats are never looked at.
 """
 
 from __future__ import annotations
@@ -65,7 +66,10 @@ def make_split(
         if not in_ds1.any() or not in_ds2.any():
             raise EcgLensError("inter-patient split needs beats of both DS1 and DS2 records")
         if val_records > 0:
-            held = held_out_records(val_records, seed)
+            ds1 = in_ds1 & (beats.y >= 0)
+            held = held_out_records(
+                val_records, seed, class_counts(beats.record[ds1], beats.y[ds1], beats.classes)
+            )
             in_val = np.isin(beats.record, held)
             return BeatSplit(
                 split,
@@ -102,12 +106,54 @@ def make_split(
     raise EcgLensError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
 
 
-def held_out_records(n: int, seed: int) -> tuple[str, ...]:
-    """``n`` DS1 records drawn with ``seed`` for record-level validation."""
+# Record-level validation must see the classes it selects on, and must not take away
+# most of a rare class from training (DS1's F beats are nearly all in record 208).
+VAL_MIN_BEATS = {"S": 50, "V": 50}
+TRAIN_KEEP_FRACTION = 0.75  # of each of S, V, F's DS1 beats
+MAX_DRAWS = 10_000
+
+
+def class_counts(
+    record: np.ndarray, y: np.ndarray, classes: tuple[str, ...]
+) -> dict[str, dict[str, int]]:
+    """Beats per class per record: ``{record: {class: count}}``."""
+    out: dict[str, dict[str, int]] = {}
+    for name in np.unique(record):
+        counts = np.bincount(y[record == name], minlength=len(classes))
+        out[str(name)] = {c: int(k) for c, k in zip(classes, counts, strict=True)}
+    return out
+
+
+def held_out_records(
+    n: int, seed: int, counts: dict[str, dict[str, int]] | None = None
+) -> tuple[str, ...]:
+    """``n`` DS1 records drawn with ``seed`` for record-level validation.
+
+    With ``counts`` (from :func:`class_counts` on DS1 beats), draws are repeated (seeded)
+    until the held-out records hold at least :data:`VAL_MIN_BEATS` of S and V and training
+    keeps :data:`TRAIN_KEEP_FRACTION` of the S, V and F beats. Only DS1 labels are used.
+    """
     if not 0 < n < len(DS1):
         raise EcgLensError(f"validation records must be between 1 and {len(DS1) - 1}, got {n}")
-    order = np.random.default_rng(seed).permutation(len(DS1))
-    return tuple(sorted(DS1[i] for i in order[:n]))
+    rng = np.random.default_rng(seed)
+    for _ in range(MAX_DRAWS if counts else 1):
+        held = tuple(sorted(DS1[i] for i in rng.permutation(len(DS1))[:n]))
+        if counts is None or _usable_validation(held, counts):
+            return held
+    raise EcgLensError(
+        f"no {n} DS1 records hold {VAL_MIN_BEATS} validation beats while training keeps "
+        f"{TRAIN_KEEP_FRACTION:.0%} of S, V and F; choose another number of records"
+    )
+
+
+def _usable_validation(held: tuple[str, ...], counts: dict[str, dict[str, int]]) -> bool:
+    def total(cls: str, records) -> int:
+        return sum(counts.get(r, {}).get(cls, 0) for r in records)
+
+    most_held = {c: (1 - TRAIN_KEEP_FRACTION) * total(c, counts) for c in ("S", "V", "F")}
+    if any(total(c, held) > most for c, most in most_held.items()):
+        return False
+    return all(total(c, held) >= min(k, most_held[c]) for c, k in VAL_MIN_BEATS.items())
 
 
 def _stratified(

@@ -1,9 +1,10 @@
-"""The inter-patient ablation grid: architecture x RR features x class-imbalance strategy.
+"""The inter-patient ablation grid: architecture x RR features x class-imbalance strategy
+(x beat normalisation).
 
-Every cell is trained on DS1 with the same seed and settings, selected on DS1
-validation beats, and scored once on DS2 with record-level bootstrap intervals.
-The best cell by validation macro-F1 (N, S, V, F) is marked; the test set plays
-no part in that choice.
+Every cell is trained on DS1 with the same seed and settings, early-stopped and
+selected on DS1 validation data (by default whole DS1 records held out of training),
+and scored once on DS2 with record-level bootstrap intervals. The best cell by
+validation macro-F1 (N, S, V, F) is marked; the test set plays no part in that choice.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ IMBALANCE = {
     "none": {},
 }
 RR_INPUTS = {"none": (), "ratios": ("rr_ratios",)}
+NORMALIZE = ("record", "median-beat")
 
 
 @dataclass
@@ -40,6 +42,7 @@ class BenchmarkConfig:
     architectures: tuple[str, ...] = ("kachuee", "cnn-lstm")
     rr: tuple[str, ...] = ("none", "ratios")
     imbalance: tuple[str, ...] = ("weighted-ce", "oversample", "focal")
+    normalize: tuple[str, ...] = ("record",)  # beat normalisation (BeatConfig.normalize)
     epochs: int = 8
     patience: int = 3
     batch_size: int = 256
@@ -49,23 +52,28 @@ class BenchmarkConfig:
     window_fs: float = 180.0
     context: int = 3  # beats per example for sequence models (cnn-lstm)
     n_boot: int = 1000
-    val_records: int = 0  # > 0: validate on that many held-out DS1 records, not DS1 beats
+    val_records: int = 5  # > 0: validate on that many held-out DS1 records; 0: on DS1 beats
     cnn_lstm_kwargs: dict[str, Any] = field(
         default_factory=lambda: {"channels": [16, 32, 64], "lstm_hidden": 48, "context_hidden": 48}
     )
 
-    def cells(self) -> list[tuple[str, str, str]]:
+    def cells(self) -> list[tuple[str, str, str, str]]:
+        """(architecture, rr, imbalance, normalize) of every cell, most informative first."""
         for name in self.imbalance:
             if name not in IMBALANCE:
                 raise EcgLensError(f"unknown imbalance strategy {name!r}: {', '.join(IMBALANCE)}")
         for name in self.rr:
             if name not in RR_INPUTS:
                 raise EcgLensError(f"unknown RR option {name!r}: {', '.join(RR_INPUTS)}")
-        cells = itertools.product(self.architectures, self.rr, self.imbalance)
-        # most informative first, so that a partly finished grid already answers the most
+        for name in self.normalize:
+            if name not in NORMALIZE:
+                raise EcgLensError(f"unknown normalisation {name!r}: {', '.join(NORMALIZE)}")
+        cells = itertools.product(self.architectures, self.rr, self.imbalance, self.normalize)
+        # so that a partly finished grid already answers the most
         return sorted(
             cells,
             key=lambda c: (
+                self.normalize.index(c[3]),
                 self.imbalance.index(c[2]),
                 -self.rr.index(c[1]),
                 -self.architectures.index(c[0]),
@@ -73,13 +81,21 @@ class BenchmarkConfig:
         )
 
 
-def cell_run_config(arch: str, rr: str, imbalance: str, cfg: BenchmarkConfig) -> MitdbRunConfig:
+def cell_name(arch: str, rr: str, imbalance: str, normalize: str = "record") -> str:
+    """Folder name of one cell (``record`` normalisation keeps the historical short name)."""
+    name = f"{arch}_rr-{rr}_{imbalance}"
+    return name if normalize == "record" else f"{name}_{normalize}"
+
+
+def cell_run_config(
+    arch: str, rr: str, imbalance: str, cfg: BenchmarkConfig, normalize: str = "record"
+) -> MitdbRunConfig:
     """The training run of one grid cell."""
     sequence = arch == "cnn-lstm"
     beats = BeatConfig(
         representation="window",
         window_fs=cfg.window_fs,
-        normalize="record",
+        normalize=normalize,
         context=cfg.context if sequence else 1,
     )
     kwargs: dict[str, Any] = dict(cfg.cnn_lstm_kwargs) if sequence else {}
@@ -118,9 +134,11 @@ def run_benchmark(
     """Train and score every cell; write ``benchmark.json`` and ``benchmark.md`` to out_dir."""
     out_dir = Path(out_dir)
     rows = []
-    for arch, rr, imbalance in cfg.cells():
-        name = f"{arch}_rr-{rr}_{imbalance}"
-        run = cell_run_config(arch, rr, imbalance, cfg)
+    cells = cfg.cells()
+    val_records = _held_out(data_dir, cfg)
+    for arch, rr, imbalance, normalize in cells:
+        name = cell_name(arch, rr, imbalance, normalize)
+        run = cell_run_config(arch, rr, imbalance, cfg, normalize)
         config = _finished_cell(out_dir / name, run)
         if config is not None:
             console.print(f"benchmark cell {name}: already trained, reusing {out_dir / name}")
@@ -138,9 +156,26 @@ def run_benchmark(
                 resume=_interrupted_cell(out_dir / name, run),
             )
             seconds = time.perf_counter() - began
-        rows.append(_row(name, arch, rr, imbalance, config, data_dir, out_dir / name, cfg, seconds))
-        _write(out_dir, cfg, rows, command)
-    return _write(out_dir, cfg, rows, command)
+        rows.append(
+            _row(name, (arch, rr, imbalance, normalize), config, data_dir, out_dir / name, cfg)
+            | {"train_seconds": round(seconds, 1)}
+        )
+        _write(out_dir, cfg, rows, command, val_records)
+    return _write(out_dir, cfg, rows, command, val_records)
+
+
+def _held_out(data_dir, cfg: BenchmarkConfig) -> list[str]:
+    """The DS1 records every cell validates on (none with beat-level validation)."""
+    if not cfg.val_records:
+        return []
+    beats = load_mitdb_beats(
+        data_dir,
+        split_records("inter-patient"),
+        BeatConfig(representation="window", window_fs=cfg.window_fs),
+        progress=False,
+    )
+    split = make_split(beats, "inter-patient", seed=cfg.seed, val_records=cfg.val_records)
+    return sorted(set(beats.record[split.val].tolist()))
 
 
 def _interrupted_cell(run_dir: Path, run: MitdbRunConfig) -> bool:
@@ -175,7 +210,8 @@ def _finished_cell(run_dir: Path, run: MitdbRunConfig) -> dict[str, Any] | None:
     return config if same else None
 
 
-def _row(name, arch, rr, imbalance, config, data_dir, run_dir, cfg, seconds) -> dict[str, Any]:
+def _row(name, cell, config, data_dir, run_dir, cfg) -> dict[str, Any]:
+    arch, rr, imbalance, normalize = cell
     m = config["metrics"]
     loaded = load_model(run_dir / "model.safetensors")
     beats = load_mitdb_beats(
@@ -190,6 +226,7 @@ def _row(name, arch, rr, imbalance, config, data_dir, run_dir, cfg, seconds) -> 
         "architecture": arch,
         "rr": rr,
         "imbalance": imbalance,
+        "normalize": normalize,
         "val_macro_f1_nsvf": config["val_metrics"]["macro_f1_nsvf"],
         "accuracy": m["accuracy"],
         "accuracy_ci": ci["accuracy"]["ci"],
@@ -202,23 +239,31 @@ def _row(name, arch, rr, imbalance, config, data_dir, run_dir, cfg, seconds) -> 
         "ece_after": config["calibration"]["test"]["ece_after"],
         "best_epoch": config["best_epoch"],
         "epochs_run": len(config["history"]),
-        "train_seconds": round(seconds, 1),
         "model": str(run_dir / "model.safetensors"),
     }
 
 
-def _write(out_dir: Path, cfg: BenchmarkConfig, rows: list[dict], command: str) -> dict:
+def _write(
+    out_dir: Path, cfg: BenchmarkConfig, rows: list[dict], command: str, val_records: list[str]
+) -> dict:
     best = max(rows, key=lambda r: r["val_macro_f1_nsvf"]) if rows else None
     result = {
         "config": asdict(cfg),
         "command": command,
         "selected_by": "val_macro_f1_nsvf",
         "best": best["cell"] if best else None,
+        "val_records": list(val_records),
         "rows": rows,
     }
     atomic_write_json(out_dir / "benchmark.json", result)
     atomic_write_text(out_dir / "benchmark.md", markdown_table(result))
     return result
+
+
+def _validation_words(result: dict[str, Any]) -> str:
+    if not result["config"].get("val_records"):
+        return "10% of the DS1 beats (the training patients)"
+    return f"DS1 records {', '.join(result.get('val_records', []))} (held out of training)"
 
 
 def _ci(ci: list[float]) -> str:
@@ -228,14 +273,15 @@ def _ci(ci: list[float]) -> str:
 def markdown_table(result: dict[str, Any]) -> str:
     """The ablation table as Markdown (percentages; 95% record-bootstrap intervals)."""
     lines = [
-        "| architecture | RR | imbalance | val macro-F1 | accuracy | S Se / +P | S F1 | "
+        "| architecture | RR | imbalance | beats | val macro-F1 | accuracy | S Se / +P | S F1 | "
         "V Se / +P | V F1 | F F1 | macro-F1 (N,S,V,F) | ECE before / after |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
         mark = " **(selected)**" if r["cell"] == result["best"] else ""
         lines.append(
             f"| {r['architecture']}{mark} | {r['rr']} | {r['imbalance']} | "
+            f"{r.get('normalize', 'record')} | "
             f"{100 * r['val_macro_f1_nsvf']:.1f} | {100 * r['accuracy']:.1f} "
             f"{_ci(r['accuracy_ci'])} | {100 * r['S_recall']:.1f} / {100 * r['S_precision']:.1f} | "
             f"{100 * r['S_f1']:.1f} {_ci(r['S_f1_ci'])} | "
@@ -249,9 +295,11 @@ def markdown_table(result: dict[str, Any]) -> str:
         "",
         f"Inter-patient (train DS1, test DS2: 49,712 beats of 22 records); seed {cfg['seed']}, "
         f"at most {cfg['epochs']} epochs (patience {cfg['patience']}); window beats at "
-        f"{cfg['window_fs']:g} Hz normalised per record; cnn-lstm sees {cfg['context']} "
-        "consecutive beats. Selection by validation macro-F1 on DS1 beats only. "
-        "Brackets: 95% intervals from resampling DS2 records.",
+        f"{cfg['window_fs']:g} Hz, normalised per record (`record`: divided by the record's "
+        "median beat amplitude; `median-beat`: minus the record's median beat, then divided); "
+        f"cnn-lstm sees {cfg['context']} consecutive beats. Early stopping and selection by "
+        f"validation macro-F1 (N,S,V,F) on {_validation_words(result)}; DS2 is never looked at "
+        "before the table is written. Brackets: 95% intervals from resampling DS2 records.",
     ]
     return "\n".join(lines) + "\n"
 
