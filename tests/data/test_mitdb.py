@@ -5,7 +5,13 @@ from ecglens.data.kaggle import read_kaggle_csv, write_kaggle_csv
 from ecglens.data.mitdb import DS1, DS2, PACED, BeatConfig, annotated_record_beats, load_mitdb_beats
 from ecglens.data.splits import make_split
 from ecglens.errors import EcgLensError
-from ecglens.signal.beats import kachuee_beats, rr_features, window_beats
+from ecglens.signal.beats import (
+    RR_FEATURE_NAMES,
+    RR_RHYTHM_COLUMNS,
+    kachuee_beats,
+    rr_features,
+    window_beats,
+)
 
 
 def test_record_lists_are_de_chazal():
@@ -32,9 +38,28 @@ def test_window_beats_and_rr_features():
     beats = window_beats(signal, peaks, fs=100, before_s=0.5, after_s=0.5)
     assert beats.shape == (3, 100)
     rr = rr_features(peaks, fs=100)
-    assert rr.shape == (3, 7)
+    assert rr.shape == (3, len(RR_FEATURE_NAMES)) == (3, 13)
     np.testing.assert_allclose(rr[:, 0], [3, 3, 3])  # pre-RR in s
     np.testing.assert_allclose(rr[:, 3], 1.0)  # pre / local mean
+    np.testing.assert_allclose(rr[:, RR_RHYTHM_COLUMNS], 1.0)  # a regular rhythm
+
+
+def test_rhythm_ratios_mark_a_premature_beat_and_its_pause():
+    # sinus at 1.0 s with one premature beat 0.6 s after its predecessor, then a 1.4-s pause
+    intervals = [1.0] * 20 + [0.6, 1.4] + [1.0] * 20
+    peaks = np.round(np.cumsum([0.5, *intervals]) * 250).astype(int)
+    rr = rr_features(peaks, fs=250)
+    names = dict(zip(RR_FEATURE_NAMES, range(len(RR_FEATURE_NAMES)), strict=True))
+    early = 21  # the premature beat
+    assert rr[early, names["pre_ratio_neighbours"]] == pytest.approx(0.6)
+    assert rr[early, names["pre_ratio_record_median"]] == pytest.approx(0.6)
+    assert rr[early, names["post_over_pre"]] == pytest.approx(1.4 / 0.6)
+    assert rr[early, names["pre_over_previous_pre"]] == pytest.approx(0.6)
+    assert rr[early + 1, names["pre_ratio_neighbours"]] == pytest.approx(1.4)
+    normal = 10
+    np.testing.assert_allclose(rr[normal, RR_RHYTHM_COLUMNS], 1.0, rtol=1e-6)
+    # a short pre-RR does not drag down its own reference (the local mean includes it)
+    assert rr[early, names["pre_ratio_neighbours"]] < rr[early, names["pre_ratio_local"]]
 
 
 def test_demo_record_beats(demo_record):

@@ -2,22 +2,34 @@ import pytest
 
 from ecglens.errors import EcgLensError
 from ecglens.models import create_model
-from ecglens.train.benchmark import BenchmarkConfig, cell_run_config, markdown_table
+from ecglens.train.benchmark import (
+    BenchmarkConfig,
+    cell_name,
+    cell_run_config,
+    markdown_table,
+    selection_score,
+)
 from ecglens.train.mitdb import model_kwargs
 
 
 def test_grid_is_the_full_factorial():
     cells = BenchmarkConfig().cells()
     assert len(cells) == 2 * 2 * 3
-    assert ("cnn-lstm", "ratios", "focal") in cells
+    assert ("cnn-lstm", "ratios", "focal", "record") in cells
+    wide = BenchmarkConfig(rr=("none", "ratios", "rhythm"), normalize=("record", "median-beat"))
+    assert len(wide.cells()) == 2 * 3 * 3 * 2
+    assert len({cell_name(*c) for c in wide.cells()}) == len(wide.cells())
+    assert cell_name("kachuee", "none", "focal") == "kachuee_rr-none_focal"
 
 
 def test_cell_configs_build_models_of_the_right_inputs():
-    cfg = BenchmarkConfig()
-    for arch, rr, imbalance in cfg.cells():
-        run = cell_run_config(arch, rr, imbalance, cfg)
-        assert run.split == "inter-patient"
+    cfg = BenchmarkConfig(rr=("none", "ratios", "rhythm"), normalize=("record", "median-beat"))
+    assert cfg.val_records == 5  # whole held-out DS1 records by default
+    for arch, rr, imbalance, normalize in cfg.cells():
+        run = cell_run_config(arch, rr, imbalance, cfg, normalize)
+        assert run.split == "inter-patient" and run.beats.normalize == normalize
         assert ("rr_ratios" in run.inputs) == (rr == "ratios")
+        assert ("rr_rhythm" in run.inputs) == (rr == "rhythm")
         create_model(arch, **model_kwargs(run, 5))
     focal = cell_run_config("kachuee", "none", "focal", cfg)
     assert focal.train.loss == "focal" and not focal.train.class_weighted
@@ -29,6 +41,20 @@ def test_cell_configs_build_models_of_the_right_inputs():
 def test_unknown_strategy_is_rejected():
     with pytest.raises(EcgLensError, match="unknown imbalance"):
         BenchmarkConfig(imbalance=("smote-ish",)).cells()
+    with pytest.raises(EcgLensError, match="unknown normalisation"):
+        BenchmarkConfig(normalize=("z-score",)).cells()
+
+
+def test_selection_ignores_classes_with_few_validation_beats():
+    per = {
+        "N": {"f1": 0.9, "support": 10_000},
+        "S": {"f1": 0.5, "support": 100},
+        "V": {"f1": 0.7, "support": 700},
+        "F": {"f1": 0.0, "support": 2},
+    }
+    score = selection_score({"per_class": per})
+    assert score["val_scored_classes"] == ["N", "S", "V"]
+    assert score["val_macro_f1"] == pytest.approx(0.7)
 
 
 def test_markdown_marks_the_selected_cell():
@@ -37,7 +63,7 @@ def test_markdown_marks_the_selected_cell():
         "architecture": "kachuee",
         "rr": "none",
         "imbalance": "focal",
-        "val_macro_f1_nsvf": 0.8,
+        "val_macro_f1": 0.8,
         "accuracy": 0.9,
         "accuracy_ci": [0.85, 0.95],
         "macro_f1_nsvf": 0.7,

@@ -24,8 +24,9 @@ def test_reproduce_command_round_trips(monkeypatch, tmp_path):
     for cell, val_records in [
         (("cnn-lstm", "ratios", "focal"), 0),
         (("kachuee", "none", "oversample"), 5),
+        (("cnn-lstm", "rhythm", "weighted-ce", "median-beat"), 5),
     ]:
-        run = cell_run_config(*cell, BenchmarkConfig(val_records=val_records))
+        run = cell_run_config(*cell[:3], BenchmarkConfig(val_records=val_records), *cell[3:])
         command = reproduce_command(run, tmp_path / "out", "m")
         args = shlex.split(command)[1:]
         result = CliRunner().invoke(app, [*args, "--data", str(tmp_path)])

@@ -495,6 +495,7 @@ def _print_metrics(metrics: dict) -> None:
 class RR(StrEnum):
     none = "none"
     ratios = "ratios"
+    rhythm = "rhythm"
     all = "all"
 
 
@@ -533,8 +534,11 @@ def train_command(
         RR,
         typer.Option(
             help="RR-interval features beside the waveform: none; ratios (pre/post RR over "
-            "the local and the record mean: per-record normalised); all (ratios and RR in "
-            "seconds). Needs an architecture that takes them (cnn-lstm)."
+            "the local and the record mean: per-record normalised; 4 features); rhythm "
+            "(pre/post RR over the record median and over the median of the neighbouring "
+            "beats, post/pre RR, pre RR over the previous one; 6 features); all (the ratios "
+            "and RR in seconds; 7). Needs an architecture that takes them (cnn-lstm, "
+            "kachuee); n_rr_features is set to match unless --arch-kwargs gives it."
         ),
     ] = RR.none,
     arch_kwargs: Annotated[
@@ -659,7 +663,14 @@ def train_command(
     from ecglens.train.mitdb import MitdbRunConfig, train_mitdb
     from ecglens.train.trainer import TrainConfig
 
-    rr_inputs = {RR.none: (), RR.ratios: ("rr_ratios",), RR.all: ("rr",)}[rr]
+    rr_inputs = {
+        RR.none: (),
+        RR.ratios: ("rr_ratios",),
+        RR.rhythm: ("rr_rhythm",),
+        RR.all: ("rr",),
+    }[rr]
+    if rr_inputs:
+        kwargs.setdefault("n_rr_features", {RR.ratios: 4, RR.rhythm: 6, RR.all: 7}[rr])
     run = MitdbRunConfig(
         split=split.value,
         architecture=arch,
@@ -719,7 +730,12 @@ def benchmark_command(
         typer.Option(help="Architectures (repeat the option); default kachuee and cnn-lstm."),
     ] = None,
     rr: Annotated[
-        list[str] | None, typer.Option(help="RR options: none, ratios (repeat); default both.")
+        list[str] | None,
+        typer.Option(
+            help="RR options (repeat): none, ratios (4 ratios to the local and record mean "
+            "RR), rhythm (6 ratios to the record median, the neighbouring beats and the "
+            "previous RR); default none and ratios."
+        ),
     ] = None,
     imbalance: Annotated[
         list[str] | None,

@@ -142,8 +142,8 @@ class BeatConfig:
 class BeatSet:
     """Beats of one or more records.
 
-    x: (n, L) float32 waveforms; rr: (n, 7) RR features; y: (n,) int64 indices into
-    ``classes`` (-1 when unknown); record: (n,) record names; sample: (n,) R-peak
+    x: (n, L) float32 waveforms; rr: (n, 13) RR features (see ``rr_features``); y: (n,)
+    int64 indices into ``classes`` (-1 when unknown); record: (n,) record names; sample: (n,) R-peak
     index at the record's own rate.
     """
 
@@ -208,7 +208,7 @@ def beat_inputs(
     """Waveforms and RR features of the beats at ``peaks`` of one raw lead.
 
     signal: (n_samples,) in mV at ``fs`` Hz; peaks: R-peak indices at ``fs``.
-    Returns ``(x (n_beats, L) float32, rr (n_beats, 7) float32)``.
+    Returns ``(x (n_beats, L) float32, rr (n_beats, 13) float32)``.
     """
     from ecglens.signal.filters import ecg_clean
     from ecglens.signal.resample import resample_indices, resample_signal

@@ -13,6 +13,7 @@ from ecglens.data.splits import make_split, split_records
 from ecglens.errors import EcgLensError
 from ecglens.evaluate.metrics import classification_metrics
 from ecglens.models.registry import LoadedModel
+from ecglens.signal.beats import RR_RATIO_COLUMNS, RR_RHYTHM_COLUMNS
 from ecglens.train.trainer import predict_logits
 
 
@@ -22,9 +23,16 @@ def beat_model_inputs(beats: BeatSet, inputs: list[str]) -> tuple[np.ndarray, ..
 
 
 def model_input_arrays(x: np.ndarray, rr: np.ndarray, inputs: list[str]) -> tuple[np.ndarray, ...]:
-    """The arrays a beat model's forward takes, in order: "x" waveform, "rr" all seven RR
-    features, "rr_ratios" only the four per-record normalised ratios (no absolute RR)."""
-    table = {"x": x, "rr": rr, "rr_ratios": rr[:, 3:]}
+    """The arrays a beat model's forward takes, in order: "x" waveform, "rr" the first seven
+    RR features (absolute RR included), "rr_ratios" the four ratios to the local and record
+    mean RR, "rr_rhythm" the six rhythm ratios (see :func:`~ecglens.signal.beats.rr_features`).
+    """
+    table = {
+        "x": x,
+        "rr": rr[:, :7],
+        "rr_ratios": rr[:, RR_RATIO_COLUMNS],
+        "rr_rhythm": rr[:, RR_RHYTHM_COLUMNS],
+    }
     unknown = [i for i in inputs if i not in table]
     if unknown:
         raise EcgLensError(f"unknown model inputs {unknown}")

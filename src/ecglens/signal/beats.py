@@ -84,17 +84,29 @@ RR_FEATURE_NAMES = (
     "post_ratio_local",
     "pre_ratio_record",
     "post_ratio_record",
+    # rhythm ratios: robust to pauses and to runs of premature beats
+    "pre_ratio_record_median",
+    "post_ratio_record_median",
+    "pre_ratio_neighbours",
+    "post_ratio_neighbours",
+    "post_over_pre",
+    "pre_over_previous_pre",
 )
+RR_RATIO_COLUMNS = slice(3, 7)  # the four ratios to the local and record mean
+RR_RHYTHM_COLUMNS = slice(7, 13)  # the six rhythm ratios
 
 
 def rr_features(peaks: np.ndarray, fs: float, local_beats: int = 10) -> np.ndarray:
-    """RR-interval features per beat: (n_beats, 7) float32.
+    """RR-interval features per beat: (n_beats, 13) float32.
 
     Columns (see :data:`RR_FEATURE_NAMES`): pre-RR and post-RR (s), local mean RR
-    over the ``local_beats`` preceding intervals (s), and pre/post-RR divided by the
-    local mean and by the record's mean RR. The ratios are per-record normalised, so
-    a patient's own heart rate does not leak into the model. The first beat's pre-RR
-    and the last beat's post-RR copy their neighbour.
+    over the ``local_beats`` preceding intervals (s), pre/post-RR divided by the local
+    mean and by the record's mean RR, then the rhythm ratios: pre/post-RR over the
+    record's median RR, over the median of the ``local_beats`` pre-RR intervals on each
+    side of the beat (the beat's own excluded), post-RR over pre-RR (compensatory
+    pause) and pre-RR over the previous beat's pre-RR. Ratios are per record, so a
+    patient's own heart rate does not leak into the model. The first beat's pre-RR and
+    the last beat's post-RR copy their neighbour.
     """
     peaks = np.asarray(peaks, dtype=np.int64)
     n = len(peaks)
@@ -108,10 +120,28 @@ def rr_features(peaks: np.ndarray, fs: float, local_beats: int = 10) -> np.ndarr
     start = np.maximum(idx - local_beats + 1, 0)
     local = (cumulative[idx + 1] - cumulative[start]) / (idx + 1 - start)
     record_mean = float(np.mean(rr))
+    record_median = float(np.median(rr))
+    neighbours = _neighbour_median(pre, local_beats)
+    previous_pre = np.concatenate([[pre[0]], pre[:-1]])
     feats = np.stack(
-        [pre, post, local, pre / local, post / local, pre / record_mean, post / record_mean], axis=1
-    )
+        [
+            pre, post, local, pre / local, post / local, pre / record_mean, post / record_mean,
+            pre / record_median, post / record_median, pre / neighbours, post / neighbours,
+            post / pre, pre / previous_pre,
+        ],
+        axis=1,
+    )  # fmt: skip
     return feats.astype(np.float32)
+
+
+def _neighbour_median(values: np.ndarray, k: int) -> np.ndarray:
+    """Median of the ``k`` values on each side of every element, the element excluded."""
+    if len(values) < 2:
+        return values.astype(float)
+    padded = np.concatenate([np.full(k, np.nan), values, np.full(k, np.nan)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * k + 1)
+    windows = np.delete(windows, k, axis=1)
+    return np.nanmedian(windows, axis=1)
 
 
 def beat_context(beats: np.ndarray, k: int) -> np.ndarray:

@@ -146,7 +146,9 @@ def reproduce_command(run: MitdbRunConfig, out: str | Path, name: str | None = N
     import shlex
 
     t, b = run.train, run.beats
-    rr = {(): "none", ("rr_ratios",): "ratios", ("rr",): "all"}[tuple(run.inputs[1:])]
+    rr = {(): "none", ("rr_ratios",): "ratios", ("rr_rhythm",): "rhythm", ("rr",): "all"}[
+        tuple(run.inputs[1:])
+    ]
     parts = [
         "ecglens", "train", "mitdb", "--split", run.split, "--arch", run.architecture,
         "--representation", b.representation, "--window-fs", f"{b.window_fs:g}",
