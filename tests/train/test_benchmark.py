@@ -76,3 +76,17 @@ def test_markdown_marks_the_selected_cell():
     }
     text = markdown_table({"rows": [row], "best": "a", "config": BenchmarkConfig().__dict__})
     assert "**(selected)**" in text and "90.0 [85.0, 95.0]" in text
+
+
+def test_proxy_correlation_ranks_validation_against_test():
+    from ecglens.train.benchmark import proxy_correlation
+
+    rows = [
+        {"val_macro_f1": v, "macro_f1_nsvf": t} for v, t in [(0.1, 0.3), (0.2, 0.5), (0.3, 0.4)]
+    ]
+    assert proxy_correlation(rows) == pytest.approx(0.5)
+    assert proxy_correlation(rows[:2]) is None
+    reversed_rows = [
+        {"val_macro_f1": r["val_macro_f1"], "macro_f1_nsvf": -r["val_macro_f1"]} for r in rows
+    ]
+    assert proxy_correlation(reversed_rows) == pytest.approx(-1.0)

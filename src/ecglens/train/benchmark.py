@@ -323,7 +323,26 @@ def markdown_table(result: dict[str, Any]) -> str:
         f"{_validation_words(result)}; DS2 plays no part in training or selection. "
         "Brackets: 95% intervals from resampling DS2 records.",
     ]
+    rho = proxy_correlation(result["rows"])
+    if rho is not None:
+        lines += [
+            "",
+            f"How well validation predicts new patients: Spearman rank correlation between the "
+            f"cells' validation macro-F1 and their DS2 macro-F1 (N,S,V,F): {rho:.2f} over "
+            f"{len(result['rows'])} cells (computed after the fact; not used for selection).",
+        ]
     return "\n".join(lines) + "\n"
+
+
+def proxy_correlation(rows: list[dict[str, Any]]) -> float | None:
+    """Spearman correlation of validation and DS2 macro-F1 across cells (None below 3 cells)."""
+    if len(rows) < 3:
+        return None
+    from scipy.stats import spearmanr
+
+    val = [r["val_macro_f1"] for r in rows]
+    test = [r["macro_f1_nsvf"] for r in rows]
+    return float(spearmanr(val, test).statistic)
 
 
 def ship_cell(
