@@ -599,6 +599,13 @@ def train_command(
             "stopping, selection, calibration) instead of 10% of the DS1 beats; 0 = beats."
         ),
     ] = 0,
+    split_seed: Annotated[
+        int | None,
+        typer.Option(
+            help="mitdb: seed of the validation draw (default: --seed), so that runs with "
+            "different seeds can share one validation set (e.g. ensemble members)."
+        ),
+    ] = None,
     task: Annotated[Task, typer.Option(help="ptbxl: binary or superclass.")] = Task.binary,
     baseline: Annotated[
         str,
@@ -684,6 +691,7 @@ def train_command(
         calibrate=calibrate,
         mc_samples=mc_samples,
         val_records=val_records,
+        split_seed=split_seed,
         inputs=("x", *rr_inputs),
         train=TrainConfig(
             epochs=epochs,
@@ -793,6 +801,40 @@ def benchmark_command(
     )
     print((out / "benchmark.md").read_text())
     console.print(f"best by validation macro-F1: {result['best']}; wrote {out / 'benchmark.md'}")
+
+
+@app.command("ensemble")
+def ensemble_command(
+    runs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Run folders of `ecglens train mitdb` (or benchmark cells) that differ only "
+            "in --seed and share their validation records (--split-seed)."
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option(help="Output path: writes OUT.safetensors, OUT.json and OUT.md.")
+    ] = Path("runs/ensemble/model"),
+    name: Annotated[str | None, typer.Option(help="Model name for the card.")] = None,
+    data: DataOpt = None,
+    progress: ProgressOpt = True,
+) -> None:
+    """Average MIT-BIH beat models trained with different seeds into one model: its
+    probabilities are the members' mean, its uncertainty score their predictive entropy
+    (high where members disagree); temperature refitted on the shared validation beats,
+    card metrics from `ecglens evaluate`."""
+    from ecglens.train.ensemble import build_ensemble
+
+    config = build_ensemble(runs, out, _data_dir(data, "mitdb"), name=name, progress=progress)
+    _print_metrics(
+        {
+            "model": name or out.name,
+            "split": config["split"],
+            "optimistic": config.get("optimistic", False),
+            **config["metrics"],
+        }
+    )
+    console.print(f"wrote {out.with_suffix('.safetensors')} (+ .json, .md)")
 
 
 @app.command("export-kaggle")

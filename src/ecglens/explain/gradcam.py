@@ -71,12 +71,17 @@ def grad_cam(
         return np.concatenate(chunks)
     model.eval()
     wrapped = _LogitsOnly(model)
-    module = get_layer(model, layer)
-    explainer = LayerGradCam(wrapped, module)
-    with torch.enable_grad():
-        attribution = explainer.attribute(inputs, target=target, relu_attributions=relu)
+    # an ensemble averages the maps at each member's last conv layer
+    layers = [layer] if layer is not None or not hasattr(model, "members") else [
+        f"members.{i}.{conv_layer_names(member)[-1]}" for i, member in enumerate(model.members)
+    ]  # fmt: skip
     length = inputs[0].shape[-1]
-    up = LayerAttribution.interpolate(attribution, (length,), interpolate_mode="linear")
-    maps = up.detach().reshape(up.shape[0], -1).float().numpy()
+    maps = 0.0
+    for name in layers:
+        explainer = LayerGradCam(wrapped, get_layer(model, name))
+        with torch.enable_grad():
+            attribution = explainer.attribute(inputs, target=target, relu_attributions=relu)
+        up = LayerAttribution.interpolate(attribution, (length,), interpolate_mode="linear")
+        maps = maps + up.detach().reshape(up.shape[0], -1).float().numpy()
     peak = np.abs(maps).max(axis=1, keepdims=True)
     return np.divide(maps, peak, out=np.zeros_like(maps), where=peak > 0).astype(np.float32)

@@ -25,7 +25,12 @@ from ecglens.errors import EcgLensError
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 _REGISTRY: dict[str, Callable[..., torch.nn.Module]] = {}
 # Modules whose import registers architectures; imported lazily by the registry.
-_ARCHITECTURE_MODULES = ("ecglens.models.kachuee", "ecglens.models.cnn_lstm", "ecglens.models.cam")
+_ARCHITECTURE_MODULES = (
+    "ecglens.models.kachuee",
+    "ecglens.models.cnn_lstm",
+    "ecglens.models.cam",
+    "ecglens.models.ensemble",
+)
 
 
 def register_model(name: str) -> Callable:

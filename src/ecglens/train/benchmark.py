@@ -350,12 +350,13 @@ def ship_cell(
     name: str,
     data_dir: str | Path,
     weights_dir: str | Path,
-    mc_samples: int = 20,
+    mc_samples: int | None = None,
 ) -> dict[str, Any]:
     """Turn a trained grid cell into a shipped model ``weights_dir/name.*``.
 
     The weights are the cell's; the uncertainty score uses ``mc_samples`` MC-dropout passes
-    (the review summary is recomputed with them), the recorded command is the
+    (default 20 when the architecture has dropout, else 0: the calibrated softmax's entropy),
+    the review summary is recomputed with them, the recorded command is the
     ``ecglens train`` line that trains the same run with that setting, and the card's
     metrics and intervals come from :func:`~ecglens.evaluate.mitdb.evaluate_mitdb`.
     """
@@ -373,8 +374,12 @@ def ship_cell(
 
     cell_dir, weights_dir = Path(cell_dir), Path(weights_dir)
     saved = run_config_from_dict(json.loads((cell_dir / "run_config.json").read_text()))
-    run = replace(saved, mc_samples=mc_samples)
     loaded = load_model(cell_dir / "model.safetensors")
+    if mc_samples is None:
+        from ecglens.pipeline import has_dropout
+
+        mc_samples = 20 if has_dropout(loaded.module) else 0
+    run = replace(saved, mc_samples=mc_samples)
     config = dict(loaded.config)
     beats, split = load_split(data_dir, run, progress=False)
     config.update(

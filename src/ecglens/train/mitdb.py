@@ -39,6 +39,7 @@ class MitdbRunConfig:
     val_records: int = 0  # inter-patient: > 0 holds out that many whole DS1 records instead
     calibrate: bool = True  # fit a temperature on the validation beats
     mc_samples: int = 0  # MC-dropout passes for the uncertainty score (0: softmax entropy)
+    split_seed: int | None = None  # seed of the validation draw; None: the training seed
 
 
 def train_mitdb(
@@ -125,7 +126,7 @@ def load_split(
     split = make_split(
         beats,
         run.split,
-        seed=run.train.seed,
+        seed=run.train.seed if run.split_seed is None else run.split_seed,
         val_fraction=run.val_fraction,
         val_records=run.val_records,
     )
@@ -163,6 +164,8 @@ def reproduce_command(run: MitdbRunConfig, out: str | Path, name: str | None = N
     ]  # fmt: skip
     if run.val_records:
         parts += ["--val-records", str(run.val_records)]
+    if run.split_seed is not None:
+        parts += ["--split-seed", str(run.split_seed)]
     if run.architecture_kwargs:
         parts += ["--arch-kwargs", json.dumps(run.architecture_kwargs, sort_keys=True)]
     parts += ["--out", str(out)]
