@@ -126,7 +126,7 @@ class BeatConfig:
             return "Amplitude (scaled to [0, 1])"
         return {
             "record": "Amplitude (record-scaled)",
-            "median-beat": "Deviation from the record's median beat (record-scaled)",
+            "median-beat": "Beat minus median beat (scaled)",
         }.get(self.normalize, "Amplitude (mV)")
 
     @property

@@ -90,7 +90,6 @@ def build_ensemble(
         for d, r, m in zip(run_dirs, runs, loaded, strict=True)
     ]
     config["best_epoch"] = ", ".join(str(m["best_epoch"]) for m in config["members"])
-    config["train"] = {**config["train"], "seed": ", ".join(str(r.train.seed) for r in runs)}
     config["run_config"] = run_config_dict(run)
     config["command"] = "\n".join(
         [

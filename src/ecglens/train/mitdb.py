@@ -231,6 +231,17 @@ def calibrate_and_review(
     }
 
 
+def _members_text(config: dict[str, Any]) -> str:
+    members = config.get("members")
+    if not members:
+        return ""
+    seeds = ", ".join(str(m["seed"]) for m in members)
+    return (
+        f"\n- **Ensemble**: {len(members)} members of this configuration, training seeds "
+        f"{seeds} (best epochs {config['best_epoch']}); probabilities are their mean"
+    )
+
+
 def _calibration_text(config: dict[str, Any]) -> str:
     """Card section: temperature, ECE before/after, and what review flags catch."""
     cal = config.get("calibration")
@@ -368,7 +379,7 @@ Beat classifier (AAMI classes {", ".join(config["classes"])}) trained with ecgle
         train["lr_schedule"]
     }), early stopping on {train["monitor"]} (patience {train["patience"]}); best epoch {
         config["best_epoch"]
-    }
+    }{_members_text(config)}
 {warning}
 ## Test metrics ({m["n"]} beats)
 
