@@ -90,3 +90,30 @@ def test_proxy_correlation_ranks_validation_against_test():
         {"val_macro_f1": r["val_macro_f1"], "macro_f1_nsvf": -r["val_macro_f1"]} for r in rows
     ]
     assert proxy_correlation(reversed_rows) == pytest.approx(-1.0)
+
+
+def test_a_finished_cell_is_reused_on_any_device_but_not_with_other_settings(tmp_path):
+    import json
+    from dataclasses import asdict, replace
+
+    from ecglens.train.benchmark import _finished_cell
+
+    cfg = BenchmarkConfig()
+    run = cell_run_config("kachuee", "rhythm", "focal", cfg, "median-beat")
+    config = {
+        "architecture": run.architecture,
+        "architecture_kwargs": model_kwargs(run, 5),
+        "beats": asdict(run.beats),
+        "inputs": list(run.inputs),
+        "train": {**asdict(run.train), "device": "cuda"},
+        "calibration": {},
+        "val_records": run.val_records,
+        "classes": list("NSVFQ"),
+    }
+    (tmp_path / "model.json").write_text(json.dumps(config))
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    assert _finished_cell(tmp_path, run) is not None
+    assert _finished_cell(tmp_path, replace(run, val_records=0)) is None
+    assert _finished_cell(tmp_path, replace(run, train=replace(run.train, seed=1))) is None
+    other = cell_run_config("kachuee", "rhythm", "focal", cfg, "record")
+    assert _finished_cell(tmp_path, other) is None

@@ -194,7 +194,7 @@ def _interrupted_cell(run_dir: Path, run: MitdbRunConfig) -> bool:
 
 
 def _finished_cell(run_dir: Path, run: MitdbRunConfig) -> dict[str, Any] | None:
-    """The model config of a cell trained earlier with exactly these settings, else None."""
+    """The model config of a cell trained earlier with these settings (any device), else None."""
     import json
 
     path = run_dir / "model.json"
@@ -206,11 +206,16 @@ def _finished_cell(run_dir: Path, run: MitdbRunConfig) -> dict[str, Any] | None:
         and config.get("architecture_kwargs") == model_kwargs(run, len(config["classes"]))
         and config.get("beats") == asdict(run.beats)
         and config.get("inputs") == list(run.inputs)
-        and config.get("train") == asdict(run.train)
+        and _without_device(config.get("train", {})) == _without_device(asdict(run.train))
         and "calibration" in config
         and config.get("val_records", 0) == run.val_records
     )
     return config if same else None
+
+
+def _without_device(train: dict[str, Any]) -> dict[str, Any]:
+    """Training settings apart from the device (a cell trained on a GPU is reused on CPU)."""
+    return {k: v for k, v in train.items() if k != "device"}
 
 
 def selection_score(val_metrics: dict[str, Any]) -> dict[str, Any]:
