@@ -26,7 +26,12 @@ from ecglens.evaluate.noise import PARTS, default_records, noise_robustness
 from ecglens.models import list_pretrained
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = ("kachuee-mitdb-inter", "kachuee-mitdb-intra", "ecglens-mitdb-inter")
+SHIPPED = (
+    "kachuee-mitdb-inter",
+    "kachuee-mitdb-intra",
+    "ecglens-mitdb-inter",
+    "ecglens-mitdb-intra",
+)
 PART_NAMES = {"all": "all", "after_onset": "t≥{onset:g} s", "noise_on": "noisy segments"}
 
 

@@ -112,6 +112,7 @@ def test_explain_writes_png(demo_record, tmp_path):
         ("kachuee-mitdb-inter", "inter-patient", 49712),
         ("kachuee-mitdb-intra", "intra-patient", 21899),
         ("ecglens-mitdb-inter", "inter-patient", 49712),
+        ("ecglens-mitdb-intra", "intra-patient", 21899),
     ],
 )
 def test_evaluate_shipped_beat_models_reproduce_their_cards(
