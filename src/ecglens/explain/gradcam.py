@@ -49,6 +49,8 @@ def grad_cam(
 ) -> np.ndarray:
     """Grad-CAM of ``target`` class(es) at conv ``layer``, upsampled to the input length.
 
+    ``layer`` None: the last Conv1d; for an ensemble, the mean of each member's map.
+
     inputs: the model's forward arguments, the first of shape (B, L) or (B, C, L).
     Returns (B, L) float32, each row scaled to [0, 1] (all zeros where the map is 0).
     Computed in batches of ``batch_size`` beats.
@@ -70,18 +72,16 @@ def grad_cam(
             chunks.append(grad_cam(model, part, part_target, layer, relu, batch_size))
         return np.concatenate(chunks)
     model.eval()
-    wrapped = _LogitsOnly(model)
-    # an ensemble averages the maps at each member's last conv layer
-    layers = [layer] if layer is not None or not hasattr(model, "members") else [
-        f"members.{i}.{conv_layer_names(member)[-1]}" for i, member in enumerate(model.members)
-    ]  # fmt: skip
-    length = inputs[0].shape[-1]
-    maps = 0.0
-    for name in layers:
-        explainer = LayerGradCam(wrapped, get_layer(model, name))
+    if layer is None and hasattr(model, "members"):
+        # an ensemble: the mean of its members' own maps for the target class
+        maps = sum(grad_cam(m, inputs, target, None, relu, batch_size) for m in model.members)
+    else:
+        explainer = LayerGradCam(_LogitsOnly(model), get_layer(model, layer))
         with torch.enable_grad():
             attribution = explainer.attribute(inputs, target=target, relu_attributions=relu)
-        up = LayerAttribution.interpolate(attribution, (length,), interpolate_mode="linear")
-        maps = maps + up.detach().reshape(up.shape[0], -1).float().numpy()
+        up = LayerAttribution.interpolate(
+            attribution, (inputs[0].shape[-1],), interpolate_mode="linear"
+        )
+        maps = up.detach().reshape(up.shape[0], -1).float().numpy()
     peak = np.abs(maps).max(axis=1, keepdims=True)
     return np.divide(maps, peak, out=np.zeros_like(maps), where=peak > 0).astype(np.float32)
