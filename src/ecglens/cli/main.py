@@ -492,6 +492,18 @@ def _print_metrics(metrics: dict) -> None:
         console.print(f"[yellow]warning: {metrics['warning']}[/yellow]")
 
 
+def _print_trained(name: str, split: str, config: dict) -> None:
+    """The test metrics of a beat model just trained or assembled."""
+    _print_metrics(
+        {
+            "model": name,
+            "split": split,
+            "optimistic": config.get("optimistic", False),
+            **config["metrics"],
+        }
+    )
+
+
 class RR(StrEnum):
     none = "none"
     ratios = "ratios"
@@ -667,17 +679,12 @@ def train_command(
     epochs, batch_size = epochs or 30, batch_size or 256
     lr, patience = lr or 1e-3, patience or 6
     from ecglens.data.mitdb import BeatConfig
-    from ecglens.train.mitdb import MitdbRunConfig, train_mitdb
+    from ecglens.train.mitdb import RR_OPTIONS, RR_WIDTHS, MitdbRunConfig, train_mitdb
     from ecglens.train.trainer import TrainConfig
 
-    rr_inputs = {
-        RR.none: (),
-        RR.ratios: ("rr_ratios",),
-        RR.rhythm: ("rr_rhythm",),
-        RR.all: ("rr",),
-    }[rr]
+    rr_inputs = RR_OPTIONS[rr.value]
     if rr_inputs:
-        kwargs.setdefault("n_rr_features", {RR.ratios: 4, RR.rhythm: 6, RR.all: 7}[rr])
+        kwargs.setdefault("n_rr_features", RR_WIDTHS[rr.value])
     run = MitdbRunConfig(
         split=split.value,
         architecture=arch,
@@ -716,14 +723,7 @@ def train_command(
         resume=resume,
         progress=progress,
     )
-    _print_metrics(
-        {
-            "model": name or out.name,
-            "split": split.value,
-            "optimistic": config["optimistic"],
-            **config["metrics"],
-        }
-    )
+    _print_trained(name or out.name, split.value, config)
     console.print(f"wrote {out / 'model.safetensors'} (+ .json, .md)")
 
 
@@ -813,9 +813,12 @@ def ensemble_command(
         ),
     ],
     out: Annotated[
-        Path, typer.Option(help="Output path: writes OUT.safetensors, OUT.json and OUT.md.")
+        Path,
+        typer.Option(
+            help="Output path: writes OUT.safetensors, OUT.json and OUT.md; the model's name "
+            "is the file name."
+        ),
     ] = Path("runs/ensemble/model"),
-    name: Annotated[str | None, typer.Option(help="Model name for the card.")] = None,
     data: DataOpt = None,
     progress: ProgressOpt = True,
 ) -> None:
@@ -825,15 +828,8 @@ def ensemble_command(
     card metrics from `ecglens evaluate`."""
     from ecglens.train.ensemble import build_ensemble
 
-    config = build_ensemble(runs, out, _data_dir(data, "mitdb"), name=name, progress=progress)
-    _print_metrics(
-        {
-            "model": name or out.name,
-            "split": config["split"],
-            "optimistic": config.get("optimistic", False),
-            **config["metrics"],
-        }
-    )
+    config = build_ensemble(runs, out, _data_dir(data, "mitdb"), progress=progress)
+    _print_trained(out.stem, config["split"], config)
     console.print(f"wrote {out.with_suffix('.safetensors')} (+ .json, .md)")
 
 

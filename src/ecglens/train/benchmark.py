@@ -24,7 +24,7 @@ from ecglens.data.splits import make_split, split_records
 from ecglens.errors import EcgLensError
 from ecglens.evaluate.mitdb import SCORED_CLASSES, evaluate_beats
 from ecglens.models.registry import load_model
-from ecglens.train.mitdb import MitdbRunConfig, model_kwargs, train_mitdb
+from ecglens.train.mitdb import RR_OPTIONS, RR_WIDTHS, MitdbRunConfig, model_kwargs, train_mitdb
 from ecglens.train.trainer import MONITOR_MIN_SUPPORT, TrainConfig
 
 IMBALANCE = {
@@ -33,8 +33,7 @@ IMBALANCE = {
     "focal": {"loss": "focal"},
     "none": {},
 }
-RR_INPUTS = {"none": (), "ratios": ("rr_ratios",), "rhythm": ("rr_rhythm",)}
-RR_WIDTH = {"ratios": 4, "rhythm": 6}  # features per RR option
+RR_INPUTS = {k: RR_OPTIONS[k] for k in ("none", "ratios", "rhythm")}  # RR options of the grid
 NORMALIZE = ("record", "median-beat")
 
 
@@ -105,7 +104,7 @@ def cell_run_config(
     if sequence:
         kwargs["n_beats"] = cfg.context
     if rr != "none":
-        kwargs["n_rr_features"] = RR_WIDTH[rr]
+        kwargs["n_rr_features"] = RR_WIDTHS[rr]
     train = TrainConfig(
         epochs=cfg.epochs,
         patience=cfg.patience,
@@ -138,7 +137,7 @@ def run_benchmark(
     out_dir = Path(out_dir)
     rows = []
     cells = cfg.cells()
-    val_records = _held_out(data_dir, cfg)
+    val_records = _held_out(data_dir, cfg, cell_run_config(*cells[0][:3], cfg, cells[0][3]).beats)
     for arch, rr, imbalance, normalize in cells:
         name = cell_name(arch, rr, imbalance, normalize)
         run = cell_run_config(arch, rr, imbalance, cfg, normalize)
@@ -167,16 +166,12 @@ def run_benchmark(
     return _write(out_dir, cfg, rows, command, val_records)
 
 
-def _held_out(data_dir, cfg: BenchmarkConfig) -> list[str]:
-    """The DS1 records every cell validates on (none with beat-level validation)."""
+def _held_out(data_dir, cfg: BenchmarkConfig, beat_config: BeatConfig) -> list[str]:
+    """The DS1 records every cell validates on (none with beat-level validation), from the
+    beats of one cell (labels do not depend on the representation; the cell loads them)."""
     if not cfg.val_records:
         return []
-    beats = load_mitdb_beats(
-        data_dir,
-        split_records("inter-patient"),
-        BeatConfig(representation="window", window_fs=cfg.window_fs),
-        progress=False,
-    )
+    beats = load_mitdb_beats(data_dir, split_records("inter-patient"), beat_config, progress=False)
     split = make_split(beats, "inter-patient", seed=cfg.seed, val_records=cfg.val_records)
     return sorted(set(beats.record[split.val].tolist()))
 
@@ -280,16 +275,13 @@ def _write(
     return result
 
 
-def _validation_text(run: MitdbRunConfig) -> str:
-    if not run.val_records:
-        return "DS1 beats"
-    return f"{run.val_records} held-out DS1 records"
-
-
-def _validation_words(result: dict[str, Any]) -> str:
-    if not result["config"].get("val_records"):
+def _validation_words(n_records: int, records: list[str] | None = None) -> str:
+    """What a grid validated on: DS1 beats, or ``n_records`` held-out DS1 records."""
+    if not n_records:
         return "10% of the DS1 beats (the training patients)"
-    return f"DS1 records {', '.join(result.get('val_records', []))} (held out of training)"
+    if records:
+        return f"DS1 records {', '.join(records)} (held out of training)"
+    return f"{n_records} held-out DS1 records"
 
 
 def _ci(ci: list[float]) -> str:
@@ -325,7 +317,8 @@ def markdown_table(result: dict[str, Any]) -> str:
         "median beat amplitude; `median-beat`: minus the record's median beat, then divided); "
         f"cnn-lstm sees {cfg['context']} consecutive beats. Early stopping and selection by "
         f"validation macro-F1 (N,S,V,F classes with >= 20 validation beats) on "
-        f"{_validation_words(result)}; DS2 plays no part in training or selection. "
+        f"{_validation_words(cfg.get('val_records', 0), result.get('val_records'))}; "
+        "DS2 plays no part in training or selection. "
         "Brackets: 95% intervals from resampling DS2 records.",
     ]
     rho = proxy_correlation(result["rows"])
@@ -400,8 +393,9 @@ def ship_cell(
     return refresh_card_metrics(
         target,
         data_dir,
-        note=f"Selected by validation macro-F1 (N,S,V,F) on {_validation_text(saved)} among the "
-        f"cells of `ecglens benchmark mitdb`; this is cell {cell_dir.name}. The command above "
+        note="Selected by validation macro-F1 (N,S,V,F) on "
+        f"{_validation_words(saved.val_records)} among the cells of `ecglens benchmark mitdb`; "
+        f"this is cell {cell_dir.name}. The command above "
         "trains the same run.",
         progress=False,
     )

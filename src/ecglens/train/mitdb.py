@@ -24,6 +24,15 @@ from ecglens.evaluate.mitdb import beat_model_inputs, evaluate_beats
 from ecglens.models.registry import create_model, save_pretrained
 from ecglens.train.trainer import ArrayDataset, TrainConfig, fit
 
+# ``--rr`` options: the model inputs beside the waveform, and their width (n_rr_features)
+RR_OPTIONS: dict[str, tuple[str, ...]] = {
+    "none": (),
+    "ratios": ("rr_ratios",),
+    "rhythm": ("rr_rhythm",),
+    "all": ("rr",),
+}
+RR_WIDTHS = {"none": 0, "ratios": 4, "rhythm": 6, "all": 7}
+
 
 @dataclass
 class MitdbRunConfig:
@@ -40,6 +49,11 @@ class MitdbRunConfig:
     calibrate: bool = True  # fit a temperature on the validation beats
     mc_samples: int = 0  # MC-dropout passes for the uncertainty score (0: softmax entropy)
     split_seed: int | None = None  # seed of the validation draw; None: the training seed
+
+    @property
+    def validation_seed(self) -> int:
+        """Seed of the train/validation split: ``split_seed``, else the training seed."""
+        return self.train.seed if self.split_seed is None else self.split_seed
 
 
 def train_mitdb(
@@ -126,7 +140,7 @@ def load_split(
     split = make_split(
         beats,
         run.split,
-        seed=run.train.seed if run.split_seed is None else run.split_seed,
+        seed=run.validation_seed,
         val_fraction=run.val_fraction,
         val_records=run.val_records,
     )
@@ -147,9 +161,7 @@ def reproduce_command(run: MitdbRunConfig, out: str | Path, name: str | None = N
     import shlex
 
     t, b = run.train, run.beats
-    rr = {(): "none", ("rr_ratios",): "ratios", ("rr_rhythm",): "rhythm", ("rr",): "all"}[
-        tuple(run.inputs[1:])
-    ]
+    rr = {inputs: option for option, inputs in RR_OPTIONS.items()}[tuple(run.inputs[1:])]
     parts = [
         "ecglens", "train", "mitdb", "--split", run.split, "--arch", run.architecture,
         "--representation", b.representation, "--window-fs", f"{b.window_fs:g}",
