@@ -20,7 +20,6 @@ from ecglens.train.mitdb import (
     MitdbRunConfig,
     calibrate_and_review,
     load_split,
-    model_card,
     model_kwargs,
     refresh_card_metrics,
     reproduce_command,
@@ -53,28 +52,27 @@ def member_runs(run_dirs: list[Path]) -> list[MitdbRunConfig]:
 
 
 def _without_seed(run: MitdbRunConfig) -> MitdbRunConfig:
-    split_seed = run.train.seed if run.split_seed is None else run.split_seed
-    return replace(run, train=replace(run.train, seed=0), split_seed=split_seed, mc_samples=0)
+    return replace(
+        run, train=replace(run.train, seed=0), split_seed=run.validation_seed, mc_samples=0
+    )
 
 
 def build_ensemble(
     run_dirs: list[str | Path],
     out: str | Path,
     data_dir: str | Path,
-    name: str | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Write ``out.safetensors`` (+ .json, .md): the members of ``run_dirs`` averaged."""
+    """Write ``out.safetensors`` (+ .json, .md): the members of ``run_dirs`` averaged; the
+    card is titled with the file name."""
     run_dirs = [Path(d) for d in run_dirs]
     out = Path(out).with_suffix("")
-    name = name or out.name
     runs = member_runs(run_dirs)
     loaded = [load_model(d / "model.safetensors") for d in run_dirs]
     n_classes = len(loaded[0].config["classes"])
     module = SoftmaxEnsemble([m.module for m in loaded]).eval()
-    first = runs[0]
-    split_seed = first.train.seed if first.split_seed is None else first.split_seed
-    run = replace(first, split_seed=split_seed, mc_samples=0)
+    split_seed = runs[0].validation_seed
+    run = replace(runs[0], split_seed=split_seed, mc_samples=0)
     beats, split = load_split(data_dir, run, progress=progress)
 
     config = {k: v for k, v in loaded[0].config.items() if k not in _MEMBER_ONLY}
@@ -105,8 +103,7 @@ def build_ensemble(
             module, beats.subset(split.val), beats.subset(split.test), run, config, "cpu"
         )
     )
-    config["metrics"] = loaded[0].config["metrics"]  # replaced by refresh_card_metrics below
-    save_pretrained(module, config, out, card=model_card(name, config, split))
+    save_pretrained(module, config, out)  # the card is written with the metrics, below
     seeds = ", ".join(str(r.train.seed) for r in runs)
     return refresh_card_metrics(
         out,
@@ -119,4 +116,11 @@ def build_ensemble(
 
 
 # keys of a member's config that describe that member's training, not the ensemble
-_MEMBER_ONLY = ("history", "best_epoch", "val_metrics", "metrics_at_training", "metrics_note")
+_MEMBER_ONLY = (
+    "history",
+    "best_epoch",
+    "val_metrics",
+    "metrics",
+    "metrics_at_training",
+    "metrics_note",
+)
