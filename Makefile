@@ -4,12 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint install clean
+.PHONY: demo test test-fast lint install lock clean
 
-$(STAMP): pyproject.toml
+# requirements.lock pins the exact versions of every dependency (pip freeze of a tested
+# .venv); `make lock` writes it again after a change to pyproject.toml.
+$(STAMP): pyproject.toml requirements.lock
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/python .ci/check_lock.py
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -30,6 +34,15 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
+
+lock:
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet --upgrade -e ".[dev]"
+	( echo "# Exact versions \`make\` installs (pip freeze of a tested .venv). Regenerate: make lock"; \
+	  $(BIN)/pip freeze --exclude-editable | grep -v "^#" ) > requirements.lock.tmp
+	mv requirements.lock.tmp requirements.lock
+	$(BIN)/python .ci/check_lock.py
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

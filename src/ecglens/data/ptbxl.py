@@ -316,8 +316,8 @@ def load_ptbxl(
         x=x if ok.all() else x[ok],
         y=_labels(kept, config.task),
         ecg_id=ids[ok],
-        patient_id=kept["patient_id"].to_numpy(dtype=np.int64),
-        strat_fold=kept["strat_fold"].to_numpy(dtype=np.int64),
+        patient_id=np.array(kept["patient_id"], dtype=np.int64),  # owned, writable copies
+        strat_fold=np.array(kept["strat_fold"], dtype=np.int64),
         classes=("abnormal",) if config.task == "binary" else SUPERCLASSES,
         fs=float(config.sampling_rate),
         missing=missing,
