@@ -59,8 +59,8 @@ def inputs(n: int = 64) -> tuple[np.ndarray, str]:
     root = os.environ.get("ECGLENS_DATA")
     if root and (Path(root) / "ptb-xl" / "ptbxl_database.csv").exists():
         from ecglens.data.ptbxl import PtbxlConfig, load_ptbxl, split_by_fold
+        from ecglens.inputs.twelve_lead import preprocess
         from ecglens.signal.baseline import LeadScaler
-        from ecglens.train.ptbxl import preprocess
 
         cfg = PtbxlConfig(root=root)
         train, _, test = split_by_fold(load_ptbxl(cfg, progress=False), cfg)

@@ -44,9 +44,10 @@ from ecglens._atomic import atomic_write_json
 from ecglens.data.ptbxl import PtbxlConfig, load_ptbxl, split_by_fold
 from ecglens.evaluate.bootstrap import bootstrap_statistic
 from ecglens.evaluate.ptbxl import binary_scores, score_binary, sigmoid
+from ecglens.inputs.twelve_lead import model_inputs
 from ecglens.models.registry import load_model
-from ecglens.train.ptbxl import MODEL_FS, PtbxlRunConfig, model_inputs, train_ptbxl
-from ecglens.train.trainer import predict_logits
+from ecglens.predict.forward import predict_logits
+from ecglens.train.ptbxl import MODEL_FS, PtbxlRunConfig, train_ptbxl
 
 METRICS = ("roc_auc", "accuracy", "f1")
 FRACTIONS = (0.25, 0.5, 1.0)

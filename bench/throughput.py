@@ -18,13 +18,12 @@ from pathlib import Path
 
 import torch
 
-from ecglens.data.mitdb import BeatConfig, beat_inputs
-from ecglens.evaluate.mitdb import model_input_arrays
 from ecglens.explain import grad_cam
+from ecglens.inputs.beats import BeatConfig, beat_inputs, model_input_arrays
 from ecglens.io import read_record, select_lead
 from ecglens.models import load_model
+from ecglens.predict.forward import predict_logits
 from ecglens.signal.peaks import ecg_peaks
-from ecglens.train import predict_logits
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -9,6 +9,7 @@ from ecglens.evaluate.detection import (
     detection_scores,
     drop_in_intervals,
     flutter_intervals,
+    match_pairs,
     match_peaks,
     reference_beats,
 )
@@ -106,3 +107,17 @@ def test_flutter_intervals_and_dropping_detections_inside():
     kept = drop_in_intervals(np.array([50, 100, 200, 300, 301, 450, 550]), intervals)
     assert kept.tolist() == [50, 301, 450]
     assert drop_in_intervals(np.array([1, 2]), np.zeros((0, 2))).tolist() == [1, 2]
+
+
+def test_match_pairs_agrees_with_match_peaks() -> None:
+    rng = np.random.default_rng(0)
+    ref = np.sort(rng.choice(100_000, 300, replace=False))
+    det = np.concatenate(
+        [ref[::2] + rng.integers(-60, 60, ref[::2].size), rng.integers(0, 1e5, 40)]
+    )
+    rng.shuffle(det)
+    d, r = match_pairs(det, ref, 54)
+    tp, _, _ = match_peaks(det, ref, 54)
+    assert len(d) == len(r) == tp
+    assert len(set(d.tolist())) == tp and len(set(r.tolist())) == tp
+    assert np.all(np.abs(det[d] - ref[r]) <= 54)

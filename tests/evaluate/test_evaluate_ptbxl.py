@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from ecglens.data.ptbxl import LEADS_12, SUPERCLASSES
+from ecglens.data.ptbxl import SUPERCLASSES
 from ecglens.errors import EcgLensError
 from ecglens.evaluate.ptbxl import (
     binary_scores,
@@ -87,60 +85,13 @@ def test_score_superclass_macro_auc_and_counts():
 
 # -- evaluate_ptbxl on a synthetic PTB-XL folder ---------------------------------------------
 
-STATEMENTS = pd.DataFrame(
-    {"diagnostic": [1.0, 1.0, np.nan], "diagnostic_class": ["NORM", "MI", np.nan]},
-    index=["NORM", "IMI", "SR"],
-)
-
-
-def _fake_ptbxl(root: Path, per_fold: int = 4) -> Path:
-    import wfdb
-
-    folder = root / "ptb-xl"
-    rec_dir = folder / "records100" / "00000"
-    rec_dir.mkdir(parents=True)
-    STATEMENTS.to_csv(folder / "scp_statements.csv")
-    rng = np.random.default_rng(0)
-    t = np.arange(1000) / 100.0
-    rows = []
-    for fold in range(1, 11):
-        for i in range(per_fold):
-            ecg_id = len(rows) + 1
-            abnormal = i % 2 == 1
-            beat = sum(np.exp(-0.5 * ((t - b) / 0.015) ** 2) for b in np.arange(0.3, 10, 0.8))
-            if abnormal:
-                beat = beat - sum(
-                    0.6 * np.exp(-0.5 * ((t - b - 0.25) / 0.06) ** 2)
-                    for b in np.arange(0.3, 10, 0.8)
-                )
-            sig = beat[:, None] * np.linspace(0.5, 1.5, 12) + rng.normal(0, 0.02, (1000, 12))
-            wfdb.wrsamp(
-                f"{ecg_id:05d}_lr", fs=100, units=["mV"] * 12, sig_name=list(LEADS_12),
-                p_signal=sig, fmt=["16"] * 12, adc_gain=[1000.0] * 12, baseline=[0] * 12,
-                write_dir=str(rec_dir),
-            )  # fmt: skip
-            code = "IMI" if abnormal else "NORM"
-            rows.append((ecg_id, 500 + ecg_id, f"{{'{code}': 100.0}}", fold))
-    pd.DataFrame(
-        {
-            "ecg_id": [r[0] for r in rows],
-            "patient_id": [float(r[1]) for r in rows],
-            "scp_codes": [r[2] for r in rows],
-            "strat_fold": [r[3] for r in rows],
-            "filename_lr": [f"records100/00000/{r[0]:05d}_lr" for r in rows],
-            "filename_hr": [f"records500/00000/{r[0]:05d}_hr" for r in rows],
-        }
-    ).to_csv(folder / "ptbxl_database.csv", index=False)
-    return root
-
-
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, fake_ptbxl):
     from ecglens.train.ptbxl import PtbxlRunConfig, train_ptbxl
 
     torch.set_num_threads(1)
     base = tmp_path_factory.mktemp("evalptbxl")
-    root = _fake_ptbxl(base / "data")
+    root = fake_ptbxl(base / "data")
     run = PtbxlRunConfig.from_options(epochs=1, batch_size=16, device="cpu")
     config = train_ptbxl(root, base / "run", run, progress=False, cache_dir=None)
     return root, base / "run", config

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from ecglens.errors import EcgLensError
-from ecglens.explain.gradcam import grad_cam
+from ecglens.explain import attribute, grad_cam
 from ecglens.models import create_model, load_model, save_pretrained
 
 MEMBER = {"architecture": "kachuee", "kwargs": {"input_length": 126, "n_rr_features": 6}}
@@ -60,11 +60,13 @@ def test_members_must_agree_on_classes():
 def test_grad_cam_averages_the_members():
     model = _ensemble(2)
     x, rr = torch.randn(3, 126), torch.randn(3, 6)
-    maps = grad_cam(model, (x, rr), target=0)
+    raw = attribute(model, (x, rr), target=0, method="grad-cam")
+    members = [attribute(m, (x, rr), target=0, method="grad-cam") for m in model.members]
+    np.testing.assert_allclose(raw, np.mean(members, axis=0), atol=1e-6)
+    maps = grad_cam(model, (x, rr), target=0)  # display form: ReLU, scaled to [0, 1]
     assert maps.shape == (3, 126) and np.all(maps >= 0) and np.all(maps <= 1)
-    members = sum(grad_cam(m, (x, rr), target=0) for m in model.members)
-    peak = members.max(axis=1, keepdims=True)
-    expected = np.divide(members, peak, out=np.zeros_like(members), where=peak > 0)
+    peak = np.maximum(raw, 0).max(axis=1, keepdims=True)
+    expected = np.divide(np.maximum(raw, 0), peak, out=np.zeros_like(raw), where=peak > 0)
     np.testing.assert_allclose(maps, expected, atol=1e-6)
     one = grad_cam(model, (x, rr), target=0, layer="members.0.blocks.4.conv2")
     assert one.shape == (3, 126)

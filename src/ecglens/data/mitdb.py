@@ -17,14 +17,8 @@ import numpy as np
 from ecglens._atomic import atomic_write
 from ecglens.data.labels import AAMI_CLASSES, aami_labels
 from ecglens.errors import EcgLensError
+from ecglens.inputs.beats import BeatConfig, beat_inputs
 from ecglens.io import read_annotations, read_record, select_lead
-from ecglens.signal.beats import (
-    KACHUEE_FS,
-    beat_context,
-    kachuee_beats,
-    rr_features,
-    window_beats,
-)
 
 DS1: tuple[str, ...] = (
     "101",
@@ -77,65 +71,6 @@ DS2: tuple[str, ...] = (
 PACED: tuple[str, ...] = ("102", "104", "107", "217")
 ALL_RECORDS: tuple[str, ...] = tuple(sorted(DS1 + DS2 + PACED))
 CACHE_VERSION = "1"
-
-
-@dataclass(frozen=True)
-class BeatConfig:
-    """How beats are cut from a record.
-
-    representation: "kachuee" (125 Hz, 187 samples from the R peak, [0, 1]) or
-    "window" (``before_s``/``after_s`` around the R peak, resampled to ``window_fs`` Hz).
-    lead: name or index; None = MLII when present, else the first signal.
-    context: beats per example (odd): 1 = the beat alone, (n, L); K > 1 = the beat
-    with its (K - 1) / 2 neighbours on each side, (n, K, L), the beat in the middle.
-    normalize: for window beats, "record" divides every beat by the median peak-to-peak
-    range of the record's beats, so a patient's overall amplitude does not leak in;
-    "median-beat" also subtracts the record's median beat, so the model sees how each
-    beat departs from that patient's typical (mostly normal) beat.
-    """
-
-    representation: str = "kachuee"
-    lead: str | int | None = None
-    window_fs: float = 360.0
-    before_s: float = 0.25
-    after_s: float = 0.45
-    context: int = 1
-    normalize: str = "none"  # window beats: "record" divides by the record's median beat range
-
-    def __post_init__(self) -> None:
-        if self.representation not in {"kachuee", "window"}:
-            raise EcgLensError(f"unknown beat representation {self.representation!r}")
-        if self.normalize not in {"none", "record", "median-beat"}:
-            raise EcgLensError(f"unknown beat normalisation {self.normalize!r}")
-        if self.context < 1 or self.context % 2 == 0:
-            raise EcgLensError(f"beat context must be an odd number >= 1, got {self.context}")
-
-    @property
-    def beat_fs(self) -> float:
-        """Sampling rate (Hz) of the beat waveforms."""
-        return KACHUEE_FS if self.representation == "kachuee" else self.window_fs
-
-    @property
-    def r_index(self) -> int:
-        """Sample of the R peak within a beat."""
-        return 0 if self.representation == "kachuee" else int(round(self.before_s * self.window_fs))
-
-    @property
-    def amplitude_label(self) -> str:
-        if self.representation == "kachuee":
-            return "Amplitude (scaled to [0, 1])"
-        return {
-            "record": "Amplitude (record-scaled)",
-            "median-beat": "Beat minus median beat (scaled)",
-        }.get(self.normalize, "Amplitude (mV)")
-
-    @property
-    def input_length(self) -> int:
-        if self.representation == "kachuee":
-            return 187
-        return int(round(self.before_s * self.window_fs)) + int(
-            round(self.after_s * self.window_fs)
-        )
 
 
 @dataclass
@@ -191,46 +126,6 @@ class BeatSet:
         )
 
 
-def normalize_beats(x: np.ndarray, how: str) -> np.ndarray:
-    """Per-record normalisation of window beats (n, L): see :class:`BeatConfig`."""
-    if how == "none" or len(x) == 0:
-        return x
-    scale = float(np.median(np.ptp(x, axis=1)))
-    scale = scale if scale > 0 else 1.0
-    if how == "median-beat":
-        x = x - np.median(x, axis=0, keepdims=True)
-    return (x / scale).astype(np.float32)
-
-
-def beat_inputs(
-    signal: np.ndarray, fs: float, peaks: np.ndarray, config: BeatConfig
-) -> tuple[np.ndarray, np.ndarray]:
-    """Waveforms and RR features of the beats at ``peaks`` of one raw lead.
-
-    signal: (n_samples,) in mV at ``fs`` Hz; peaks: R-peak indices at ``fs``.
-    Returns ``(x (n_beats, L) float32, rr (n_beats, 13) float32)``.
-    """
-    from ecglens.signal.filters import ecg_clean
-    from ecglens.signal.resample import resample_indices, resample_signal
-
-    clean = ecg_clean(signal, fs)
-    target_fs = KACHUEE_FS if config.representation == "kachuee" else config.window_fs
-    if abs(target_fs - fs) > 1e-9:
-        clean = resample_signal(clean, fs, target_fs)
-        at_rate = resample_indices(peaks, fs, target_fs)
-    else:
-        at_rate = np.asarray(peaks, dtype=np.int64)
-    at_rate = np.clip(at_rate, 0, len(clean) - 1)
-    if config.representation == "kachuee":
-        x = kachuee_beats(clean, at_rate, target_fs)
-    else:
-        x = window_beats(clean, at_rate, target_fs, config.before_s, config.after_s)
-        x = normalize_beats(x, config.normalize)
-    if config.context > 1:
-        x = beat_context(x, config.context)
-    return x, rr_features(peaks, fs)
-
-
 def record_checksum(path: Path) -> str:
     """SHA-256 over a WFDB record's .hea, .dat and .atr files (those present)."""
     digest = hashlib.sha256()
@@ -268,7 +163,7 @@ def load_mitdb_beats(
     progress: bool = True,
 ) -> BeatSet:
     """Annotated beats of ``records`` from a MIT-BIH folder, cached per record as .npz."""
-    from ecglens.cli.progress import track
+    from ecglens.progress import track
 
     config = config or BeatConfig()
     data_dir = Path(data_dir)
@@ -284,6 +179,7 @@ def load_mitdb_beats(
 def _code_version() -> str:
     """Hash of the code that turns a record into beats: a change invalidates the cache."""
     import ecglens.data.labels
+    import ecglens.inputs.beats
     import ecglens.signal.beats
     import ecglens.signal.filters
     import ecglens.signal.resample
@@ -294,6 +190,7 @@ def _code_version() -> str:
         ecglens.signal.resample,
         ecglens.signal.beats,
         ecglens.data.labels,
+        ecglens.inputs.beats,
     ):
         digest.update(Path(module.__file__).read_bytes())
     digest.update(Path(__file__).read_bytes())

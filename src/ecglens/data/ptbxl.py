@@ -26,6 +26,7 @@ import pandas as pd
 
 from ecglens._atomic import atomic_write
 from ecglens.errors import EcgLensError
+from ecglens.inputs.leads import lead_order
 
 SUPERCLASSES: tuple[str, ...] = ("NORM", "MI", "STTC", "CD", "HYP")
 LEADS_12: tuple[str, ...] = (
@@ -194,16 +195,6 @@ def load_ptbxl_metadata(root: str | Path, min_likelihood: float = 0.0) -> pd.Dat
     return meta
 
 
-def _lead_order(names: list[str], where: Path) -> list[int]:
-    upper = [n.upper() for n in names]
-    order = []
-    for lead in LEADS_12:
-        if lead.upper() not in upper:
-            raise EcgLensError(f"lead {lead} missing (record has {', '.join(names)})", where)
-        order.append(upper.index(lead.upper()))
-    return order
-
-
 def read_ptbxl_signals(path: str | Path, fs: float) -> np.ndarray:
     """One PTB-XL record as (12, T) float32 mV in :data:`LEADS_12` order, T = 10 s * fs."""
     from ecglens.io import read_record
@@ -214,7 +205,7 @@ def read_ptbxl_signals(path: str | Path, fs: float) -> np.ndarray:
     n = int(round(DURATION_S * fs))
     if record.n_samples != n:
         raise EcgLensError(f"{record.n_samples} samples, expected {n} (10 s)", path)
-    order = _lead_order(record.lead_names, Path(path))
+    order, _ = lead_order(record.lead_names, LEADS_12, path)
     return np.ascontiguousarray(record.signals[:, order].T, dtype=np.float32)
 
 

@@ -13,30 +13,49 @@ from ecglens.data.labels import SYMBOL_TO_AAMI
 def match_peaks(
     detected: np.ndarray, reference: np.ndarray, tolerance_samples: int
 ) -> tuple[int, int, int]:
-    """Match detections to reference beats one-to-one; return ``(tp, fp, fn)``.
+    """Match detections to reference beats one-to-one (:func:`match_pairs`); return
+    ``(tp, fp, fn)``."""
+    det_index, _ = match_pairs(detected, reference, tolerance_samples)
+    tp = len(det_index)
+    return tp, np.size(detected) - tp, np.size(reference) - tp
 
-    A detection matches a reference beat at most ``tolerance_samples`` away
-    (EC57: 150 ms). Pairs are taken closest first (repeated mutual nearest
-    neighbours, vectorised with :func:`numpy.searchsorted`), so each reference
-    beat and each detection is used at most once.
+
+def match_pairs(
+    detected: np.ndarray, reference: np.ndarray, tolerance_samples: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One-to-one matches of detections to reference beats: ``(det_index, ref_index)``.
+
+    A detection matches a reference beat at most ``tolerance_samples`` away (EC57: 150 ms).
+    Pairs are taken closest first (repeated mutual nearest neighbours, vectorised with
+    :func:`numpy.searchsorted`), so each reference beat and each detection is used at most
+    once. Indices are into the arrays as given (any order).
     """
-    det = np.sort(np.asarray(detected, dtype=np.int64).ravel())
-    ref = np.sort(np.asarray(reference, dtype=np.int64).ravel())
     if tolerance_samples < 0:
         raise ValueError("tolerance_samples must be >= 0")
-    n_det, n_ref = det.size, ref.size
-    tp = 0
-    while det.size and ref.size:
-        to_ref, dist = nearest(det, ref)
-        to_det, _ = nearest(ref, det)
-        mutual = (to_det[to_ref] == np.arange(det.size)) & (dist <= tolerance_samples)
+    det = np.asarray(detected, dtype=np.int64).ravel()
+    ref = np.asarray(reference, dtype=np.int64).ravel()
+    d_idx = np.argsort(det, kind="stable")
+    r_idx = np.argsort(ref, kind="stable")
+    d, r = det[d_idx], ref[r_idx]
+    out_d: list[np.ndarray] = []
+    out_r: list[np.ndarray] = []
+    while d.size and r.size:
+        to_r, dist = nearest(d, r)
+        to_d, _ = nearest(r, d)
+        mutual = (to_d[to_r] == np.arange(d.size)) & (dist <= tolerance_samples)
         if not mutual.any():
             break
-        tp += int(mutual.sum())
-        keep_ref = np.ones(ref.size, dtype=bool)
-        keep_ref[to_ref[mutual]] = False
-        det, ref = det[~mutual], ref[keep_ref]
-    return tp, n_det - tp, n_ref - tp
+        out_d.append(d_idx[mutual])
+        out_r.append(r_idx[to_r[mutual]])
+        keep_r = np.ones(r.size, dtype=bool)
+        keep_r[to_r[mutual]] = False
+        d, d_idx = d[~mutual], d_idx[~mutual]
+        r, r_idx = r[keep_r], r_idx[keep_r]
+    empty = np.zeros(0, dtype=np.int64)
+    return (
+        np.concatenate(out_d) if out_d else empty,
+        np.concatenate(out_r) if out_r else empty,
+    )
 
 
 def nearest(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -8,35 +8,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from ecglens.data.mitdb import BeatConfig, BeatSet, load_mitdb_beats
+from ecglens.data.mitdb import BeatSet, load_mitdb_beats
 from ecglens.data.splits import make_split, split_records
 from ecglens.errors import EcgLensError
 from ecglens.evaluate.metrics import classification_metrics
+from ecglens.inputs.beats import BeatConfig, model_input_arrays
 from ecglens.models.registry import LoadedModel
-from ecglens.signal.beats import RR_RATIO_COLUMNS, RR_RHYTHM_COLUMNS
-from ecglens.train.trainer import predict_logits
+from ecglens.predict.forward import predict_logits
+from ecglens.predict.tasks import task_of
 
 
 def beat_model_inputs(beats: BeatSet, inputs: list[str]) -> tuple[np.ndarray, ...]:
     """The arrays a beat model's forward takes for ``beats`` (see :func:`model_input_arrays`)."""
     return model_input_arrays(beats.x, beats.rr, inputs)
-
-
-def model_input_arrays(x: np.ndarray, rr: np.ndarray, inputs: list[str]) -> tuple[np.ndarray, ...]:
-    """The arrays a beat model's forward takes, in order: "x" waveform, "rr" the first seven
-    RR features (absolute RR included), "rr_ratios" the four ratios to the local and record
-    mean RR, "rr_rhythm" the six rhythm ratios (see :func:`~ecglens.signal.beats.rr_features`).
-    """
-    table = {
-        "x": x,
-        "rr": rr[:, :7],
-        "rr_ratios": rr[:, RR_RATIO_COLUMNS],
-        "rr_rhythm": rr[:, RR_RHYTHM_COLUMNS],
-    }
-    unknown = [i for i in inputs if i not in table]
-    if unknown:
-        raise EcgLensError(f"unknown model inputs {unknown}")
-    return tuple(table[i] for i in inputs)
 
 
 SCORED_CLASSES = ("N", "S", "V", "F")  # Q (7 beats in DS2) is reported but not scored
@@ -110,7 +94,7 @@ def evaluate_mitdb(
     """Evaluate a loaded beat model on the test part of ``split`` (the model's own seed by
     default, so the intra-patient test beats are the ones it never saw)."""
     config = loaded.config
-    if config.get("task") != "beats":
+    if task_of(loaded).family != "beats":
         raise EcgLensError(f"model {loaded.name} is not a MIT-BIH beat model")
     beat_config = BeatConfig(**config["beats"])
     seed = config["train"]["seed"] if seed is None else seed

@@ -25,15 +25,18 @@ from typing import Any
 import numpy as np
 
 from ecglens.data.labels import AAMI_CLASSES, aami_labels
-from ecglens.data.mitdb import BeatConfig, annotated_record_beats
+from ecglens.data.mitdb import annotated_record_beats
 from ecglens.errors import EcgLensError
-from ecglens.evaluate.detection import detection_scores, nearest, reference_beats
+from ecglens.evaluate.detection import detection_scores, match_pairs, reference_beats
 from ecglens.evaluate.metrics import classification_metrics
 from ecglens.evaluate.mitdb import beat_model_inputs
+from ecglens.inputs.beats import BeatConfig
 from ecglens.io import Record, read_annotations, read_record, select_lead
 from ecglens.models.registry import LoadedModel, load_model
+from ecglens.predict.beats import classify_record
+from ecglens.predict.forward import predict_logits
+from ecglens.predict.tasks import task_of
 from ecglens.signal.peaks import ecg_peaks
-from ecglens.train.trainer import predict_logits
 
 NO_BEAT = "-"  # the extra class of the end-to-end confusion matrix: no beat / no detection
 
@@ -61,43 +64,6 @@ def default_records(data_dir: str | Path) -> dict[str, Path]:
         "118e24 (24 dB)": data_dir / "nstdb" / "118e24",
         "118e06 (6 dB)": data_dir / "nstdb" / "118e06",
     }
-
-
-def match_pairs(
-    detected: np.ndarray, reference: np.ndarray, tolerance_samples: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """One-to-one matches of detections to reference beats: ``(det_index, ref_index)``.
-
-    Same rule as :func:`ecglens.evaluate.detection.match_peaks` (repeated mutual
-    nearest neighbours within the tolerance, closest first), so ``len(det_index)``
-    equals its ``tp``; indices are into the arrays as given (any order).
-    """
-    if tolerance_samples < 0:
-        raise ValueError("tolerance_samples must be >= 0")
-    det = np.asarray(detected, dtype=np.int64).ravel()
-    ref = np.asarray(reference, dtype=np.int64).ravel()
-    d_idx = np.argsort(det, kind="stable")
-    r_idx = np.argsort(ref, kind="stable")
-    d, r = det[d_idx], ref[r_idx]
-    out_d: list[np.ndarray] = []
-    out_r: list[np.ndarray] = []
-    while d.size and r.size:
-        to_r, dist = nearest(d, r)
-        to_d, _ = nearest(r, d)
-        mutual = (to_d[to_r] == np.arange(d.size)) & (dist <= tolerance_samples)
-        if not mutual.any():
-            break
-        out_d.append(d_idx[mutual])
-        out_r.append(r_idx[to_r[mutual]])
-        keep_r = np.ones(r.size, dtype=bool)
-        keep_r[to_r[mutual]] = False
-        d, d_idx = d[~mutual], d_idx[~mutual]
-        r, r_idx = r[keep_r], r_idx[keep_r]
-    empty = np.zeros(0, dtype=np.int64)
-    return (
-        np.concatenate(out_d) if out_d else empty,
-        np.concatenate(out_r) if out_r else empty,
-    )
 
 
 def part_masks(
@@ -156,7 +122,7 @@ def noise_robustness(
     """
     loaded = [(str(m), load_model(m)) for m in models]
     for _, lm in loaded:
-        if lm.config.get("task") != "beats":
+        if task_of(lm).family != "beats":
             raise EcgLensError(f"model {lm.name} does not classify single-lead beats")
         if list(lm.classes) != list(AAMI_CLASSES):
             raise EcgLensError(
@@ -276,8 +242,6 @@ def _classify_peaks(
     record: Record, lm: LoadedModel, beat_config: BeatConfig, peaks: np.ndarray
 ) -> np.ndarray:
     """Predicted class index per detected beat, through the ``ecglens predict`` pipeline."""
-    from ecglens.pipeline import classify_record
-
     if len(peaks) == 0:
         return np.zeros(0, dtype=np.int64)
     pred = classify_record(record, lm, lead=beat_config.lead, peaks=peaks, with_reference=False)

@@ -22,10 +22,13 @@ import numpy as np
 import torch
 from scipy.stats import rankdata
 
+from ecglens.data.ptbxl import PtbxlConfig, load_ptbxl, split_by_fold
 from ecglens.errors import EcgLensError
 from ecglens.evaluate.bootstrap import bootstrap_statistic
+from ecglens.inputs.twelve_lead import model_inputs
 from ecglens.models.registry import LoadedModel
-from ecglens.train.trainer import predict_logits
+from ecglens.predict.forward import predict_logits
+from ecglens.predict.twelve_lead import TWELVE_LEAD_TASKS
 
 THRESHOLD_RULES = ("youden", "f1", "accuracy", "fixed")
 
@@ -278,12 +281,9 @@ def evaluate_ptbxl(
     in the model's JSON config). With the defaults (``n_boot=1000``, ``seed=0``) the result
     equals the ``metrics`` saved in the config by :func:`ecglens.train.ptbxl.train_ptbxl`.
     """
-    from ecglens.data.ptbxl import PtbxlConfig, load_ptbxl, split_by_fold
-    from ecglens.train.ptbxl import model_inputs
-
     config = loaded.config
-    model_task = str(config.get("task", ""))
-    if not model_task.startswith("ptbxl-"):
+    model_task = loaded.task
+    if model_task not in TWELVE_LEAD_TASKS:
         raise EcgLensError(f"model {loaded.name} is not a PTB-XL model (task {model_task!r})")
     short = model_task.removeprefix("ptbxl-")
     if task is not None and task != short:

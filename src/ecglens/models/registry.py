@@ -86,6 +86,11 @@ class LoadedModel:
     def classes(self) -> list[str]:
         return list(self.config["classes"])
 
+    @property
+    def task(self) -> str:
+        """The task the config names (see :mod:`ecglens.predict.tasks`)."""
+        return str(self.config.get("task", ""))
+
 
 def _resolve(name_or_path: str | Path) -> Path:
     """Find ``<x>.safetensors`` for a shipped name, a path to it, or a run directory."""

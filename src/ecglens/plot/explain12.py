@@ -10,10 +10,11 @@ import torch
 from matplotlib.figure import Figure
 
 from ecglens.errors import EcgLensError
+from ecglens.explain.twelve_lead import explain_12lead
 from ecglens.models.registry import LoadedModel
-from ecglens.pipeline12 import Prediction12, explain_12lead
 from ecglens.plot.paper import plot_ecg_paper
 from ecglens.plot.style import close_figure, figure_to_png_bytes
+from ecglens.predict.twelve_lead import Prediction12
 
 METHODS = ("cam", "grad-cam", "both")
 
@@ -42,11 +43,18 @@ def _probability_text(pred: Prediction12) -> str:
 def plot_12lead_explanation(
     pred: Prediction12,
     loaded: LoadedModel,
-    method: str = "both",
+    method: str | None = "both",
     device: str | torch.device = "cpu",
+    beats: list[int] | None = None,
+    layer: str | None = None,
 ) -> Figure:
     """The record on ECG paper with the network's CAM ("cam"), Grad-CAM ("grad-cam"), or
-    both one above the other ("both")."""
+    both one above the other ("both", also for None). ``beats`` and ``layer`` do not apply."""
+    method = method or "both"
+    if beats:
+        raise EcgLensError("--beat applies to beat models; a 12-lead record is explained whole")
+    if layer is not None:
+        raise EcgLensError("--layer applies to beat models")
     if method not in METHODS:
         raise EcgLensError(f"unknown method {method!r}; choose {', '.join(METHODS)}")
     if method == "cam":

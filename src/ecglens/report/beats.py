@@ -10,18 +10,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from ecglens.cli.progress import track
-from ecglens.data.mitdb import BeatConfig
 from ecglens.evaluate.metrics import classification_metrics
+from ecglens.explain.beats import explain_beats
+from ecglens.inputs.beats import BeatConfig
 from ecglens.io import read_record
 from ecglens.models.registry import LoadedModel, load_model
-from ecglens.pipeline import BeatPredictions, classify_record, display_beat, explain_beats
 from ecglens.plot import (
     plot_beat_grid,
     plot_class_counts,
     plot_confusion_matrix,
     plot_record_strip,
 )
+from ecglens.predict.beats import BeatPredictions, classify_record, display_beat
+from ecglens.progress import track
 from ecglens.report.html import ReportSection, add_history_and_card, metrics_table, write_report
 
 REVIEW_THRESHOLD = 0.5
@@ -34,15 +35,16 @@ def build_beat_report(
     lead: str | int | None = None,
     fs: float | None = None,
     device: str | torch.device = "cpu",
-    extra_metrics: Sequence[dict[str, Any]] = (),
+    metrics: Sequence[dict[str, Any]] = (),
     progress: bool = True,
     command: str = "",
 ) -> Path:
-    """Classify and explain ``record_paths`` with ``model`` and write one HTML file."""
+    """Classify and explain ``record_paths`` with ``model`` and write one HTML file;
+    ``metrics`` (from ``ecglens evaluate``) are shown after the model's section."""
     loaded = load_model(model, device)
     sections = [model_section(loaded)]
-    for metrics in extra_metrics:
-        sections.append(metrics_section(metrics))
+    for extra in metrics:
+        sections.append(metrics_section(extra))
     for path in track(list(record_paths), "Report: records", enabled=progress):
         record = read_record(path, fs=fs)
         pred = classify_record(record, loaded, lead=lead, device=device)

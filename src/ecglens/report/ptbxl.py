@@ -11,13 +11,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from ecglens.cli.progress import track
+from ecglens.errors import EcgLensError
+from ecglens.explain.twelve_lead import explain_12lead
 from ecglens.io import read_record
 from ecglens.models.registry import LoadedModel, load_model
-from ecglens.pipeline12 import Prediction12, classify_12lead, explain_12lead
 from ecglens.plot.explain12 import plot_12lead_relevance
 from ecglens.plot.metrics import plot_confusion_matrix
 from ecglens.plot.roc import plot_roc_curves, roc_curves_from_metrics
+from ecglens.predict.twelve_lead import Prediction12, classify_12lead
+from ecglens.progress import track
 from ecglens.report.html import ReportSection, add_history_and_card, write_report
 
 BINARY_METRICS = ("accuracy", "precision", "recall", "specificity", "f1", "roc_auc")
@@ -27,22 +29,26 @@ def build_ptbxl_report(
     record_paths: Sequence[str | Path],
     model: str | Path,
     out: str | Path,
+    lead: str | int | None = None,
+    fs: float | None = None,
     device: str | torch.device = "cpu",
-    metrics: dict[str, Any] | None = None,
+    metrics: Sequence[dict[str, Any]] = (),
     progress: bool = True,
     command: str = "",
 ) -> Path:
     """Classify and explain 12-lead ``record_paths`` with ``model``; write one HTML file.
 
-    ``metrics``: an extra evaluation (e.g. :func:`ecglens.evaluate.ptbxl.evaluate_ptbxl`)
-    shown after the model's own test metrics.
+    ``metrics``: extra evaluations (e.g. :func:`ecglens.evaluate.ptbxl.evaluate_ptbxl`)
+    shown after the model's own test metrics. ``lead`` does not apply (every lead is used).
     """
+    if lead is not None:
+        raise EcgLensError("--lead applies to beat models; 12-lead models use every lead")
     loaded = load_model(model, device)
     sections = [model_section(loaded)]
-    if metrics:
-        sections.append(metrics_section(metrics, "Evaluation"))
+    for extra in metrics:
+        sections.append(metrics_section(extra, "Evaluation"))
     for path in track(list(record_paths), "Report: records", enabled=progress):
-        pred = classify_12lead(read_record(path), loaded, device=device)
+        pred = classify_12lead(read_record(path, fs=fs), loaded, device=device)
         sections.append(record_section(pred, loaded, device))
     cfg = loaded.config
     split = cfg.get("split", {})

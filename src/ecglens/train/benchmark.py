@@ -18,13 +18,14 @@ from typing import Any
 import numpy as np
 
 from ecglens._atomic import atomic_write_json, atomic_write_text
-from ecglens.cli.progress import console
-from ecglens.data.mitdb import BeatConfig, load_mitdb_beats
+from ecglens.data.mitdb import load_mitdb_beats
 from ecglens.data.splits import make_split, split_records
 from ecglens.errors import EcgLensError
 from ecglens.evaluate.mitdb import SCORED_CLASSES, evaluate_beats
+from ecglens.inputs.beats import RR_OPTIONS, RR_WIDTHS, BeatConfig
 from ecglens.models.registry import load_model
-from ecglens.train.mitdb import RR_OPTIONS, RR_WIDTHS, MitdbRunConfig, model_kwargs, train_mitdb
+from ecglens.progress import console
+from ecglens.train.mitdb import MitdbRunConfig, model_kwargs, train_mitdb
 from ecglens.train.trainer import MONITOR_MIN_SUPPORT, TrainConfig
 
 IMBALANCE = {

@@ -7,8 +7,6 @@ metrics) + ``model.md`` (the model card), beside the trainer's checkpoints.
 
 from __future__ import annotations
 
-import platform
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,22 +14,15 @@ from typing import Any
 import numpy as np
 import torch
 
-import ecglens
 from ecglens._atomic import atomic_write_json, atomic_write_text
-from ecglens.data.mitdb import BeatConfig, BeatSet, load_mitdb_beats
+from ecglens.data.mitdb import BeatSet, load_mitdb_beats
 from ecglens.data.splits import BeatSplit, make_split, split_records
+from ecglens.errors import EcgLensError
 from ecglens.evaluate.mitdb import beat_model_inputs, evaluate_beats
+from ecglens.inputs.beats import RR_OPTIONS, RR_WIDTHS, BeatConfig
 from ecglens.models.registry import create_model, save_pretrained
+from ecglens.train.provenance import environment, intended_use_section, reproduce_section
 from ecglens.train.trainer import ArrayDataset, TrainConfig, fit
-
-# ``--rr`` options: the model inputs beside the waveform, and their width (n_rr_features)
-RR_OPTIONS: dict[str, tuple[str, ...]] = {
-    "none": (),
-    "ratios": ("rr_ratios",),
-    "rhythm": ("rr_rhythm",),
-    "all": ("rr",),
-}
-RR_WIDTHS = {"none": 0, "ratios": 4, "rhythm": 6, "all": 7}
 
 
 @dataclass
@@ -54,6 +45,78 @@ class MitdbRunConfig:
     def validation_seed(self) -> int:
         """Seed of the train/validation split: ``split_seed``, else the training seed."""
         return self.train.seed if self.split_seed is None else self.split_seed
+
+    @classmethod
+    def from_options(
+        cls,
+        split: str = "inter-patient",
+        arch: str | None = None,
+        representation: str = "kachuee",
+        window_fs: float = 360.0,
+        context: int = 1,
+        normalize: str = "none",
+        rr: str = "none",
+        arch_kwargs: dict[str, Any] | None = None,
+        calibrate: bool = True,
+        mc_samples: int = 0,
+        val_records: int = 0,
+        split_seed: int | None = None,
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        lr: float | None = None,
+        lr_schedule: str = "plateau",
+        patience: int | None = None,
+        loss: str = "ce",
+        class_weighted: bool = False,
+        sampler: str = "none",
+        max_class_weight: float = 30.0,
+        monitor: str = "val_macro_f1",
+        seed: int = 0,
+        device: str = "auto",
+    ) -> MitdbRunConfig:
+        """The run the ``ecglens train mitdb`` options describe; None takes the default
+        (kachuee, 30 epochs, batch 256, lr 0.001, patience 6). ``rr`` is a key of
+        :data:`~ecglens.inputs.beats.RR_OPTIONS`; ``n_rr_features`` is set to match unless
+        ``arch_kwargs`` gives it."""
+        if rr not in RR_OPTIONS:
+            raise EcgLensError(f"--rr must be one of {', '.join(RR_OPTIONS)}, not {rr!r}")
+        given = {"epochs": epochs, "batch-size": batch_size, "patience": patience}
+        for option, value in given.items():
+            if value is not None and value < 1:
+                raise EcgLensError(f"--{option} must be at least 1, not {value}")
+        kwargs = dict(arch_kwargs or {})
+        if RR_OPTIONS[rr]:
+            kwargs.setdefault("n_rr_features", RR_WIDTHS[rr])
+        return cls(
+            split=split,
+            architecture=arch or "kachuee",
+            architecture_kwargs=kwargs,
+            beats=BeatConfig(
+                representation=representation,
+                window_fs=window_fs,
+                context=context,
+                normalize=normalize,
+            ),
+            calibrate=calibrate,
+            mc_samples=mc_samples,
+            val_records=val_records,
+            split_seed=split_seed,
+            inputs=("x", *RR_OPTIONS[rr]),
+            train=TrainConfig(
+                epochs=30 if epochs is None else epochs,
+                batch_size=256 if batch_size is None else batch_size,
+                lr=1e-3 if lr is None else lr,
+                lr_schedule=lr_schedule,
+                patience=6 if patience is None else patience,
+                loss=loss,
+                class_weighted=class_weighted,
+                sampler=sampler,
+                max_class_weight=max_class_weight,
+                monitor=monitor,
+                seed=seed,
+                device=device,
+            ),
+        )
 
 
 def train_mitdb(
@@ -109,12 +172,7 @@ def train_mitdb(
             "n_val": int(len(split.val)),
             "n_test": int(len(split.test)),
         },
-        "environment": {
-            "ecglens": ecglens.__version__,
-            "torch": torch.__version__,
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-        },
+        "environment": environment(),
         "command": command or reproduce_command(run, out_dir, name),
     }
     device = next(result.model.parameters()).device
@@ -216,7 +274,7 @@ def calibrate_and_review(
     from ecglens.evaluate.calibration import expected_calibration_error, fit_temperature
     from ecglens.evaluate.uncertainty import review_summary
     from ecglens.pipeline import beat_probabilities
-    from ecglens.train.trainer import predict_logits
+    from ecglens.predict.forward import predict_logits
 
     parts = {"val": val, "test": test}
     inputs = {k: beat_model_inputs(b, list(run.inputs)) for k, b in parts.items()}
@@ -351,6 +409,15 @@ def _dataset(beats: BeatSet, index: np.ndarray, inputs: tuple[str, ...]) -> Arra
     return ArrayDataset(beat_model_inputs(sub, list(inputs)), sub.y)
 
 
+MITDB_DATA_NOTE = """
+with `ECGLENS_DATA` pointing at the folder holding `mitdb/`. Beat positions come from the
+reference annotations; data checksums (SHA-256 of each record's .hea/.dat/.atr) are in the
+JSON config beside the weights."""
+MITDB_LIMITS = """Trained on the 48 half-hour records of MIT-BIH (47 patients,
+1975-1979, two ambulatory leads); expect lower performance on other populations, leads and
+devices. Grad-CAM shows where along the beat the network's evidence lies."""
+
+
 def model_card(name: str, config: dict[str, Any], split: BeatSplit | _SplitInfo) -> str:
     """Markdown model card: data, split, seed, metrics and the reproducing command."""
     m = config["metrics"]
@@ -404,14 +471,8 @@ whole test records (patients) 1,000 times, when computed.
 {rows}
 
 {_calibration_text(config)}
-## Reproduce
-
-```
-{config["command"]}
-```
-
-Beat positions come from the reference annotations; data checksums (SHA-256 of each
-record's .hea/.dat/.atr) are in the JSON config beside the weights.
+{reproduce_section(config, MITDB_DATA_NOTE)}
+{intended_use_section(MITDB_LIMITS)}
 Data: Moody GB, Mark RG. The impact of the MIT-BIH Arrhythmia Database. IEEE EMB 20(3) 2001
 (ODC-By 1.0), via PhysioNet.
 """

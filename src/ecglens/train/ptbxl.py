@@ -19,9 +19,7 @@ history, record counts, validation and test metrics, complexity and the reproduc
 from __future__ import annotations
 
 import json
-import platform
 import shlex
-import sys
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -29,7 +27,6 @@ from typing import Any
 import numpy as np
 import torch
 
-import ecglens
 from ecglens._atomic import atomic_write_json
 from ecglens.data.ptbxl import (
     LEADS_12,
@@ -42,24 +39,25 @@ from ecglens.data.ptbxl import (
 )
 from ecglens.errors import EcgLensError
 from ecglens.evaluate.ptbxl import choose_threshold, score_model, sigmoid
+from ecglens.inputs.twelve_lead import (
+    BASELINES,
+    model_inputs,
+    preprocess,
+    preprocessing_config,
+)
 from ecglens.models.cam import SUPERCLASS_CHANNELS, count_flops, count_parameters
 from ecglens.models.registry import create_model, save_pretrained
 from ecglens.signal.baseline import (
     AugmentConfig,
     LeadScaler,
     augment_batch,
-    detrend_polynomial,
-    highpass_baseline,
 )
+from ecglens.train.provenance import environment, intended_use_section, reproduce_section
 from ecglens.train.trainer import ArrayDataset, TrainConfig, fit, predict_logits
 
 TASKS = ("binary", "superclass")
-BASELINES = ("polynomial", "highpass")
 MODEL_FS = 100
 LENGTH = 1000  # 10 s at 100 Hz
-POLY_DEGREE = 10
-HIGHPASS_HZ = 0.5
-HIGHPASS_ORDER = 2
 N_BOOT = 1000
 BOOT_SEED = 0
 DATABASE = "PTB-XL 1.0.3"
@@ -218,44 +216,6 @@ def _not_expressible(run: PtbxlRunConfig) -> list[str]:
     if run.min_likelihood != 0.0:
         out.append(f"min_likelihood={run.min_likelihood!r}")
     return out
-
-
-def preprocess(x: np.ndarray, fs: float, baseline: str = "polynomial") -> np.ndarray:
-    """Remove baseline wander from ``x`` (..., leads, T) in mV; returns float32 mV.
-
-    "polynomial": subtract a degree-10 polynomial fitted per lead over the whole record (the
-    paper's method; removes wander below about 0.5 Hz on 10 s); "highpass": zero-phase
-    2nd-order Butterworth high-pass at 0.5 Hz.
-    """
-    x = np.asarray(x)
-    if baseline == "polynomial":
-        out = detrend_polynomial(x, POLY_DEGREE)
-    elif baseline == "highpass":
-        out = highpass_baseline(x, fs, HIGHPASS_HZ, HIGHPASS_ORDER)
-    elif baseline == "none":
-        out = x
-    else:
-        raise EcgLensError(f"baseline must be one of {', '.join(BASELINES)}, not {baseline!r}")
-    return np.ascontiguousarray(out, dtype=np.float32)
-
-
-def preprocessing_config(baseline: str, scaler: LeadScaler) -> dict[str, Any]:
-    """The ``preprocessing`` entry of a model config."""
-    return {
-        "baseline": baseline,
-        "polynomial_degree": POLY_DEGREE,
-        "highpass_cutoff_hz": HIGHPASS_HZ,
-        "highpass_order": HIGHPASS_ORDER,
-        "scaler": scaler.to_dict(),
-        "order": "baseline removal per lead, then (x - mean) / std per lead",
-    }
-
-
-def model_inputs(x: np.ndarray, fs: float, preprocessing: dict[str, Any]) -> np.ndarray:
-    """Raw (n, 12, T) mV records at the model rate -> model inputs (float32), as at training."""
-    clean = preprocess(x, fs, preprocessing["baseline"])
-    scaler = LeadScaler.from_dict(preprocessing["scaler"])
-    return scaler.transform(clean).astype(np.float32)
 
 
 def make_augment(config: AugmentConfig, scaler: LeadScaler):
@@ -431,13 +391,7 @@ def train_ptbxl(
             "macs_cam_branch": flops.cam,
             "input": f"{len(LEADS_12)} leads x {LENGTH} samples (10 s at {MODEL_FS} Hz)",
         },
-        "environment": {
-            "ecglens": ecglens.__version__,
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-        },
+        "environment": environment(),
         "command": reproduce_command(run, out_dir, name),
         "invoked_as": command,
     }
@@ -583,25 +537,20 @@ trained with ecglens {config["environment"]["ecglens"]}.
 Intervals: 95% percentile bootstrap over records (1,000 resamples, seed 0). Fold 10 of this
 subset holds about 250 records: read every number with its interval.
 
-## Reproduce
-
-```
-{config["command"]}
-```
-
-with `ECGLENS_DATA` pointing at the folder holding `ptb-xl/`. Scores can differ slightly
-across hardware and library versions (see the JSON config's `environment`).
-
-## Intended use and limits
-
-Research and teaching only, not a medical device. Trained on about 1/10 of PTB-XL (one
-German hospital's recordings, 1989-1996); expect lower performance on other populations and
-devices. The CAM shows where along the 10 s the network's evidence lies; it is shared by
-all 12 leads.
-
+{reproduce_section(config, PTBXL_DATA_NOTE)}
+{intended_use_section(PTBXL_LIMITS)}
 Data: Wagner P, Strodthoff N, et al. PTB-XL, a large publicly available electrocardiography
 dataset. Scientific Data 7:154 (2020), CC BY 4.0, via PhysioNet.
 """
+
+
+PTBXL_DATA_NOTE = """
+with `ECGLENS_DATA` pointing at the folder holding `ptb-xl/`. Scores can differ slightly
+across hardware and library versions (see the JSON config's `environment`)."""
+PTBXL_LIMITS = """Trained on about 1/10 of PTB-XL (one
+German hospital's recordings, 1989-1996); expect lower performance on other populations and
+devices. The CAM shows where along the 10 s the network's evidence lies; it is shared by
+all 12 leads."""
 
 
 def _threshold_text(config: dict[str, Any]) -> str:

@@ -23,6 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from ecglens._atomic import atomic_write, atomic_write_json
 from ecglens.errors import EcgLensError
+from ecglens.predict.forward import logits_of, predict_logits, resolve_device
 from ecglens.train.losses import inverse_frequency_weights, make_loss
 
 
@@ -74,45 +75,6 @@ class TrainResult:
     out_dir: Path
     stopped_early: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """ "auto" -> cuda when available, else cpu; otherwise the named device."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as exc:
-        raise EcgLensError(f"unknown device {device!r}") from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise EcgLensError("--device cuda asked for, but no CUDA GPU is available")
-    return dev
-
-
-def logits_of(output: torch.Tensor | tuple) -> torch.Tensor:
-    return output[0] if isinstance(output, tuple | list) else output
-
-
-@torch.inference_mode()
-def predict_logits(
-    model: torch.nn.Module,
-    inputs: tuple[np.ndarray, ...] | np.ndarray,
-    batch_size: int = 512,
-    device: str | torch.device = "cpu",
-) -> np.ndarray:
-    """Logits of ``model`` over in-memory inputs, in batches: (n, n_outputs) float32."""
-    if isinstance(inputs, np.ndarray):
-        inputs = (inputs,)
-    model.eval()
-    device = torch.device(device)
-    n = len(inputs[0])
-    outs = []
-    for start in range(0, n, batch_size):
-        batch = [torch.as_tensor(a[start : start + batch_size]).to(device) for a in inputs]
-        outs.append(logits_of(model(*batch)).float().cpu().numpy())
-    if not outs:
-        return np.zeros((0, 0), dtype=np.float32)
-    return np.concatenate(outs)
 
 
 MONITOR_MIN_SUPPORT = 20
@@ -214,7 +176,7 @@ def fit(
     (+ ``.json``: history, optimiser and scheduler state), ``best.safetensors`` and
     ``history.json``. ``resume=True`` continues from the last checkpoint there.
     """
-    from ecglens.cli.progress import console
+    from ecglens.progress import console
 
     out_dir = Path(out_dir)
     ckpt_dir = out_dir / "checkpoints"
@@ -364,6 +326,6 @@ def _make_scheduler(optimizer, config: TrainConfig):
 
 
 def _track(items, description: str, enabled: bool):
-    from ecglens.cli.progress import track
+    from ecglens.progress import track
 
     return track(items, description, enabled=enabled)

@@ -14,12 +14,13 @@ import torch
 
 from ecglens.data.ptbxl import LEADS_12, SUPERCLASSES
 from ecglens.errors import EcgLensError
+from ecglens.explain import explain_12lead
+from ecglens.inputs.twelve_lead import preprocessing_config
 from ecglens.io import Record, read_record
 from ecglens.models.cam import SUPERCLASS_CHANNELS, CamCNN
 from ecglens.models.registry import LoadedModel, list_pretrained, load_model
-from ecglens.pipeline12 import classify_12lead, explain_12lead
+from ecglens.predict import classify_12lead
 from ecglens.signal.baseline import LeadScaler
-from ecglens.train.ptbxl import preprocessing_config
 
 
 def _model(task: str = "binary") -> LoadedModel:

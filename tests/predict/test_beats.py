@@ -3,7 +3,7 @@ import torch
 
 from ecglens.io import read_record
 from ecglens.models import create_model
-from ecglens.pipeline import beat_probabilities, detect_beats
+from ecglens.predict.beats import beat_probabilities, detect_beats
 
 
 def test_detect_beats_on_demo_record(demo_record):
@@ -41,9 +41,10 @@ def test_mc_dropout_uncertainty_on_head_only_models():
 def test_explain_context_model_gives_one_map_per_beat(demo_record, tmp_path):
     from dataclasses import asdict
 
-    from ecglens.data.mitdb import BeatConfig
+    from ecglens.explain import explain_beats
+    from ecglens.inputs.beats import BeatConfig
     from ecglens.models import load_model, save_pretrained
-    from ecglens.pipeline import classify_record, explain_beats
+    from ecglens.predict import classify_record
 
     torch.manual_seed(0)
     beats = BeatConfig(representation="window", window_fs=180, normalize="record", context=3)

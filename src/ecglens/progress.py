@@ -1,4 +1,5 @@
-"""Progress bars (rich) that the API can use and switch off."""
+"""Progress bars (rich, on stderr) that library code can use and switch off; lives outside
+``ecglens.cli`` so that no library module imports the command line."""
 
 from __future__ import annotations
 

@@ -1,0 +1,93 @@
+"""``ecglens evaluate``: score a model on a database's test split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ecglens.cli.app import app
+from ecglens.cli.options import (
+    DataOpt,
+    Dataset,
+    DeviceOpt,
+    ModelOpt,
+    ProgressOpt,
+    PtbxlTask,
+    Split,
+    command_line,
+    data_dir,
+    device_of,
+)
+from ecglens.progress import console
+
+
+def _evaluate_mitdb(loaded, data, split, seed, task, progress, device) -> dict:
+    from ecglens.cli.tables import print_metrics
+    from ecglens.evaluate.mitdb import evaluate_mitdb
+
+    metrics = evaluate_mitdb(
+        loaded, data_dir(data, "mitdb"), split, seed=seed, progress=progress, device=device
+    )
+    print_metrics(metrics)
+    return metrics
+
+
+def _evaluate_ptbxl(loaded, data, split, seed, task, progress, device) -> dict:
+    from ecglens.cli.tables import print_ptbxl_metrics
+    from ecglens.evaluate.ptbxl import evaluate_ptbxl
+
+    metrics = evaluate_ptbxl(
+        loaded, data_dir(data, "ptbxl"), task=task, progress=progress, device=device
+    )
+    print_ptbxl_metrics(metrics)
+    return metrics
+
+
+EVALUATORS = {"mitdb": _evaluate_mitdb, "ptbxl": _evaluate_ptbxl}
+FAMILY_DATASETS = {"12-lead": "ptbxl"}  # 12-lead models are scored on PTB-XL whatever is asked
+
+
+@app.command("evaluate")
+def evaluate_command(
+    dataset: Annotated[Dataset, typer.Argument(help="Database to evaluate on.")],
+    model: ModelOpt = "ecglens-mitdb-inter",
+    split: Annotated[
+        Split,
+        typer.Option(
+            help="mitdb: inter-patient (DS1 -> DS2, new patients) or intra-patient (random "
+            "beat split: OPTIMISTIC)."
+        ),
+    ] = Split.inter,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write metrics JSON here.")
+    ] = None,
+    data: DataOpt = None,
+    seed: Annotated[
+        int | None, typer.Option(help="mitdb: split seed (default: the model's training seed).")
+    ] = None,
+    task: Annotated[
+        PtbxlTask | None,
+        typer.Option(help="PTB-XL task (default: the model's): binary or superclass."),
+    ] = None,
+    device: DeviceOpt = "auto",
+    progress: ProgressOpt = True,
+) -> None:
+    """Score a model on a database split: accuracy, per-class Se/+P/F1, macro-F1 (beats);
+    accuracy, F1, ROC-AUC with intervals (12-lead)."""
+    from ecglens.models.registry import load_model
+    from ecglens.predict import task_of
+
+    dev = device_of(device)
+    loaded = load_model(model, dev)
+    name = FAMILY_DATASETS.get(task_of(loaded).family, dataset.value)
+    metrics = EVALUATORS[name](
+        loaded, data, split.value, seed, None if task is None else task.value, progress, dev
+    )
+    metrics["command"] = command_line()
+    if json_file is not None:
+        from ecglens._atomic import atomic_write_json
+
+        atomic_write_json(json_file, metrics)
+        console.print(f"wrote {json_file}")

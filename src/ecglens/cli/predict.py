@@ -1,0 +1,185 @@
+"""``ecglens predict``, ``explain`` and ``report``: records in, predictions, figures and HTML
+out. Each dispatches on the model's task (:mod:`ecglens.predict.tasks`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ecglens.cli.app import app
+from ecglens.cli.options import (
+    DeviceOpt,
+    FsOpt,
+    LeadOpt,
+    ModelOpt,
+    ProgressOpt,
+    RecordsArg,
+    command_line,
+    device_of,
+    expand_records,
+)
+from ecglens.progress import console
+
+
+@app.command("predict")
+def predict_command(
+    records: RecordsArg,
+    model: ModelOpt = "ecglens-mitdb-inter",
+    json_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--json", help="Write predictions as JSON (one record) or JSON Lines (several)."
+        ),
+    ] = None,
+    lead: LeadOpt = None,
+    fs: FsOpt = None,
+    table: Annotated[bool, typer.Option(help="Print the per-beat table.")] = True,
+    max_rows: Annotated[
+        int, typer.Option(help="At most this many beats in the printed table.")
+    ] = 40,
+    review_threshold: Annotated[
+        float | None,
+        typer.Option(
+            help="Beat models: flag beats whose uncertainty (normalised predictive entropy, "
+            '0-1) exceeds this for human review; the JSON gets "review": true on them.'
+        ),
+    ] = None,
+    mc_samples: Annotated[
+        int | None,
+        typer.Option(
+            help="Beat models: MC-dropout passes for the uncertainty score (default: the "
+            "model's setting; 0 = one deterministic pass, uncertainty from its softmax entropy)."
+        ),
+    ] = None,
+    device: DeviceOpt = "auto",
+    progress: ProgressOpt = True,
+) -> None:
+    """Classify one or more records: every beat (beat models, with calibrated probabilities
+    and an uncertainty score) or the whole record (12-lead models); print a table."""
+    from ecglens.cli.tables import PREDICTION_TABLES
+    from ecglens.io import read_record
+    from ecglens.models.registry import load_model
+    from ecglens.predict import classify, task_of
+    from ecglens.progress import track
+
+    dev = device_of(device)
+    loaded = load_model(model, dev)
+    task = task_of(loaded)
+    paths = expand_records(records)
+    results = []
+    for path in track(paths, "Classifying records", enabled=progress and len(paths) > 1):
+        prediction = classify(
+            read_record(path, fs=fs),
+            loaded,
+            device=dev,
+            lead=lead,
+            mc_samples=mc_samples,
+            review_threshold=review_threshold,
+        )
+        results.append(prediction.to_dict())
+        if table:
+            PREDICTION_TABLES[task.family](prediction, max_rows)
+    if json_file is not None:
+        from ecglens._atomic import atomic_write_text
+
+        if len(results) == 1:
+            text = json.dumps(results[0], indent=1) + "\n"
+        else:
+            text = "".join(json.dumps(r) + "\n" for r in results)
+        atomic_write_text(json_file, text)
+        console.print(f"wrote {json_file}")
+
+
+@app.command("explain")
+def explain_command(
+    record: Annotated[Path, typer.Argument(help="A WFDB record or CSV/NPY sample file.")],
+    beat: Annotated[
+        list[int] | None,
+        typer.Option(
+            help="0-based beat index as listed by `ecglens predict` (repeat for several); "
+            "beat models only."
+        ),
+    ] = None,
+    model: ModelOpt = "ecglens-mitdb-inter",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="PNG to write (default runs/explain/<record>-beat<N>.png, or "
+            "<record>-<method>.png for 12-lead models)."
+        ),
+    ] = None,
+    layer: Annotated[
+        str | None,
+        typer.Option(help="Beat models: conv layer for Grad-CAM (default: the last one)."),
+    ] = None,
+    method: Annotated[
+        str | None,
+        typer.Option(
+            help="Explainer. Beat models: grad-cam (default). 12-lead models: cam (the "
+            "network's own class activation map), grad-cam, or both (default: one figure "
+            "above the other)."
+        ),
+    ] = None,
+    lead: LeadOpt = None,
+    fs: FsOpt = None,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Draw beats with their relevance for the predicted class (PNG); for 12-lead models, the
+    record on ECG paper with its CAM / Grad-CAM."""
+    from ecglens.io import read_record
+    from ecglens.models.registry import load_model
+    from ecglens.plot.style import save_figure
+    from ecglens.predict import classify, task_of
+    from ecglens.predict.tasks import resolve
+
+    dev = device_of(device)
+    loaded = load_model(model, dev)
+    task = task_of(loaded)
+    rec = read_record(record, fs=fs)
+    prediction = classify(rec, loaded, device=dev, lead=lead)
+    figure = resolve(task.figure)
+    fig = figure(prediction, loaded, method=method, device=dev, beats=beat, layer=layer)
+    if out is None:
+        what = f"beat{'-'.join(map(str, beat))}" if beat else (method or "both")
+        out = Path("runs/explain") / f"{rec.name}-{what}.png"
+    save_figure(fig, out)
+    console.print(f"wrote {out}")
+
+
+@app.command("report")
+def report_command(
+    records: RecordsArg,
+    model: ModelOpt = "ecglens-mitdb-inter",
+    out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("runs/report.html"),
+    lead: LeadOpt = None,
+    fs: FsOpt = None,
+    metrics_json: Annotated[
+        list[Path] | None,
+        typer.Option("--metrics", help="Metrics JSON files from `ecglens evaluate` to include."),
+    ] = None,
+    device: DeviceOpt = "auto",
+    progress: ProgressOpt = True,
+) -> None:
+    """Write one self-contained HTML report: model card, metrics, record strips, Grad-CAM
+    (12-lead models: the records on ECG paper with their CAM and Grad-CAM)."""
+    from ecglens.models.registry import load_model
+    from ecglens.predict import task_of
+    from ecglens.predict.tasks import resolve
+
+    metrics = [json.loads(Path(p).read_text()) for p in (metrics_json or [])]
+    build_report = resolve(task_of(load_model(model)).report)
+    path = build_report(
+        expand_records(records),
+        model,
+        out,
+        lead=lead,
+        fs=fs,
+        device=device_of(device),
+        metrics=metrics,
+        progress=progress,
+        command=command_line(),
+    )
+    console.print(f"wrote {path}")

@@ -1,0 +1,364 @@
+"""``ecglens train``, ``benchmark``, ``ensemble`` and ``export-kaggle``: training and what
+produces or assembles training data and runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ecglens.cli.app import app
+from ecglens.cli.options import (
+    RR,
+    DataOpt,
+    Dataset,
+    DeviceOpt,
+    ProgressOpt,
+    PtbxlTask,
+    Representation,
+    Split,
+    command_line,
+    data_dir,
+)
+from ecglens.cli.tables import print_ptbxl_metrics, print_trained
+from ecglens.errors import EcgLensError
+from ecglens.progress import console
+
+
+@app.command("train")
+def train_command(
+    dataset: Annotated[Dataset, typer.Argument(help="Database to train on.")],
+    split: Annotated[
+        Split, typer.Option(help="Which split's training beats to use.")
+    ] = Split.inter,
+    arch: Annotated[
+        str | None,
+        typer.Option(help="Architecture from the registry (default: kachuee; ptbxl: cam-cnn)."),
+    ] = None,
+    representation: Annotated[
+        Representation,
+        typer.Option(
+            help="Beat input: kachuee (125 Hz, 187 samples) or window (native-rate window)."
+        ),
+    ] = Representation.kachuee,
+    window_fs: Annotated[
+        float, typer.Option(help="Sampling rate (Hz) of window beats; records are resampled.")
+    ] = 360.0,
+    context: Annotated[
+        int,
+        typer.Option(
+            help="Beats per example: 1 = the beat alone; 3, 5... = with its neighbours "
+            "(for sequence models such as cnn-lstm)."
+        ),
+    ] = 1,
+    rr: Annotated[
+        RR,
+        typer.Option(
+            help="RR-interval features beside the waveform: none; ratios (pre/post RR over "
+            "the local and the record mean: per-record normalised; 4 features); rhythm "
+            "(pre/post RR over the record median and over the median of the neighbouring "
+            "beats, post/pre RR, pre RR over the previous one; 6 features); all (the ratios "
+            "and RR in seconds; 7). Needs an architecture that takes them (cnn-lstm, "
+            "kachuee); n_rr_features is set to match unless --arch-kwargs gives it."
+        ),
+    ] = RR.none,
+    arch_kwargs: Annotated[
+        str, typer.Option(help="Architecture keyword arguments as JSON, e.g. '{\"hidden\": 64}'.")
+    ] = "{}",
+    out: Annotated[Path, typer.Option(help="Run directory for checkpoints and the model.")] = Path(
+        "runs/train"
+    ),
+    name: Annotated[str | None, typer.Option(help="Model name for the card.")] = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="Maximum epochs (default 30; ptbxl 60).")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Examples per batch (default 256 beats; ptbxl 64 records).")
+    ] = None,
+    lr: Annotated[float | None, typer.Option(help="Adam learning rate (default 0.001).")] = None,
+    lr_schedule: Annotated[str, typer.Option(help="plateau, cosine or none.")] = "plateau",
+    patience: Annotated[
+        int | None, typer.Option(help="Early-stopping patience in epochs (default 6; ptbxl 15).")
+    ] = None,
+    loss: Annotated[str, typer.Option(help="ce (cross-entropy) or focal.")] = "ce",
+    class_weighted: Annotated[
+        bool, typer.Option(help="Weight the loss by inverse class frequency.")
+    ] = False,
+    sampler: Annotated[
+        str, typer.Option(help="none, or weighted (oversample rare classes).")
+    ] = "none",
+    monitor: Annotated[
+        str, typer.Option(help="Validation metric for early stopping.")
+    ] = "val_macro_f1",
+    seed: Annotated[int, typer.Option(help="Seed for splits, initialisation and shuffling.")] = 0,
+    resume: Annotated[
+        bool, typer.Option(help="Continue from the last checkpoint in --out.")
+    ] = False,
+    normalize: Annotated[
+        str,
+        typer.Option(
+            help="Window beats: none, or record (divide by the record's median beat range)."
+        ),
+    ] = "none",
+    calibrate: Annotated[
+        bool, typer.Option(help="Fit a softmax temperature on the validation beats.")
+    ] = True,
+    mc_samples: Annotated[
+        int,
+        typer.Option(
+            help="MC-dropout passes `predict` uses for the uncertainty score (0: softmax "
+            "entropy); saved with the model."
+        ),
+    ] = 0,
+    max_class_weight: Annotated[
+        float, typer.Option(help="Cap for inverse-frequency class weights (rare classes).")
+    ] = 30.0,
+    val_records: Annotated[
+        int,
+        typer.Option(
+            help="inter-patient: hold out this many whole DS1 records for validation (early "
+            "stopping, selection, calibration) instead of 10% of the DS1 beats; 0 = beats."
+        ),
+    ] = 0,
+    split_seed: Annotated[
+        int | None,
+        typer.Option(
+            help="mitdb: seed of the validation draw (default: --seed), so that runs with "
+            "different seeds can share one validation set (e.g. ensemble members)."
+        ),
+    ] = None,
+    task: Annotated[
+        PtbxlTask, typer.Option(help="ptbxl: binary or superclass.")
+    ] = PtbxlTask.binary,
+    baseline: Annotated[
+        str,
+        typer.Option(
+            help="ptbxl baseline-wander removal: polynomial (10th-degree detrend, as the paper) "
+            "or highpass (0.5 Hz Butterworth)."
+        ),
+    ] = "polynomial",
+    train_fraction: Annotated[
+        float, typer.Option(help="ptbxl: share of the training folds used (learning curves).")
+    ] = 1.0,
+    augment: Annotated[
+        bool,
+        typer.Option(
+            help="ptbxl: training-time augmentation (noise, amplitude, shift, baseline wander)."
+        ),
+    ] = True,
+    data: DataOpt = None,
+    device: DeviceOpt = "auto",
+    progress: ProgressOpt = True,
+) -> None:
+    """Train a model; writes checkpoints, model.safetensors/.json/.md and metrics.
+
+    mitdb: a beat classifier on one split. ptbxl: a 12-lead record classifier on folds 1-8,
+    selected on fold 9, scored on fold 10 (PTB-XL options: --task, --baseline,
+    --train-fraction, --no-augment; --epochs, --lr, --batch-size, --patience, --seed,
+    --arch-kwargs apply to both)."""
+    try:
+        kwargs = json.loads(arch_kwargs)
+    except json.JSONDecodeError as exc:
+        raise EcgLensError(f"--arch-kwargs is not valid JSON ({exc})") from exc
+    if dataset == Dataset.ptbxl:
+        from ecglens.train.ptbxl import PtbxlRunConfig, train_ptbxl
+
+        run12 = PtbxlRunConfig.from_options(
+            task=task.value,
+            arch=arch or "cam-cnn",
+            baseline=baseline,
+            epochs=epochs,
+            seed=seed,
+            lr=lr,
+            batch_size=batch_size,
+            patience=patience,
+            arch_kwargs=kwargs,
+            train_fraction=train_fraction,
+            augment=augment,
+            device=device,
+        )
+        config = train_ptbxl(
+            data_dir(data, "ptbxl"), out, run12, name=name, progress=progress, resume=resume
+        )
+        if config.get("metrics"):
+            print_ptbxl_metrics(
+                {"model": name or out.name, "task": task.value, **config["metrics"]}
+            )
+        console.print(f"wrote {out / 'model.safetensors'} (+ .json, .md)")
+        return
+    from ecglens.train.mitdb import MitdbRunConfig, train_mitdb
+
+    run = MitdbRunConfig.from_options(
+        split=split.value,
+        arch=arch,
+        representation=representation.value,
+        window_fs=window_fs,
+        context=context,
+        normalize=normalize,
+        rr=rr.value,
+        arch_kwargs=kwargs,
+        calibrate=calibrate,
+        mc_samples=mc_samples,
+        val_records=val_records,
+        split_seed=split_seed,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        lr_schedule=lr_schedule,
+        patience=patience,
+        loss=loss,
+        class_weighted=class_weighted,
+        sampler=sampler,
+        max_class_weight=max_class_weight,
+        monitor=monitor,
+        seed=seed,
+        device=device,
+    )
+    config = train_mitdb(
+        data_dir(data, dataset.value),
+        out,
+        run,
+        name=name,
+        resume=resume,
+        progress=progress,
+    )
+    print_trained(name or out.name, split.value, config)
+    console.print(f"wrote {out / 'model.safetensors'} (+ .json, .md)")
+
+
+@app.command("benchmark")
+def benchmark_command(
+    dataset: Annotated[Dataset, typer.Argument(help="Database to run the ablation grid on.")],
+    out: Annotated[
+        Path, typer.Option(help="Folder for every cell's run, benchmark.md/.json.")
+    ] = Path("runs/benchmark"),
+    arch: Annotated[
+        list[str] | None,
+        typer.Option(help="Architectures (repeat the option); default kachuee and cnn-lstm."),
+    ] = None,
+    rr: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="RR options (repeat): none, ratios (4 ratios to the local and record mean "
+            "RR), rhythm (6 ratios to the record median, the neighbouring beats and the "
+            "previous RR); default none and ratios."
+        ),
+    ] = None,
+    imbalance: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Imbalance strategies: weighted-ce, oversample, focal, none (repeat); "
+            "default the first three."
+        ),
+    ] = None,
+    epochs: Annotated[int, typer.Option(help="Maximum epochs per cell.")] = 8,
+    patience: Annotated[int, typer.Option(help="Early-stopping patience per cell.")] = 3,
+    seed: Annotated[int, typer.Option(help="Seed shared by every cell.")] = 0,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples of DS2 records.")] = 1000,
+    val_records: Annotated[
+        int,
+        typer.Option(
+            help="Validate (early stopping, selection) on this many whole DS1 records held "
+            "out of training (drawn with --seed so that they hold S and V beats and "
+            "training keeps most of S, V and F); 0 = 10% of the DS1 beats instead."
+        ),
+    ] = 5,
+    normalize: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Beat normalisations (repeat): record (divide by the record's median beat "
+            "amplitude), median-beat (subtract the record's median beat first); default record."
+        ),
+    ] = None,
+    data: DataOpt = None,
+    device: DeviceOpt = "auto",
+    progress: ProgressOpt = True,
+) -> None:
+    """Inter-patient ablation grid (architecture x RR features x imbalance strategy
+    [x beat normalisation]), seeded: trains every cell on DS1, scores it on DS2 with
+    record-bootstrap intervals, and writes a Markdown table and JSON. Early stopping and
+    selection use DS1 validation records only. Cells already trained are reused, so a grid
+    can be resumed, or split across processes by --arch into the same --out."""
+    from ecglens.train.benchmark import BenchmarkConfig, run_benchmark
+
+    defaults = BenchmarkConfig()
+    cfg = BenchmarkConfig(
+        architectures=tuple(arch or defaults.architectures),
+        rr=tuple(rr or defaults.rr),
+        imbalance=tuple(imbalance or defaults.imbalance),
+        normalize=tuple(normalize or defaults.normalize),
+        epochs=epochs,
+        patience=patience,
+        seed=seed,
+        n_boot=n_boot,
+        device=device,
+        val_records=val_records,
+    )
+    cfg.cells()
+    result = run_benchmark(
+        data_dir(data, dataset.value), out, cfg, progress=progress, command=command_line()
+    )
+    print((out / "benchmark.md").read_text())
+    console.print(f"best by validation macro-F1: {result['best']}; wrote {out / 'benchmark.md'}")
+
+
+@app.command("ensemble")
+def ensemble_command(
+    runs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Run folders of `ecglens train mitdb` (or benchmark cells) that differ only "
+            "in --seed and share their validation records (--split-seed)."
+        ),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Output path: writes OUT.safetensors, OUT.json and OUT.md; the model's name "
+            "is the file name."
+        ),
+    ] = Path("runs/ensemble/model"),
+    data: DataOpt = None,
+    progress: ProgressOpt = True,
+) -> None:
+    """Average MIT-BIH beat models trained with different seeds into one model: its
+    probabilities are the members' mean, its uncertainty score their predictive entropy
+    (high where members disagree); temperature refitted on the shared validation beats,
+    card metrics from `ecglens evaluate`."""
+    from ecglens.train.ensemble import build_ensemble
+
+    config = build_ensemble(runs, out, data_dir(data, "mitdb"), progress=progress)
+    print_trained(out.stem, config["split"], config)
+    console.print(f"wrote {out.with_suffix('.safetensors')} (+ .json, .md)")
+
+
+@app.command("export-kaggle")
+def export_kaggle_command(
+    out: Annotated[
+        Path, typer.Option(help="Folder for mitbih_train.csv and mitbih_test.csv.")
+    ] = Path("runs/kaggle"),
+    split: Annotated[
+        Split, typer.Option(help="Split whose train/test beats are written.")
+    ] = Split.intra,
+    seed: Annotated[int, typer.Option(help="Split seed.")] = 0,
+    data: DataOpt = None,
+    progress: ProgressOpt = True,
+) -> None:
+    """Write MIT-BIH beats in the Kaggle heartbeat CSV format (187 values + label)."""
+    import numpy as np
+
+    from ecglens.data.kaggle import write_kaggle_csv
+    from ecglens.data.mitdb import load_mitdb_beats
+    from ecglens.data.splits import make_split, split_records
+    from ecglens.inputs.beats import BeatConfig
+
+    beats = load_mitdb_beats(
+        data_dir(data, "mitdb"), split_records(split.value), BeatConfig(), progress=progress
+    )
+    parts = make_split(beats, split.value, seed=seed)
+    train = np.concatenate([parts.train, parts.val])
+    for name, idx in (("mitbih_train.csv", np.sort(train)), ("mitbih_test.csv", parts.test)):
+        write_kaggle_csv(out / name, beats.x[idx], beats.y[idx])
+        console.print(f"wrote {out / name} ({len(idx)} beats)")

@@ -1,0 +1,66 @@
+"""Explain a 12-lead prediction: relevance along the record for one class."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ecglens.errors import EcgLensError
+from ecglens.explain.attribute import METHODS, attribute
+from ecglens.explain.display import for_display
+from ecglens.models.registry import LoadedModel
+from ecglens.predict.twelve_lead import Prediction12
+
+
+class SignedBinary(torch.nn.Module):
+    """A binary model as two outputs (-z, z), "normal" and "abnormal", so that either class
+    can be a target; its CAM (when it has one) likewise as (-cam, cam)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor):
+        out = self.model(x)
+        if isinstance(out, tuple | list):
+            z, cam = out[0], out[1]
+            return torch.cat([-z, z], dim=1), torch.cat([-cam, cam], dim=1)
+        return torch.cat([-out, out], dim=1)
+
+
+def explain_12lead(
+    pred: Prediction12,
+    loaded: LoadedModel,
+    method: str = "cam",
+    target: int | str | None = None,
+    device: str | torch.device = "cpu",
+    raw: bool = False,
+) -> np.ndarray:
+    """(T,) relevance along the record for one class of ``pred.cam_classes`` (default: the
+    explained one, i.e. the predicted label / most probable class), in display form unless
+    ``raw``.
+
+    method "cam": the network's class activation map (its second output; display: min-max
+    scaled); "grad-cam": Grad-CAM at the last conv layer (display: ReLU, scaled by its maximum;
+    all zeros where no region raises the class score). For binary models "normal" means the
+    negated logit.
+    """
+    if method == "gradcam":
+        method = "grad-cam"
+    if method not in METHODS:
+        raise EcgLensError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    if isinstance(target, str):
+        if target not in pred.cam_classes:
+            raise EcgLensError(f"no class {target!r}; classes: {', '.join(pred.cam_classes)}")
+        target = pred.cam_classes.index(target)
+    k = pred.explained if target is None else int(target)
+    if not 0 <= k < len(pred.cam_classes):
+        raise EcgLensError(f"target {k} out of range for {', '.join(pred.cam_classes)}")
+    if method == "cam" and not raw:
+        return pred.cams[k].astype(np.float32)  # computed with the prediction
+    module = loaded.module.to(device).eval()
+    if pred.binary:
+        module = SignedBinary(module)
+    x = torch.from_numpy(pred.x[None]).to(device)
+    maps = attribute(module, x, k, method=method)
+    return (maps if raw else for_display(maps, method))[0]

@@ -1,0 +1,282 @@
+"""Beat models at inference: a record in, classified beats out.
+
+>>> from ecglens.io import read_record
+>>> from ecglens.models import load_model
+>>> from ecglens.predict import classify_record
+>>> result = classify_record(read_record("mitdb/208"), load_model("kachuee-mitdb-inter"))
+>>> result.class_counts()
+
+Steps: detect R peaks (:func:`~ecglens.signal.peaks.ecg_peaks`) on one lead, turn the beats
+into the model's inputs (:mod:`ecglens.inputs.beats`), one deterministic forward pass with the
+model's fitted temperature, and an uncertainty score per beat (MC dropout, or the entropy of
+the calibrated probabilities).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ecglens.data.labels import aami_labels
+from ecglens.errors import EcgLensError
+from ecglens.inputs.beats import BeatConfig, beat_inputs, model_input_arrays
+from ecglens.io import Record, read_annotations, select_lead
+from ecglens.models.registry import LoadedModel
+from ecglens.predict.forward import TemperatureScaled, predict_logits
+from ecglens.predict.uncertainty import has_dropout, mc_dropout_predict
+from ecglens.signal.peaks import ecg_peaks
+
+MIN_FS = 50.0
+
+
+class _Features(torch.nn.Module):
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.forward_features(x)
+
+
+class _ScaledHead(torch.nn.Module):
+    def __init__(self, head: torch.nn.Module, temperature: float) -> None:
+        super().__init__()
+        self.head = head
+        self.temperature = temperature
+
+    def forward(self, features: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
+        return self.head(features, *rest) / self.temperature
+
+
+def _dropout_only_in_head(model: torch.nn.Module) -> bool:
+    """True for models built as ``head(forward_features(x), *rest)`` with dropout only in
+    ``head`` (such as cnn-lstm)."""
+    if not (
+        hasattr(model, "forward_features")
+        and isinstance(getattr(model, "head", None), torch.nn.Module)
+    ):
+        return False
+    in_head = {id(m) for m in model.head.modules()}
+    return not any(
+        isinstance(m, torch.nn.Dropout) and m.p > 0 and id(m) not in in_head
+        for m in model.modules()
+    ) and has_dropout(model.head)
+
+
+def beat_probabilities(
+    model: torch.nn.Module,
+    inputs: tuple[np.ndarray, ...],
+    temperature: float = 1.0,
+    mc_samples: int = 0,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Calibrated class probabilities (n, k) and an uncertainty score per beat (n,) in [0, 1].
+
+    Probabilities (and so labels) come from one deterministic pass, as ``evaluate``
+    scores them. The uncertainty is the normalised predictive entropy: of the mean of
+    ``mc_samples`` MC-dropout passes when ``mc_samples > 0`` and the model has dropout,
+    else of the deterministic softmax.
+    """
+    scaled = TemperatureScaled(model, temperature)
+    logits = predict_logits(scaled, inputs, device=device)
+    probs = torch.softmax(torch.as_tensor(logits), dim=1).numpy()
+    if mc_samples > 0 and has_dropout(model):
+        sampled, sampled_inputs = scaled, inputs
+        if _dropout_only_in_head(model):
+            # the encoder is deterministic: run it once, sample only the head
+            features = predict_logits(_Features(model), inputs[:1], device=device)
+            sampled, sampled_inputs = _ScaledHead(model.head, temperature), (features, *inputs[1:])
+        _, uncertainty = mc_dropout_predict(
+            sampled, sampled_inputs, n_samples=mc_samples, seed=seed
+        )
+        return probs, uncertainty.astype(np.float32)
+    entropy = -(probs * np.log(np.clip(probs, 1e-12, None))).sum(1) / np.log(probs.shape[1])
+    return probs, np.clip(entropy, 0, 1).astype(np.float32)
+
+
+@dataclass
+class BeatPredictions:
+    """Per-beat predictions of one record.
+
+    sample: (n,) R-peak indices at the record's rate; probabilities: (n, k);
+    x / rr: the model inputs (for explanations); signal: the raw lead in mV.
+    """
+
+    record: str
+    path: str | None
+    fs: float
+    lead: str
+    classes: list[str]
+    sample: np.ndarray
+    probabilities: np.ndarray
+    x: np.ndarray
+    rr: np.ndarray
+    signal: np.ndarray
+    model: str
+    uncertainty: np.ndarray | None = None
+    reference: np.ndarray | None = None  # AAMI labels from annotations, when available
+    review_threshold: float | None = None  # beats with uncertainty above it need review
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def labels(self) -> list[str]:
+        return [self.classes[i] for i in self.probabilities.argmax(1)]
+
+    def class_counts(self) -> dict[str, int]:
+        idx = self.probabilities.argmax(1)
+        return {c: int(np.sum(idx == i)) for i, c in enumerate(self.classes)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: {"record", "sampling_rate", "lead", "model", "beats": [...]}."""
+        labels = self.labels
+        beats = []
+        for i, s in enumerate(self.sample):
+            beat = {
+                "sample": int(s),
+                "time_s": round(float(s) / self.fs, 4),
+                "label": labels[i],
+                "probabilities": {
+                    c: round(float(p), 5)
+                    for c, p in zip(self.classes, self.probabilities[i], strict=True)
+                },
+            }
+            if self.uncertainty is not None:
+                beat["uncertainty"] = round(float(self.uncertainty[i]), 5)
+                if self.review_threshold is not None:
+                    beat["review"] = bool(self.uncertainty[i] > self.review_threshold)
+            beats.append(beat)
+        return {
+            "record": self.record,
+            "path": self.path,
+            "sampling_rate": self.fs,
+            "lead": self.lead,
+            "model": self.model,
+            "n_beats": len(beats),
+            "class_counts": self.class_counts(),
+            "review_threshold": self.review_threshold,
+            "n_review": None
+            if self.review_threshold is None or self.uncertainty is None
+            else int(np.sum(self.uncertainty > self.review_threshold)),
+            "beats": beats,
+            **self.extra,
+        }
+
+
+@contextmanager
+def _naming(where) -> Iterator[None]:
+    """Add the record's file to errors raised on its signal (which name no file)."""
+    try:
+        yield
+    except EcgLensError as exc:
+        if exc.path is None:
+            raise EcgLensError(str(exc), where) from exc
+        raise
+
+
+def detect_beats(
+    record: Record, lead: str | int | None = None
+) -> tuple[np.ndarray, str, np.ndarray]:
+    """R peaks of one lead: ``(signal (n,), lead name, peaks (m,))`` at the record's rate."""
+    where = record.path or record.name
+    if record.fs < MIN_FS:
+        raise EcgLensError(
+            f"sampling rate {record.fs:g} Hz is too low (need >= {MIN_FS:g} Hz)", where
+        )
+    signal, name = select_lead(record, lead)
+    with _naming(where):
+        peaks = ecg_peaks(signal, record.fs)
+    if len(peaks) == 0:
+        raise EcgLensError(f"no heartbeats found in lead {name}", where)
+    return signal, name, peaks
+
+
+def classify_record(
+    record: Record,
+    loaded: LoadedModel,
+    lead: str | int | None = None,
+    peaks: np.ndarray | None = None,
+    device: str | torch.device = "cpu",
+    with_reference: bool = True,
+    mc_samples: int | None = None,
+    review_threshold: float | None = None,
+) -> BeatPredictions:
+    """Detect beats in ``record`` (or use ``peaks``) and classify each with a beat model.
+
+    Any sampling rate is resampled to the model's beat representation. When the
+    record has reference annotations (``.atr``), they are matched to the beats.
+    Probabilities use the model's fitted temperature; ``mc_samples`` (default: the
+    model's ``mc_samples``, 0 for none) MC-dropout passes give the uncertainty score,
+    and beats above ``review_threshold`` are flagged for human review.
+    """
+    config = loaded.config
+    if loaded.task != "beats":
+        raise EcgLensError(f"model {loaded.name} does not classify single-lead beats")
+    if peaks is None:
+        signal, lead_name, peaks = detect_beats(record, lead)
+    else:
+        signal, lead_name = select_lead(record, lead)
+    beat_config = BeatConfig(**config["beats"])
+    with _naming(record.path or record.name):
+        x, rr = beat_inputs(signal, record.fs, peaks, beat_config)
+    if mc_samples is None:
+        mc_samples = int(config.get("mc_samples", 0))
+    probabilities, uncertainty = beat_probabilities(
+        loaded.module,
+        model_input_arrays(x, rr, config["inputs"]),
+        float(config.get("temperature", 1.0)),
+        mc_samples,
+        device,
+    )
+    reference = _reference_labels(record, peaks) if with_reference else None
+    return BeatPredictions(
+        record=record.name,
+        path=None if record.path is None else str(record.path),
+        fs=record.fs,
+        lead=lead_name,
+        classes=list(loaded.classes),
+        sample=np.asarray(peaks),
+        probabilities=probabilities,
+        x=x,
+        rr=rr,
+        signal=signal,
+        model=loaded.name,
+        reference=reference,
+        uncertainty=uncertainty,
+        review_threshold=review_threshold,
+    )
+
+
+def display_beat(x: np.ndarray) -> np.ndarray:
+    """The waveform to draw for one model input: the beat itself, or the middle beat of a
+    (K, L) context window."""
+    return x[len(x) // 2] if x.ndim == 2 else x
+
+
+def _reference_labels(
+    record: Record, peaks: np.ndarray, tolerance_s: float = 0.15
+) -> np.ndarray | None:
+    """AAMI class index of the annotated beat within 150 ms of each peak (-1 if none)."""
+    if record.path is None or not Path(record.path).with_suffix(".atr").exists():
+        return None
+    try:
+        ann = read_annotations(record.path)
+    except EcgLensError:
+        return None
+    keep, labels = aami_labels(ann.symbol)
+    ref_samples = ann.sample[keep]
+    out = np.full(len(peaks), -1, dtype=np.int64)
+    if len(ref_samples) == 0:
+        return out
+    pos = np.clip(np.searchsorted(ref_samples, peaks), 1, len(ref_samples) - 1)
+    left, right = ref_samples[pos - 1], ref_samples[pos]
+    nearest = np.where(np.abs(peaks - left) <= np.abs(right - peaks), pos - 1, pos)
+    close = np.abs(ref_samples[nearest] - peaks) <= tolerance_s * record.fs
+    out[close] = labels[nearest[close]]
+    return out

@@ -1,0 +1,128 @@
+"""The task registry: what each kind of model does with a record.
+
+A model's JSON config names its task (``"task": "beats"``). The task says which inputs module
+prepares the record (its ``family``), which function classifies it (returning a prediction with
+``to_dict()``), which explainers apply and which one is the default, how its explanation is
+drawn and which report builds its HTML section. The CLI, the report and (later) a web service
+and batch inference dispatch through :func:`task_of` instead of ``if`` chains on task names.
+
+The explanation figure and the report are named as ``"module:function"`` strings and imported
+only when used, so that inference never imports plotting or report code (data flows one way:
+inputs -> predict -> explain -> plot -> report).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ecglens.errors import EcgLensError
+from ecglens.models.registry import LoadedModel
+from ecglens.predict.beats import classify_record
+from ecglens.predict.twelve_lead import TWELVE_LEAD_TASKS, classify_12lead
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task a model can be trained for.
+
+    name: the config's ``task``; family: the inputs module (``"beats"``: one lead cut into beats;
+    ``"12-lead"``: a whole 12-lead record); classify: ``(record, loaded, **options) ->``
+    prediction with ``to_dict()``; options: the keyword options ``classify`` takes beyond
+    ``device``; methods: explainers that apply, the first is the default; figure and report:
+    ``"module:function"`` that draw the explanation and build the HTML report.
+    """
+
+    name: str
+    family: str
+    description: str
+    classify: Callable[..., Any]
+    options: tuple[str, ...]
+    methods: tuple[str, ...]
+    figure: str
+    report: str
+
+    @property
+    def default_method(self) -> str:
+        return self.methods[0]
+
+
+_TASKS: dict[str, Task] = {}
+
+
+def register_task(task: Task) -> Task:
+    """Add ``task`` to the registry (a later registration under the same name replaces it)."""
+    _TASKS[task.name] = task
+    return task
+
+
+def list_tasks() -> list[str]:
+    return sorted(_TASKS)
+
+
+def get_task(name: str) -> Task:
+    """The registered task called ``name``."""
+    if name not in _TASKS:
+        raise EcgLensError(f"unknown task {name!r}; known: {', '.join(list_tasks())}")
+    return _TASKS[name]
+
+
+def task_of(loaded: LoadedModel) -> Task:
+    """The task of a loaded model, as its config names it."""
+    try:
+        return get_task(loaded.task)
+    except EcgLensError as exc:
+        raise EcgLensError(f"model {loaded.name}: {exc}") from exc
+
+
+def resolve(reference: str) -> Callable[..., Any]:
+    """The function named by ``"package.module:function"`` (imported now)."""
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def classify(record, loaded: LoadedModel, device="cpu", **options: Any):
+    """Classify ``record`` (:class:`~ecglens.io.Record`) with ``loaded``, whatever its task.
+
+    ``options`` go to the task's classifier (beats: ``lead``, ``mc_samples``,
+    ``review_threshold``, ``peaks``, ``with_reference``); an option given a value that the
+    task does not take is an error, None is ignored.
+    """
+    task = task_of(loaded)
+    unknown = sorted(k for k, v in options.items() if v is not None and k not in task.options)
+    if unknown:
+        raise EcgLensError(
+            f"option {', '.join(unknown)} does not apply to {task.description} "
+            f"(model {loaded.name})"
+        )
+    given = {k: v for k, v in options.items() if v is not None}
+    return task.classify(record, loaded, device=device, **given)
+
+
+register_task(
+    Task(
+        name="beats",
+        family="beats",
+        description="single-lead beat models",
+        classify=classify_record,
+        options=("lead", "mc_samples", "review_threshold", "peaks", "with_reference"),
+        methods=("grad-cam",),
+        figure="ecglens.plot.explain_beats:plot_beat_explanation",
+        report="ecglens.report.beats:build_beat_report",
+    )
+)
+for _name, _what in zip(TWELVE_LEAD_TASKS, ("normal vs abnormal", "superclasses"), strict=True):
+    register_task(
+        Task(
+            name=_name,
+            family="12-lead",
+            description=f"12-lead models ({_what})",
+            classify=classify_12lead,
+            options=(),
+            methods=("cam", "grad-cam"),
+            figure="ecglens.plot.explain12:plot_12lead_explanation",
+            report="ecglens.report.ptbxl:build_ptbxl_report",
+        )
+    )
