@@ -51,10 +51,11 @@ def grad_cam_raw(
     input's resolution: (B, L) for inputs (B, L) or (B, C, L); (B, H, W) for (B, C, H, W).
     Models that encode each beat of a (B, K, L) context window give (B * K, L).
 
-    For an ensemble (a model with ``members``) and no ``layer``: the mean of the members'
-    maps. No ReLU and no scaling (see :mod:`ecglens.explain.display`).
+    For an ensemble (a model whose ``explain_by_members`` is true: its output averages its
+    ``members``) and no ``layer``: the mean of the members' maps. No ReLU and no scaling
+    (see :mod:`ecglens.explain.display`).
     """
-    if layer is None and hasattr(model, "members"):
+    if layer is None and getattr(model, "explain_by_members", False):
         maps = [grad_cam_raw(m, inputs, target, None) for m in model.members]
         return np.mean(maps, axis=0).astype(np.float32)
     x = inputs[0]

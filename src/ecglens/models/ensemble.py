@@ -21,6 +21,8 @@ from ecglens.models.registry import create_model, register_model
 class SoftmaxEnsemble(nn.Module):
     """Mean of the members' softmax, returned as log-probabilities (B, n_classes)."""
 
+    explain_by_members = True  # an explanation is the mean of the members' own
+
     def __init__(self, members: list[nn.Module]) -> None:
         super().__init__()
         if not members:

@@ -64,13 +64,24 @@ class KachueeNet(nn.Module):
             x = x.unsqueeze(1)
         return self.blocks(self.stem(x)).flatten(1)
 
-    def forward(self, x: torch.Tensor, rr: torch.Tensor | None = None) -> torch.Tensor:
-        features = self.forward_features(x)
+    def forward_head(self, features: torch.Tensor, rr: torch.Tensor | None = None) -> torch.Tensor:
+        """Flattened conv features (B, num_features) [+ RR features (B, F)] -> logits."""
         if self.n_rr_features:
             if rr is None:
                 raise ValueError("this model needs RR features: forward(x, rr)")
             features = torch.cat([features, rr], dim=1)
         return self.head(features)
+
+    def forward(self, x: torch.Tensor, rr: torch.Tensor | None = None) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x), rr)
+
+    def reset_head(self, n_classes: int) -> None:
+        """A new, untrained output layer for ``n_classes`` (transfer learning, as timm's
+        ``reset_classifier``); the convolutional encoder and hidden dense layers are kept."""
+        if n_classes < 1:
+            raise ValueError(f"n_classes must be >= 1, not {n_classes}")
+        last = self.head[-1]
+        self.head[-1] = nn.Linear(last.in_features, n_classes)
 
 
 @register_model("kachuee")

@@ -30,6 +30,7 @@ _ARCHITECTURE_MODULES = (
     "ecglens.models.cnn_lstm",
     "ecglens.models.cam",
     "ecglens.models.ensemble",
+    "ecglens.models.images",
 )
 
 
