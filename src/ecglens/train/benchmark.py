@@ -202,7 +202,8 @@ def _finished_cell(run_dir: Path, run: MitdbRunConfig) -> dict[str, Any] | None:
         and config.get("architecture_kwargs") == model_kwargs(run, len(config["classes"]))
         and config.get("beats") == asdict(run.beats)
         and config.get("inputs") == list(run.inputs)
-        and _without_device(config.get("train", {})) == _without_device(asdict(run.train))
+        and _without_device(asdict(TrainConfig(**config.get("train", {}))))
+        == _without_device(asdict(run.train))
         and "calibration" in config
         and config.get("val_records", 0) == run.val_records
     )

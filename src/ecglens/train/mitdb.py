@@ -80,10 +80,6 @@ class MitdbRunConfig:
         ``arch_kwargs`` gives it."""
         if rr not in RR_OPTIONS:
             raise EcgLensError(f"--rr must be one of {', '.join(RR_OPTIONS)}, not {rr!r}")
-        given = {"epochs": epochs, "batch-size": batch_size, "patience": patience}
-        for option, value in given.items():
-            if value is not None and value < 1:
-                raise EcgLensError(f"--{option} must be at least 1, not {value}")
         kwargs = dict(arch_kwargs or {})
         if RR_OPTIONS[rr]:
             kwargs.setdefault("n_rr_features", RR_WIDTHS[rr])

@@ -46,6 +46,16 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # "auto" = cuda when available, else cpu
     max_batches_per_epoch: int | None = None  # cap for quick runs and tests
+    # transfer learning: the encoder is every parameter outside the model's ``head``
+    freeze_encoder: bool = False  # train only the head
+    encoder_lr_scale: float = 1.0  # the encoder learns at lr * this (fine-tuning)
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "patience"):
+            if getattr(self, name) < 1:
+                raise EcgLensError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if not 0 < self.encoder_lr_scale <= 1:
+            raise EcgLensError(f"encoder_lr_scale must be in (0, 1], not {self.encoder_lr_scale}")
 
 
 @dataclass
@@ -111,6 +121,10 @@ def validation_metrics(logits: np.ndarray, targets: np.ndarray, loss: str) -> di
     m = classification_metrics(targets, logits.argmax(1), names, scored=scored or None)
     out["val_accuracy"] = m["accuracy"]
     out["val_macro_f1"] = m["macro_f1"]
+    if logits.shape[1] == 2 and 0 < targets.sum() < len(targets):
+        from sklearn.metrics import roc_auc_score
+
+        out["val_auc"] = float(roc_auc_score(targets, logits[:, 1] - logits[:, 0]))
     return out
 
 
@@ -158,6 +172,29 @@ def _latest_checkpoint(ckpt_dir: Path) -> Path | None:
     return found[-1] if found else None
 
 
+def parameter_groups(model: torch.nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
+    """Optimiser parameter groups: the model's ``head`` at ``lr``; the rest (the encoder) at
+    ``lr * encoder_lr_scale``, or frozen (no gradient, not optimised) with ``freeze_encoder``.
+    Models without a ``head`` train as one group."""
+    params = [p for p in model.parameters()]
+    head = getattr(model, "head", None)
+    if not isinstance(head, torch.nn.Module) or (
+        not config.freeze_encoder and config.encoder_lr_scale == 1.0
+    ):
+        if config.freeze_encoder or config.encoder_lr_scale != 1.0:
+            raise EcgLensError(f"{type(model).__name__} has no head to train apart")
+        return [{"params": params}]
+    in_head = {id(p) for p in head.parameters()}
+    encoder = [p for p in params if id(p) not in in_head]
+    groups = [{"params": [p for p in params if id(p) in in_head]}]
+    if config.freeze_encoder:
+        for p in encoder:
+            p.requires_grad_(False)
+    else:
+        groups.append({"params": encoder, "lr": config.lr * config.encoder_lr_scale})
+    return groups
+
+
 def fit(
     model: torch.nn.Module,
     train: ArrayDataset,
@@ -198,7 +235,9 @@ def fit(
             pos = targets.reshape(len(targets), -1).mean(0)
             weights = (1 - pos) / np.clip(pos, 1e-6, None)
     criterion = make_loss(config.loss, weights, config.focal_gamma).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.Adam(
+        parameter_groups(model, config), lr=config.lr, weight_decay=config.weight_decay
+    )
     scheduler = _make_scheduler(optimizer, config)
     maximise = config.monitor != "val_loss"
 
