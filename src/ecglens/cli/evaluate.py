@@ -20,6 +20,7 @@ from ecglens.cli.options import (
     data_dir,
     device_of,
 )
+from ecglens.errors import EcgLensError
 from ecglens.progress import console
 
 
@@ -45,8 +46,24 @@ def _evaluate_ptbxl(loaded, data, split, seed, task, progress, device) -> dict:
     return metrics
 
 
-EVALUATORS = {"mitdb": _evaluate_mitdb, "ptbxl": _evaluate_ptbxl}
-FAMILY_DATASETS = {"12-lead": "ptbxl"}  # 12-lead models are scored on PTB-XL whatever is asked
+def _evaluate_mi(loaded, data, split, seed, task, progress, device) -> dict:
+    from ecglens.cli.tables import print_ptbxl_metrics
+    from ecglens.evaluate.mi import evaluate_mi
+
+    if task not in (None, "mi"):
+        raise EcgLensError(f"model {loaded.name} was trained for mi, not {task}")
+    metrics = evaluate_mi(loaded, data_dir(data, "ptbxl"), progress=progress, device=device)
+    print_ptbxl_metrics(metrics)
+    return metrics
+
+
+# the evaluation of each model task, and the database it is scored on
+EVALUATORS = {
+    "beats": ("mitdb", _evaluate_mitdb),
+    "ptbxl-binary": ("ptbxl", _evaluate_ptbxl),
+    "ptbxl-superclass": ("ptbxl", _evaluate_ptbxl),
+    "ptbxl-mi": ("ptbxl", _evaluate_mi),
+}
 
 
 @app.command("evaluate")
@@ -81,8 +98,16 @@ def evaluate_command(
 
     dev = device_of(device)
     loaded = load_model(model, dev)
-    name = FAMILY_DATASETS.get(task_of(loaded).family, dataset.value)
-    metrics = EVALUATORS[name](
+    task_name = task_of(loaded).name
+    if task_name not in EVALUATORS:
+        raise EcgLensError(f"no evaluation for {task_name} models (model {loaded.name})")
+    database, evaluate = EVALUATORS[task_name]
+    if database != dataset.value:
+        raise EcgLensError(
+            f"model {loaded.name} ({task_name}) is scored on {database}, not {dataset.value}: "
+            f"ecglens evaluate {database} --model {model}"
+        )
+    metrics = evaluate(
         loaded, data, split.value, seed, None if task is None else task.value, progress, dev
     )
     metrics["command"] = command_line()

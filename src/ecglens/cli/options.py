@@ -29,6 +29,12 @@ class Dataset(StrEnum):
 class PtbxlTask(StrEnum):
     binary = "binary"
     superclass = "superclass"
+    mi = "mi"
+
+
+class Benchmark(StrEnum):
+    mitdb = "mitdb"
+    mi = "mi"
 
 
 DATA_FOLDERS = {"mitdb": "mitdb", "ptbxl": "ptb-xl"}

@@ -81,7 +81,7 @@ def predict_command(
         )
         results.append(prediction.to_dict())
         if table:
-            PREDICTION_TABLES[task.family](prediction, max_rows)
+            PREDICTION_TABLES[task.name](prediction, max_rows)
     if json_file is not None:
         from ecglens._atomic import atomic_write_text
 

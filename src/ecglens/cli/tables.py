@@ -155,5 +155,23 @@ def _print_12lead_prediction(prediction, max_rows: int) -> None:
     print_12lead(prediction.to_dict())
 
 
-# the table of one prediction, by the family of its task (see ecglens.predict.tasks)
-PREDICTION_TABLES = {"beats": print_beats, "12-lead": _print_12lead_prediction}
+def _print_mi_prediction(prediction, max_rows: int) -> None:
+    d = prediction.to_dict()
+    t = Table(title=f"{d['record']} ({d['lead']}, {d['sampling_rate']:g} Hz, model {d['model']})")
+    for col in ("label", "P(MI) of the record", "threshold", "beats", "beat P(MI) range"):
+        t.add_column(col, justify="right")
+    p = [b["probability"] for b in d["beats"]]
+    t.add_row(
+        d["label"], f"{d['probability']:.3f} ({d['aggregate']} of beats)",
+        f"{d['threshold']:.3f}", str(d["n_beats"]), f"{min(p):.3f}-{max(p):.3f}",
+    )  # fmt: skip
+    stdout.print(t)
+
+
+# the table of one prediction, by its task (see ecglens.predict.tasks)
+PREDICTION_TABLES = {
+    "beats": print_beats,
+    "ptbxl-binary": _print_12lead_prediction,
+    "ptbxl-superclass": _print_12lead_prediction,
+    "ptbxl-mi": _print_mi_prediction,
+}

@@ -12,6 +12,7 @@ import typer
 from ecglens.cli.app import app
 from ecglens.cli.options import (
     RR,
+    Benchmark,
     DataOpt,
     Dataset,
     DeviceOpt,
@@ -130,8 +131,33 @@ def train_command(
         ),
     ] = None,
     task: Annotated[
-        PtbxlTask, typer.Option(help="ptbxl: binary or superclass.")
+        PtbxlTask,
+        typer.Option(
+            help="ptbxl: binary (normal/abnormal, 12 leads), superclass (12 leads) or mi "
+            "(myocardial infarction vs normal from the beats of one lead)."
+        ),
     ] = PtbxlTask.binary,
+    lead: Annotated[
+        str, typer.Option(help="ptbxl --task mi: the lead whose beats are classified.")
+    ] = "II",
+    init: Annotated[
+        str | None,
+        typer.Option(
+            help="ptbxl --task mi: start the encoder from this shipped MIT-BIH Kachuee model "
+            "(e.g. kachuee-mitdb-intra) or .safetensors path, with a new head (transfer "
+            "learning); default: from scratch."
+        ),
+    ] = None,
+    freeze: Annotated[
+        bool,
+        typer.Option(help="With --init: keep the encoder as it is and train the head only."),
+    ] = False,
+    encoder_lr_scale: Annotated[
+        float,
+        typer.Option(
+            help="With --init: fine-tune the encoder at this share of --lr (0-1; 1 = same)."
+        ),
+    ] = 1.0,
     baseline: Annotated[
         str,
         typer.Option(
@@ -162,6 +188,10 @@ def train_command(
         kwargs = json.loads(arch_kwargs)
     except json.JSONDecodeError as exc:
         raise EcgLensError(f"--arch-kwargs is not valid JSON ({exc})") from exc
+    if dataset == Dataset.ptbxl and task == PtbxlTask.mi:
+        _train_mi(lead, init, freeze, encoder_lr_scale, train_fraction, arch, kwargs, epochs,
+                  batch_size, lr, patience, seed, device, data, out, name, progress, resume)
+        return
     if dataset == Dataset.ptbxl:
         from ecglens.train.ptbxl import PtbxlRunConfig, train_ptbxl
 
@@ -228,12 +258,47 @@ def train_command(
     console.print(f"wrote {out / 'model.safetensors'} (+ .json, .md)")
 
 
+def _train_mi(lead, init, freeze, encoder_lr_scale, train_fraction, arch, kwargs, epochs,
+              batch_size, lr, patience, seed, device, data, out, name, progress, resume) -> None:
+    from ecglens.train.mi import MiRunConfig, train_mi
+
+    run = MiRunConfig.from_options(
+        lead=lead,
+        init=init,
+        freeze=freeze,
+        encoder_lr_scale=encoder_lr_scale,
+        train_fraction=train_fraction,
+        arch=arch,
+        arch_kwargs=kwargs,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        patience=patience,
+        seed=seed,
+        device=device,
+    )
+    config = train_mi(data_dir(data, "ptbxl"), out, run, name=name, progress=progress,
+                      resume=resume)
+    print_ptbxl_metrics({"model": name or out.name, "task": "mi", **config["metrics"]})
+    console.print(f"wrote {out / 'model.safetensors'} (+ .json, .md)")
+
+
 @app.command("benchmark")
 def benchmark_command(
-    dataset: Annotated[Dataset, typer.Argument(help="Database to run the ablation grid on.")],
+    dataset: Annotated[
+        Benchmark,
+        typer.Argument(
+            help="mitdb: the inter-patient ablation grid; mi: the MI learning curve (transfer "
+            "from MIT-BIH vs from scratch, on PTB-XL)."
+        ),
+    ],
     out: Annotated[
-        Path, typer.Option(help="Folder for every cell's run, benchmark.md/.json.")
-    ] = Path("runs/benchmark"),
+        Path | None,
+        typer.Option(
+            help="Folder for every cell's run, benchmark.md/.json (default runs/benchmark, "
+            "mi: runs/benchmark-mi)."
+        ),
+    ] = None,
     arch: Annotated[
         list[str] | None,
         typer.Option(help="Architectures (repeat the option); default kachuee and cnn-lstm."),
@@ -253,8 +318,27 @@ def benchmark_command(
             "default the first three."
         ),
     ] = None,
-    epochs: Annotated[int, typer.Option(help="Maximum epochs per cell.")] = 8,
-    patience: Annotated[int, typer.Option(help="Early-stopping patience per cell.")] = 3,
+    epochs: Annotated[
+        int | None, typer.Option(help="Maximum epochs per cell (default 8; mi 30).")
+    ] = None,
+    patience: Annotated[
+        int | None, typer.Option(help="Early-stopping patience per cell (default 3; mi 6).")
+    ] = None,
+    fraction: Annotated[
+        list[float] | None,
+        typer.Option(
+            help="mi: shares of the training records (repeat); default 0.05 0.1 0.25 0.5 1."
+        ),
+    ] = None,
+    mode: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="mi: scratch, transfer-frozen, transfer-finetune (repeat); default all three."
+        ),
+    ] = None,
+    init: Annotated[
+        str, typer.Option(help="mi: the MIT-BIH model whose encoder the transfer modes keep.")
+    ] = "kachuee-mitdb-intra",
     seed: Annotated[int, typer.Option(help="Seed shared by every cell.")] = 0,
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples of DS2 records.")] = 1000,
     val_records: Annotated[
@@ -280,17 +364,41 @@ def benchmark_command(
     [x beat normalisation]), seeded: trains every cell on DS1, scores it on DS2 with
     record-bootstrap intervals, and writes a Markdown table and JSON. Early stopping and
     selection use DS1 validation records only. Cells already trained are reused, so a grid
-    can be resumed, or split across processes by --arch into the same --out."""
+    can be resumed, or split across processes by --arch into the same --out.
+
+    mi: trains MI beat models on 5-100% of the PTB-XL training records, three seeds each,
+    from scratch and by transfer from a MIT-BIH model; writes the learning curve (table,
+    JSON, PNG)."""
+    if dataset == Benchmark.mi:
+        from ecglens.train.mi_benchmark import MiBenchmarkConfig, run_mi_benchmark
+
+        defaults_mi = MiBenchmarkConfig()
+        cfg_mi = MiBenchmarkConfig(
+            fractions=tuple(fraction or defaults_mi.fractions),
+            modes=tuple(mode or defaults_mi.modes),
+            init=init,
+            epochs=epochs or defaults_mi.epochs,
+            patience=patience or defaults_mi.patience,
+            device=device,
+        )
+        out = out or Path("runs/benchmark-mi")
+        run_mi_benchmark(
+            data_dir(data, "ptbxl"), out, cfg_mi, progress=progress, command=command_line()
+        )
+        print((out / "benchmark.md").read_text())
+        console.print(f"wrote {out / 'benchmark.md'} and {out / 'learning_curve.png'}")
+        return
     from ecglens.train.benchmark import BenchmarkConfig, run_benchmark
 
+    out = out or Path("runs/benchmark")
     defaults = BenchmarkConfig()
     cfg = BenchmarkConfig(
         architectures=tuple(arch or defaults.architectures),
         rr=tuple(rr or defaults.rr),
         imbalance=tuple(imbalance or defaults.imbalance),
         normalize=tuple(normalize or defaults.normalize),
-        epochs=epochs,
-        patience=patience,
+        epochs=epochs or 8,
+        patience=patience or 3,
         seed=seed,
         n_boot=n_boot,
         device=device,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from matplotlib.figure import Figure
 
@@ -11,6 +12,9 @@ from ecglens.inputs.beats import BeatConfig
 from ecglens.models.registry import LoadedModel
 from ecglens.plot.beats import plot_beat_attribution, plot_beat_grid
 from ecglens.predict.beats import BeatPredictions, display_beat
+from ecglens.predict.mi import MiPrediction
+
+N_MI_BEATS = 3  # beats drawn by default for an MI prediction
 
 
 def plot_beat_explanation(
@@ -53,3 +57,19 @@ def plot_beat_explanation(
         r_index=config.r_index,
         amplitude_label=config.amplitude_label,
     )
+
+
+def plot_mi_explanation(
+    pred: MiPrediction,
+    loaded: LoadedModel,
+    method: str | None = None,
+    device: str | torch.device = "cpu",
+    beats: list[int] | None = None,
+    layer: str | None = None,
+) -> Figure:
+    """Beats of an MI prediction with their relevance for their own predicted class;
+    default: the three beats that speak most for the record's label."""
+    if not beats:
+        p = pred.beat_probability if pred.label == "MI" else 1 - pred.beat_probability
+        beats = sorted(np.argsort(-p, kind="stable")[:N_MI_BEATS].tolist())
+    return plot_beat_explanation(pred.beats, loaded, method, device, beats, layer)

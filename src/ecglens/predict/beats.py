@@ -33,6 +33,7 @@ from ecglens.predict.uncertainty import has_dropout, mc_dropout_predict
 from ecglens.signal.peaks import ecg_peaks
 
 MIN_FS = 50.0
+BEAT_TASKS = ("beats", "ptbxl-mi")  # tasks whose models classify one lead's beats
 
 
 class _Features(torch.nn.Module):
@@ -216,7 +217,7 @@ def classify_record(
     and beats above ``review_threshold`` are flagged for human review.
     """
     config = loaded.config
-    if loaded.task != "beats":
+    if loaded.task not in BEAT_TASKS:
         raise EcgLensError(f"model {loaded.name} does not classify single-lead beats")
     if peaks is None:
         signal, lead_name, peaks = detect_beats(record, lead)

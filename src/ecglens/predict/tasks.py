@@ -21,6 +21,7 @@ from typing import Any
 from ecglens.errors import EcgLensError
 from ecglens.models.registry import LoadedModel
 from ecglens.predict.beats import classify_record
+from ecglens.predict.mi import MI_TASK, classify_mi
 from ecglens.predict.twelve_lead import TWELVE_LEAD_TASKS, classify_12lead
 
 
@@ -126,3 +127,15 @@ for _name, _what in zip(TWELVE_LEAD_TASKS, ("normal vs abnormal", "superclasses"
             report="ecglens.report.ptbxl:build_ptbxl_report",
         )
     )
+register_task(
+    Task(
+        name=MI_TASK,
+        family="beats",
+        description="myocardial-infarction beat models",
+        classify=classify_mi,
+        options=("lead",),
+        methods=("grad-cam",),
+        figure="ecglens.plot.explain_beats:plot_mi_explanation",
+        report="ecglens.report.mi:build_mi_report",
+    )
+)

@@ -1,0 +1,407 @@
+"""Train a myocardial-infarction beat model on PTB-XL, from scratch or by transfer from a
+MIT-BIH arrhythmia model (Kachuee et al. 2018, section IV: keep the convolutional layers,
+retrain the head).
+
+Data (:mod:`ecglens.data.ptbxl_mi`): records whose diagnostic superclasses include MI vs
+records that are NORM only; beats of one lead (default II) in the Kachuee format, each beat
+labelled with its record's label. Split by ``strat_fold`` (patient-disjoint): folds 1-8 train,
+fold 9 chooses the epoch (beat-level ROC-AUC) and the record-level threshold (Youden's J),
+fold 10 is scored once. ``train_fraction`` keeps a seeded, class-stratified share of the
+training *records* (nested: 5% is inside 10% for one seed), for learning curves.
+
+Transfer (``init``): the encoder (every layer but the head) starts from a shipped MIT-BIH
+Kachuee model; the head is new (``reset_head(2)``); ``freeze_encoder`` trains the head only,
+``encoder_lr_scale`` fine-tunes the encoder at a lower learning rate.
+"""
+
+from __future__ import annotations
+
+import copy
+import shlex
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ecglens._atomic import atomic_write_json
+from ecglens.data.ptbxl_mi import MI_CLASSES, MiBeats, load_mi_beats, record_probability
+from ecglens.errors import EcgLensError
+from ecglens.evaluate.mi import beat_mi_probability, score_mi
+from ecglens.evaluate.ptbxl import choose_threshold
+from ecglens.inputs.beats import BeatConfig
+from ecglens.models.registry import create_model, load_model, save_pretrained
+from ecglens.predict.mi import MI_TASK
+from ecglens.train.provenance import environment, intended_use_section, reproduce_section
+from ecglens.train.trainer import ArrayDataset, TrainConfig, fit
+
+TRAIN_FOLDS = (1, 2, 3, 4, 5, 6, 7, 8)
+VAL_FOLDS = (9,)
+TEST_FOLDS = (10,)
+PROFILE_BEATS = 2000  # at most this many test beats per class in the relevance profiles
+
+
+def default_train_config(**overrides: Any) -> TrainConfig:
+    """Trainer settings of MI runs: cross-entropy with class weights (about 1 MI beat in 4),
+    early stopping on validation ROC-AUC, Adam 1e-3 with plateau decay, batches of 128."""
+    base: dict[str, Any] = {
+        "epochs": 30,
+        "batch_size": 128,
+        "lr": 1e-3,
+        "patience": 6,
+        "class_weighted": True,
+        "monitor": "val_auc",
+    }
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainConfig(**base)
+
+
+@dataclass
+class MiRunConfig:
+    """A complete MI training run; saved into the model's JSON."""
+
+    lead: str = "II"
+    init: str | None = None  # shipped model name or .safetensors path; None: from scratch
+    architecture: str = "kachuee"
+    architecture_kwargs: dict[str, Any] = field(default_factory=dict)
+    train_fraction: float = 1.0
+    aggregate: str = "mean"
+    threshold_rule: str = "youden"
+    train: TrainConfig = field(default_factory=default_train_config)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.train_fraction <= 1:
+            raise EcgLensError(f"train_fraction must be in (0, 1], not {self.train_fraction}")
+        if self.init is not None and self.architecture != "kachuee":
+            raise EcgLensError("--init transfers a kachuee encoder: use --arch kachuee")
+
+    @property
+    def mode(self) -> str:
+        """ "scratch", "transfer-frozen" or "transfer-finetune"."""
+        if self.init is None:
+            return "scratch"
+        return "transfer-frozen" if self.train.freeze_encoder else "transfer-finetune"
+
+    @classmethod
+    def from_options(
+        cls,
+        lead: str = "II",
+        init: str | None = None,
+        freeze: bool = False,
+        encoder_lr_scale: float = 1.0,
+        train_fraction: float = 1.0,
+        arch: str | None = None,
+        arch_kwargs: dict[str, Any] | None = None,
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        lr: float | None = None,
+        patience: int | None = None,
+        seed: int = 0,
+        device: str = "auto",
+    ) -> MiRunConfig:
+        """The run the ``ecglens train ptbxl --task mi`` options describe (None: default)."""
+        if freeze and init is None:
+            raise EcgLensError("--freeze needs --init (an encoder to keep)")
+        return cls(
+            lead=lead,
+            init=init,
+            architecture=arch or "kachuee",
+            architecture_kwargs=dict(arch_kwargs or {}),
+            train_fraction=train_fraction,
+            train=default_train_config(
+                epochs=epochs,
+                batch_size=batch_size,
+                lr=lr,
+                patience=patience,
+                seed=seed,
+                device=device,
+                freeze_encoder=freeze,
+                encoder_lr_scale=encoder_lr_scale,
+            ),
+        )
+
+
+def reproduce_command(run: MiRunConfig, out: str | Path, name: str | None = None) -> str:
+    """The ``ecglens train ptbxl --task mi`` line that trains ``run`` again."""
+    t = run.train
+    parts = [
+        "ecglens", "train", "ptbxl", "--task", "mi", "--lead", run.lead,
+        "--arch", run.architecture, "--epochs", str(t.epochs), "--batch-size", str(t.batch_size),
+        "--lr", f"{t.lr:g}", "--patience", str(t.patience), "--seed", str(t.seed),
+    ]  # fmt: skip
+    if run.init is not None:
+        parts += ["--init", run.init]
+        parts += ["--freeze"] if t.freeze_encoder else []
+        if t.encoder_lr_scale != 1.0:
+            parts += ["--encoder-lr-scale", f"{t.encoder_lr_scale:g}"]
+    if run.train_fraction != 1.0:
+        parts += ["--train-fraction", f"{run.train_fraction:g}"]
+    parts += ["--out", str(out)] + (["--name", name] if name else [])
+    return shlex.join(parts)
+
+
+def record_subset(
+    records: np.ndarray, labels: np.ndarray, fraction: float, seed: int
+) -> np.ndarray:
+    """Sorted record ids: ``fraction`` of each class (at least one), drawn with ``seed``;
+    nested across fractions for one seed (the first records of one permutation per class)."""
+    records, labels = np.asarray(records), np.asarray(labels)
+    if fraction >= 1.0:
+        return np.sort(records)
+    rng = np.random.default_rng(seed)
+    keep = []
+    for label in np.unique(labels):
+        members = np.sort(records[labels == label])
+        order = rng.permutation(len(members))
+        keep.append(members[order[: max(1, int(round(fraction * len(members))))]])
+    return np.sort(np.concatenate(keep))
+
+
+def build_model(run: MiRunConfig) -> tuple[torch.nn.Module, dict[str, Any], dict[str, Any]]:
+    """The network to train, its registry kwargs, and what it was initialised from."""
+    if run.init is None:
+        kwargs = {"n_classes": len(MI_CLASSES), **run.architecture_kwargs}
+        torch.manual_seed(run.train.seed)
+        return create_model(run.architecture, **kwargs), kwargs, {"init": None}
+    source = load_model(run.init)
+    cfg = source.config
+    beats = cfg.get("beats", {})
+    if (
+        cfg.get("architecture") != "kachuee"
+        or list(cfg.get("inputs", [])) != ["x"]
+        or beats.get("representation", "kachuee") != "kachuee"
+    ):
+        raise EcgLensError(
+            f"--init {run.init}: transfer needs a kachuee model of Kachuee-format beats alone "
+            f"(this one: {cfg.get('architecture')}, inputs {cfg.get('inputs')})"
+        )
+    module = copy.deepcopy(source.module)
+    torch.manual_seed(run.train.seed)
+    module.reset_head(len(MI_CLASSES))
+    kwargs = {**cfg.get("architecture_kwargs", {}), "n_classes": len(MI_CLASSES)}
+    return module, kwargs, {"init": source.name, "init_split": cfg.get("split")}
+
+
+def _parts(data: MiBeats, run: MiRunConfig) -> dict[str, MiBeats]:
+    train = data.subset(np.isin(data.fold, TRAIN_FOLDS))
+    if run.train_fraction < 1.0:
+        records, first = np.unique(train.beats.record, return_index=True)
+        kept = record_subset(records, train.beats.y[first], run.train_fraction, run.train.seed)
+        train = train.subset(np.isin(train.beats.record, kept))
+    return {
+        "train": train,
+        "val": data.subset(np.isin(data.fold, VAL_FOLDS)),
+        "test": data.subset(np.isin(data.fold, TEST_FOLDS)),
+    }
+
+
+def _counts(part: MiBeats) -> dict[str, int]:
+    records, first = np.unique(part.beats.record, return_index=True)
+    labels = part.beats.y[first]
+    return {
+        "records": int(len(records)),
+        "mi_records": int(np.sum(labels == 1)),
+        "normal_records": int(np.sum(labels == 0)),
+        "beats": int(len(part)),
+        "mi_beats": int(np.sum(part.beats.y == 1)),
+    }
+
+
+def relevance_profiles(
+    module: torch.nn.Module, beats: MiBeats, probability: np.ndarray, threshold: float
+) -> dict[str, dict[str, list[float]]]:
+    """Per class: the mean beat and the mean Grad-CAM relevance (display form) over the
+    correctly classified test beats (a beat is called MI when its P(MI) reaches the record
+    threshold), for the report."""
+    from ecglens.explain import grad_cam
+
+    out = {}
+    called = probability >= threshold
+    for label, name in enumerate(MI_CLASSES):
+        idx = np.flatnonzero((beats.beats.y == label) & (called == bool(label)))[:PROFILE_BEATS]
+        if len(idx) == 0:
+            continue
+        x = beats.beats.x[idx]
+        maps = grad_cam(module, torch.as_tensor(x), int(label))
+        out[name] = {
+            "n_beats": int(len(idx)),
+            "mean_beat": [round(float(v), 5) for v in x.mean(0)],
+            "mean_relevance": [round(float(v), 5) for v in maps.mean(0)],
+        }
+    return out
+
+
+def train_mi(
+    data_root: str | Path,
+    out_dir: str | Path,
+    run: MiRunConfig,
+    name: str | None = None,
+    progress: bool = True,
+    cache_dir: str | Path | None = "runs/cache",
+    resume: bool = False,
+    data: MiBeats | None = None,
+) -> dict[str, Any]:
+    """Train, select on fold 9, score fold 10 once; write the model (+ card) into ``out_dir``.
+    ``data``: the beats of every fold when already loaded (benchmarks). Returns the config."""
+    out_dir = Path(out_dir)
+    atomic_write_json(out_dir / "run_config.json", asdict(run))
+    if data is None:
+        data = load_mi_beats(data_root, lead=run.lead, progress=progress, cache_dir=cache_dir)
+    parts = _parts(data, run)
+    module, kwargs, origin = build_model(run)
+    result = fit(
+        module,
+        ArrayDataset((parts["train"].beats.x,), parts["train"].beats.y),
+        ArrayDataset((parts["val"].beats.x,), parts["val"].beats.y),
+        run.train,
+        out_dir,
+        resume=resume,
+        progress=progress,
+        n_classes=len(MI_CLASSES),
+    )
+    model = result.model.eval()
+    device = next(model.parameters()).device
+    p_val = beat_mi_probability(model, parts["val"].beats.x, device)
+    val_records, p_val_record = record_probability(p_val, parts["val"].beats.record, run.aggregate)
+    first = {r: i for i, r in reversed(list(enumerate(parts["val"].beats.record)))}
+    y_val_record = parts["val"].beats.y[[first[r] for r in val_records]]
+    threshold = choose_threshold(y_val_record, p_val_record, run.threshold_rule)
+    val_metrics = score_mi(
+        p_val, parts["val"].beats.y, parts["val"].beats.record, threshold, run.aggregate
+    )
+    p_test = beat_mi_probability(model, parts["test"].beats.x, device)
+    metrics = score_mi(
+        p_test, parts["test"].beats.y, parts["test"].beats.record, threshold, run.aggregate
+    )
+    name = name or out_dir.name
+    config = {
+        "architecture": run.architecture,
+        "architecture_kwargs": kwargs,
+        "task": MI_TASK,
+        "classes": list(MI_CLASSES),
+        "inputs": ["x"],
+        "beats": asdict(BeatConfig()),
+        "lead": run.lead,
+        "aggregate": run.aggregate,
+        "threshold": float(threshold),
+        "threshold_rule": run.threshold_rule,
+        "mc_samples": 0,
+        "split": {
+            "train_folds": list(TRAIN_FOLDS),
+            "val_folds": list(VAL_FOLDS),
+            "test_folds": list(TEST_FOLDS),
+            "train_fraction": run.train_fraction,
+            "description": "PTB-XL strat_fold (patient-disjoint): folds 1-8 train, fold 9 "
+            "selects the epoch and the threshold, fold 10 is scored once",
+        },
+        "transfer": {
+            **origin,
+            "mode": run.mode,
+            "freeze_encoder": run.train.freeze_encoder,
+            "encoder_lr_scale": run.train.encoder_lr_scale,
+        },
+        "run": asdict(run),
+        "train": asdict(run.train),
+        "seed": run.train.seed,
+        "best_epoch": result.best_epoch,
+        "history": result.history,
+        "data": {
+            "database": "PTB-XL 1.0.3",
+            "label_rule": "MI: the record's diagnostic superclasses include MI; normal: NORM is "
+            "its only superclass; other records excluded",
+            "counts": {k: _counts(v) for k, v in parts.items()},
+            "skipped_records": {str(k): v for k, v in data.skipped.items()},
+        },
+        "val_metrics": val_metrics,
+        "metrics": metrics,
+        "relevance": relevance_profiles(model, parts["test"], p_test, threshold),
+        "environment": environment(),
+        "command": reproduce_command(run, out_dir, name),
+    }
+    model.cpu()
+    save_pretrained(model, config, out_dir / "model", card=model_card(name, config))
+    atomic_write_json(out_dir / "metrics.json", metrics)
+    return config
+
+
+def _ci(m: dict[str, Any]) -> str:
+    return f"{m['value']:.3f} [{m['ci'][0]:.3f}, {m['ci'][1]:.3f}]"
+
+
+SCORES = ("roc_auc", "accuracy", "sensitivity", "specificity", "f1")
+
+
+def metrics_markdown(metrics: dict[str, Any]) -> str:
+    """Record- and beat-level scores with intervals, as a Markdown table."""
+    rows = "\n".join(f"| {k} | {_ci(metrics[k])} | {_ci(metrics['beat'][k])} |" for k in SCORES)
+    return (
+        f"{metrics['n_records']} records ({metrics['n_abnormal']} MI, {metrics['n_normal']} "
+        f"normal), {metrics['beat']['n_beats']} beats; threshold {metrics['threshold']:.3f} on "
+        f"the record's mean beat P(MI)\n\n| metric | record level [95% CI] | beat level [95% CI] |"
+        f"\n|---|---|---|\n{rows}\n"
+    )
+
+
+MI_DATA_NOTE = """
+with `ECGLENS_DATA` pointing at the folder holding `ptb-xl/`; a transferred model also needs
+the MIT-BIH model named by `--init` (shipped with ecglens)."""
+MI_LIMITS = """Trained on about 1/10 of PTB-XL (one German hospital,
+1989-1996), one lead; expect lower performance on other populations and devices. The R-peak
+detector marks the largest deflection, which is the trough of the QRS in about a third of MI
+beats on lead II (Q waves) against 4% of normal beats: part of what the model uses is that
+polarity."""
+
+
+def model_card(name: str, config: dict[str, Any]) -> str:
+    """Markdown model card: data, transfer, split, seed, metrics, relevance, reproduction."""
+    d, t, tr = config["data"]["counts"], config["train"], config["transfer"]
+    origin = (
+        "trained from scratch"
+        if tr["init"] is None
+        else f"encoder from `{tr['init']}` (MIT-BIH, {tr.get('init_split')}), new head; "
+        + (
+            "encoder frozen"
+            if tr["freeze_encoder"]
+            else f"encoder fine-tuned at {tr['encoder_lr_scale']:g} x the learning rate"
+        )
+    )
+    return f"""# {name}
+
+Myocardial infarction vs normal from single-lead beats (lead {config["lead"]}), scored per
+record (the mean of the record's beat probabilities), trained with ecglens
+{config["environment"]["ecglens"]}.
+
+- **Architecture**: `{config["architecture"]}` {config["architecture_kwargs"]}; {origin}
+- **Input**: beats of lead {config["lead"]} in the Kachuee format (125 Hz, 187 samples from
+  the R peak, scaled to [0, 1]); records at any rate are resampled
+- **Data**: {config["data"]["database"]}; {config["data"]["label_rule"]}. Train
+  {d["train"]["records"]} records ({d["train"]["mi_records"]} MI, {d["train"]["beats"]} beats),
+  validation {d["val"]["records"]} ({d["val"]["mi_records"]} MI), test {d["test"]["records"]}
+  ({d["test"]["mi_records"]} MI)
+- **Split**: {config["split"]["description"]}; {config["split"]["train_fraction"]:.0%} of the
+  training records used
+- **Training**: seed {config["seed"]}, cross-entropy (class-weighted {t["class_weighted"]}),
+  Adam lr {t["lr"]:g} ({t["lr_schedule"]}), batch {t["batch_size"]}, up to {t["epochs"]}
+  epochs, early stopping on beat-level validation ROC-AUC (patience {t["patience"]}); best
+  epoch {config["best_epoch"]}
+- **Threshold**: {config["threshold"]:.3f} on the record's P(MI), maximising Youden's J on
+  the fold-9 records
+- **Recommended explainer**: Grad-CAM at the last convolution (the report shows the mean
+  relevance over correctly classified MI and normal beats)
+
+## Validation (fold 9, used for selection)
+
+{metrics_markdown(config["val_metrics"])}
+## Test (fold 10, scored once)
+
+{metrics_markdown(config["metrics"])}
+Intervals: 95% percentile bootstrap over records (1,000 resamples, seed 0).
+
+{reproduce_section(config, MI_DATA_NOTE)}
+{intended_use_section(MI_LIMITS)}
+Data: Wagner P, Strodthoff N, et al. PTB-XL, a large publicly available electrocardiography
+dataset. Scientific Data 7:154 (2020), CC BY 4.0, via PhysioNet. Method: Kachuee M, Fazeli S,
+Sarrafzadeh M. ECG heartbeat classification: a deep transferable representation. IEEE ICHI
+2018.
+"""
