@@ -12,6 +12,9 @@ from ecglens.cli.options import (
     DataOpt,
     Dataset,
     DeviceOpt,
+    KaggleAbnormalOpt,
+    KaggleNormalOpt,
+    KaggleTestOpt,
     ModelOpt,
     ProgressOpt,
     PtbxlTask,
@@ -20,6 +23,7 @@ from ecglens.cli.options import (
     data_dir,
     device_of,
 )
+from ecglens.cli.tables import stdout
 from ecglens.errors import EcgLensError
 from ecglens.progress import console
 
@@ -57,13 +61,31 @@ def _evaluate_mi(loaded, data, split, seed, task, progress, device) -> dict:
     return metrics
 
 
-# the evaluation of each model task, and the database it is scored on
+# the evaluation of each (database, model task)
 EVALUATORS = {
-    "beats": ("mitdb", _evaluate_mitdb),
-    "ptbxl-binary": ("ptbxl", _evaluate_ptbxl),
-    "ptbxl-superclass": ("ptbxl", _evaluate_ptbxl),
-    "ptbxl-mi": ("ptbxl", _evaluate_mi),
+    ("mitdb", "beats"): _evaluate_mitdb,
+    ("ptbxl", "ptbxl-binary"): _evaluate_ptbxl,
+    ("ptbxl", "ptbxl-superclass"): _evaluate_ptbxl,
+    ("ptbxl", "ptbxl-mi"): _evaluate_mi,
+    ("kaggle", "beats"): None,  # needs the CSV files: see _evaluate_kaggle
+    ("kaggle", "kaggle-ptb"): None,
 }
+
+
+def _evaluate_kaggle(loaded, test_csv, normal_csv, abnormal_csv, device) -> dict:
+    from ecglens.cli.tables import print_metrics
+    from ecglens.evaluate.kaggle import evaluate_kaggle
+
+    metrics = evaluate_kaggle(loaded, test_csv, normal_csv, abnormal_csv, device=device)
+    if "per_class" in metrics and "n" in metrics:
+        print_metrics(metrics)
+    else:
+        stdout.print(", ".join(
+            f"{k} {metrics[k]:.4f}" for k in ("accuracy", "sensitivity", "specificity", "f1",
+                                               "roc_auc") if isinstance(metrics.get(k), float)
+        ))  # fmt: skip
+    console.print(f"[yellow]warning: {metrics['warning']}[/yellow]")
+    return metrics
 
 
 @app.command("evaluate")
@@ -86,8 +108,11 @@ def evaluate_command(
     ] = None,
     task: Annotated[
         PtbxlTask | None,
-        typer.Option(help="PTB-XL task (default: the model's): binary or superclass."),
+        typer.Option(help="PTB-XL task (default: the model's): binary, superclass or mi."),
     ] = None,
+    test_csv: KaggleTestOpt = None,
+    normal_csv: KaggleNormalOpt = None,
+    abnormal_csv: KaggleAbnormalOpt = None,
     device: DeviceOpt = "auto",
     progress: ProgressOpt = True,
 ) -> None:
@@ -99,17 +124,18 @@ def evaluate_command(
     dev = device_of(device)
     loaded = load_model(model, dev)
     task_name = task_of(loaded).name
-    if task_name not in EVALUATORS:
-        raise EcgLensError(f"no evaluation for {task_name} models (model {loaded.name})")
-    database, evaluate = EVALUATORS[task_name]
-    if database != dataset.value:
+    if (dataset.value, task_name) not in EVALUATORS:
+        where = sorted(d for d, t in EVALUATORS if t == task_name)
         raise EcgLensError(
-            f"model {loaded.name} ({task_name}) is scored on {database}, not {dataset.value}: "
-            f"ecglens evaluate {database} --model {model}"
+            f"model {loaded.name} ({task_name}) is scored on {' or '.join(where) or 'nothing'}, "
+            f"not {dataset.value}"
         )
-    metrics = evaluate(
-        loaded, data, split.value, seed, None if task is None else task.value, progress, dev
-    )
+    if dataset == Dataset.kaggle:
+        metrics = _evaluate_kaggle(loaded, test_csv, normal_csv, abnormal_csv, dev)
+    else:
+        metrics = EVALUATORS[(dataset.value, task_name)](
+            loaded, data, split.value, seed, None if task is None else task.value, progress, dev
+        )
     metrics["command"] = command_line()
     if json_file is not None:
         from ecglens._atomic import atomic_write_json

@@ -24,6 +24,7 @@ class Split(StrEnum):
 class Dataset(StrEnum):
     mitdb = "mitdb"
     ptbxl = "ptbxl"
+    kaggle = "kaggle"
 
 
 class PtbxlTask(StrEnum):
@@ -80,6 +81,17 @@ RecordsArg = Annotated[
     ),
 ]
 ProgressOpt = Annotated[bool, typer.Option(help="Show progress bars on stderr.")]
+KaggleTrainOpt = Annotated[
+    Path | None,
+    typer.Option("--train", help="kaggle: mitbih_train.csv (187 values + label 0-4 a row)."),
+]
+KaggleTestOpt = Annotated[Path | None, typer.Option("--test", help="kaggle: mitbih_test.csv.")]
+KaggleNormalOpt = Annotated[
+    Path | None, typer.Option("--normal", help="kaggle: ptbdb_normal.csv (label 0).")
+]
+KaggleAbnormalOpt = Annotated[
+    Path | None, typer.Option("--abnormal", help="kaggle: ptbdb_abnormal.csv (label 1, MI).")
+]
 
 
 def data_dir(data: Path | None, dataset: str) -> Path:

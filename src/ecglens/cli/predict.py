@@ -58,11 +58,14 @@ def predict_command(
     progress: ProgressOpt = True,
 ) -> None:
     """Classify one or more records: every beat (beat models, with calibrated probabilities
-    and an uncertainty score) or the whole record (12-lead models); print a table."""
+    and an uncertainty score), the whole record (12-lead and MI models), or every row of a
+    Kaggle-style CSV of beats (187 values [+ label] a row); print a table."""
     from ecglens.cli.tables import PREDICTION_TABLES
     from ecglens.io import read_record
+    from ecglens.io.beat_csv import looks_like_beat_csv
     from ecglens.models.registry import load_model
     from ecglens.predict import classify, task_of
+    from ecglens.predict.beat_rows import classify_beat_rows
     from ecglens.progress import track
 
     dev = device_of(device)
@@ -71,17 +74,20 @@ def predict_command(
     paths = expand_records(records)
     results = []
     for path in track(paths, "Classifying records", enabled=progress and len(paths) > 1):
-        prediction = classify(
-            read_record(path, fs=fs),
-            loaded,
-            device=dev,
-            lead=lead,
-            mc_samples=mc_samples,
-            review_threshold=review_threshold,
-        )
+        if looks_like_beat_csv(path):  # a Kaggle-style CSV of beats, one a row
+            prediction, table_key = classify_beat_rows(path, loaded, device=dev), "beat-rows"
+        else:
+            prediction, table_key = classify(
+                read_record(path, fs=fs),
+                loaded,
+                device=dev,
+                lead=lead,
+                mc_samples=mc_samples,
+                review_threshold=review_threshold,
+            ), task.name
         results.append(prediction.to_dict())
         if table:
-            PREDICTION_TABLES[task.name](prediction, max_rows)
+            PREDICTION_TABLES[table_key](prediction, max_rows)
     if json_file is not None:
         from ecglens._atomic import atomic_write_text
 

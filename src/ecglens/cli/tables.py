@@ -168,8 +168,25 @@ def _print_mi_prediction(prediction, max_rows: int) -> None:
     stdout.print(t)
 
 
+def _print_beat_rows(prediction, max_rows: int) -> None:
+    d = prediction.to_dict()
+    t = Table(title=f"{d['record']} (model {d['model']}, {d['n_beats']} beats)")
+    for col in ("row", "label", "p(label)", "reference"):
+        t.add_column(col, justify="right")
+    for b in d["beats"][:max_rows]:
+        ref = b.get("reference")
+        t.add_row(str(b["row"]), b["label"], f"{b['probabilities'][b['label']]:.3f}",
+                  "-" if ref is None else str(ref))
+    stdout.print(t)
+    stdout.print("class counts: " + ", ".join(f"{c} {n}" for c, n in d["class_counts"].items()))
+    if d.get("warning"):
+        console.print(f"[yellow]warning: {d['warning']}[/yellow]")
+
+
 # the table of one prediction, by its task (see ecglens.predict.tasks)
 PREDICTION_TABLES = {
+    "beat-rows": _print_beat_rows,
+    "kaggle-ptb": print_beats,
     "beats": print_beats,
     "ptbxl-binary": _print_12lead_prediction,
     "ptbxl-superclass": _print_12lead_prediction,

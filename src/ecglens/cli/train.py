@@ -16,6 +16,10 @@ from ecglens.cli.options import (
     DataOpt,
     Dataset,
     DeviceOpt,
+    KaggleAbnormalOpt,
+    KaggleNormalOpt,
+    KaggleTestOpt,
+    KaggleTrainOpt,
     ProgressOpt,
     PtbxlTask,
     Representation,
@@ -23,7 +27,7 @@ from ecglens.cli.options import (
     command_line,
     data_dir,
 )
-from ecglens.cli.tables import print_ptbxl_metrics, print_trained
+from ecglens.cli.tables import print_ptbxl_metrics, print_trained, stdout
 from ecglens.errors import EcgLensError
 from ecglens.progress import console
 
@@ -85,14 +89,22 @@ def train_command(
     ] = None,
     loss: Annotated[str, typer.Option(help="ce (cross-entropy) or focal.")] = "ce",
     class_weighted: Annotated[
-        bool, typer.Option(help="Weight the loss by inverse class frequency.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            help="Weight the loss by inverse class frequency (default: off; kaggle MIT-BIH and "
+            "ptbxl --task mi: on)."
+        ),
+    ] = None,
     sampler: Annotated[
         str, typer.Option(help="none, or weighted (oversample rare classes).")
     ] = "none",
     monitor: Annotated[
-        str, typer.Option(help="Validation metric for early stopping.")
-    ] = "val_macro_f1",
+        str | None,
+        typer.Option(
+            help="Validation metric for early stopping (default val_macro_f1; two-class runs "
+            "val_auc)."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed for splits, initialisation and shuffling.")] = 0,
     resume: Annotated[
         bool, typer.Option(help="Continue from the last checkpoint in --out.")
@@ -174,6 +186,18 @@ def train_command(
             help="ptbxl: training-time augmentation (noise, amplitude, shift, baseline wander)."
         ),
     ] = True,
+    train_csv: KaggleTrainOpt = None,
+    test_csv: KaggleTestOpt = None,
+    normal_csv: KaggleNormalOpt = None,
+    abnormal_csv: KaggleAbnormalOpt = None,
+    val_fraction: Annotated[
+        float | None,
+        typer.Option(help="kaggle: share of the training rows held out for validation (0.1)."),
+    ] = None,
+    test_fraction: Annotated[
+        float | None,
+        typer.Option(help="kaggle ptbdb: share of the rows held out for test (0.2)."),
+    ] = None,
     data: DataOpt = None,
     device: DeviceOpt = "auto",
     progress: ProgressOpt = True,
@@ -183,11 +207,20 @@ def train_command(
     mitdb: a beat classifier on one split. ptbxl: a 12-lead record classifier on folds 1-8,
     selected on fold 9, scored on fold 10 (PTB-XL options: --task, --baseline,
     --train-fraction, --no-augment; --epochs, --lr, --batch-size, --patience, --seed,
-    --arch-kwargs apply to both)."""
+    --arch-kwargs apply to both). ptbxl --task mi: MI beats of one lead (--lead), optionally
+    transferred from a MIT-BIH model (--init, --freeze, --encoder-lr-scale). kaggle: the Kaggle
+    heartbeat CSVs (--train/--test for MIT-BIH, --normal/--abnormal for PTB), random beat
+    splits that put beats of one patient on both sides (OPTIMISTIC)."""
     try:
         kwargs = json.loads(arch_kwargs)
     except json.JSONDecodeError as exc:
         raise EcgLensError(f"--arch-kwargs is not valid JSON ({exc})") from exc
+    if dataset == Dataset.kaggle:
+        _train_kaggle(train_csv, test_csv, normal_csv, abnormal_csv, arch, kwargs,
+                      val_fraction, test_fraction, init, freeze, encoder_lr_scale, epochs,
+                      batch_size, lr, lr_schedule, patience, class_weighted, monitor, seed,
+                      device, out, name, progress)
+        return
     if dataset == Dataset.ptbxl and task == PtbxlTask.mi:
         _train_mi(lead, init, freeze, encoder_lr_scale, train_fraction, arch, kwargs, epochs,
                   batch_size, lr, patience, seed, device, data, out, name, progress, resume)
@@ -239,10 +272,10 @@ def train_command(
         lr_schedule=lr_schedule,
         patience=patience,
         loss=loss,
-        class_weighted=class_weighted,
+        class_weighted=bool(class_weighted),
         sampler=sampler,
         max_class_weight=max_class_weight,
-        monitor=monitor,
+        monitor=monitor or "val_macro_f1",
         seed=seed,
         device=device,
     )
@@ -255,6 +288,54 @@ def train_command(
         progress=progress,
     )
     print_trained(name or out.name, split.value, config)
+    console.print(f"wrote {out / 'model.safetensors'} (+ .json, .md)")
+
+
+def _train_kaggle(train_csv, test_csv, normal_csv, abnormal_csv, arch, kwargs, val_fraction,
+                  test_fraction, init, freeze, encoder_lr_scale, epochs, batch_size, lr,
+                  lr_schedule, patience, class_weighted, monitor, seed, device, out, name,
+                  progress) -> None:
+    from ecglens.train.kaggle import KaggleRunConfig, train_kaggle_mitbih, train_kaggle_ptb
+
+    mitbih = train_csv is not None or test_csv is not None
+    ptb = normal_csv is not None or abnormal_csv is not None
+    if mitbih == ptb or (mitbih and None in (train_csv, test_csv)) or (
+        ptb and None in (normal_csv, abnormal_csv)
+    ):
+        raise EcgLensError(
+            "kaggle: give --train and --test (mitbih_*.csv) or --normal and --abnormal "
+            "(ptbdb_*.csv)"
+        )
+    run = KaggleRunConfig.from_options(
+        dataset="mitbih" if mitbih else "ptbdb",
+        arch=arch,
+        arch_kwargs=kwargs,
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        init=init,
+        freeze=freeze,
+        encoder_lr_scale=None if encoder_lr_scale == 1.0 else encoder_lr_scale,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        lr_schedule=lr_schedule,
+        patience=patience,
+        class_weighted=class_weighted,
+        monitor=monitor,
+        seed=seed,
+        device=device,
+    )
+    if mitbih:
+        config = train_kaggle_mitbih(train_csv, test_csv, out, run, name=name, progress=progress)
+        print_trained(name or out.name, "kaggle", config)
+    else:
+        config = train_kaggle_ptb(normal_csv, abnormal_csv, out, run, name=name,
+                                  progress=progress)
+        m = config["metrics"]
+        stdout.print(", ".join(f"{k} {m[k]:.4f}" for k in
+                               ("accuracy", "sensitivity", "specificity", "f1", "roc_auc")
+                               if isinstance(m.get(k), float)))
+    console.print(f"[yellow]warning: {config['warning']}[/yellow]")
     console.print(f"wrote {out / 'model.safetensors'} (+ .json, .md)")
 
 
@@ -445,8 +526,20 @@ def ensemble_command(
 @app.command("export-kaggle")
 def export_kaggle_command(
     out: Annotated[
-        Path, typer.Option(help="Folder for mitbih_train.csv and mitbih_test.csv.")
+        Path,
+        typer.Option(
+            help="Folder for mitbih_train.csv and mitbih_test.csv (ptbxl: ptbdb_normal.csv and "
+            "ptbdb_abnormal.csv)."
+        ),
     ] = Path("runs/kaggle"),
+    dataset: Annotated[
+        Dataset,
+        typer.Option(
+            help="mitdb: MIT-BIH beats of one split; ptbxl: lead II beats of PTB-XL records "
+            "that are NORM only (normal) or hold an MI statement (abnormal), all folds."
+        ),
+    ] = Dataset.mitdb,
+    lead: Annotated[str, typer.Option(help="ptbxl: the lead whose beats are written.")] = "II",
     split: Annotated[
         Split, typer.Option(help="Split whose train/test beats are written.")
     ] = Split.intra,
@@ -454,8 +547,17 @@ def export_kaggle_command(
     data: DataOpt = None,
     progress: ProgressOpt = True,
 ) -> None:
-    """Write MIT-BIH beats in the Kaggle heartbeat CSV format (187 values + label)."""
+    """Write beats in the Kaggle heartbeat CSV format (187 values + label, no header)."""
     import numpy as np
+
+    if dataset == Dataset.ptbxl:
+        from ecglens.data.kaggle_ptb import export_ptbxl_mi_csvs
+
+        counts = export_ptbxl_mi_csvs(data_dir(data, "ptbxl"), out, lead=lead, progress=progress)
+        console.print(f"wrote {out} ({counts})")
+        return
+    if dataset != Dataset.mitdb:
+        raise EcgLensError(f"--dataset must be mitdb or ptbxl, not {dataset.value}")
 
     from ecglens.data.kaggle import write_kaggle_csv
     from ecglens.data.mitdb import load_mitdb_beats

@@ -118,3 +118,40 @@ def stratified_beat_split(
     except ValueError as exc:  # too few beats for both sides to hold every class
         raise EcgLensError(f"cannot split {len(y)} beats: {exc}") from exc
     return np.sort(train), np.sort(test)
+
+
+def export_ptbxl_mi_csvs(
+    root: str | Path,
+    out_dir: str | Path,
+    lead: str | int = "II",
+    cache_dir: str | Path | None = "runs/cache",
+    progress: bool = True,
+) -> dict:
+    """Write PTB-XL MI-vs-normal beats as ``ptbdb_normal.csv`` / ``ptbdb_abnormal.csv``.
+
+    Beats come from :func:`~ecglens.data.ptbxl_mi.load_mi_beats` (lead ``lead``, Kachuee format,
+    every strat_fold), each with its record's label; rows keep record order. PATIENTS LEAK, as
+    in the original Kaggle files: the two files carry no record or patient column, so any
+    random beat split of them puts beats of one patient on both sides (for a patient-disjoint
+    result, use the PTB-XL folds). Returns counts: {"normal_csv", "abnormal_csv", "lead",
+    "n_normal", "n_abnormal" (beats), "records": {"normal", "MI"}, "n_patients", "n_skipped"}.
+    """
+    from ecglens.data.ptbxl_mi import load_mi_beats
+
+    mi = load_mi_beats(root, lead=lead, progress=progress, cache_dir=cache_dir)
+    beats = mi.beats
+    normal, abnormal = write_ptbdb_csvs(out_dir, beats.x, beats.y)
+    records = {
+        name: len({r for r, y in zip(beats.record, beats.y, strict=True) if y == label})
+        for label, name in enumerate(PTB_CLASSES)
+    }
+    return {
+        "normal_csv": str(normal),
+        "abnormal_csv": str(abnormal),
+        "lead": lead,
+        "n_normal": int(np.sum(beats.y == 0)),
+        "n_abnormal": int(np.sum(beats.y == 1)),
+        "records": records,
+        "n_patients": int(len(np.unique(mi.patient))),
+        "n_skipped": len(mi.skipped),
+    }

@@ -33,7 +33,7 @@ from ecglens.predict.uncertainty import has_dropout, mc_dropout_predict
 from ecglens.signal.peaks import ecg_peaks
 
 MIN_FS = 50.0
-BEAT_TASKS = ("beats", "ptbxl-mi")  # tasks whose models classify one lead's beats
+BEAT_TASKS = ("beats", "ptbxl-mi", "kaggle-ptb")  # tasks whose models classify one lead's beats
 
 
 class _Features(torch.nn.Module):

@@ -139,3 +139,15 @@ register_task(
         report="ecglens.report.mi:build_mi_report",
     )
 )
+register_task(
+    Task(
+        name="kaggle-ptb",
+        family="beats",
+        description="MI-vs-normal beat models trained on the Kaggle PTB CSVs",
+        classify=classify_record,
+        options=("lead", "mc_samples", "review_threshold", "peaks", "with_reference"),
+        methods=("grad-cam",),
+        figure="ecglens.plot.explain_beats:plot_beat_explanation",
+        report="ecglens.report.beats:build_beat_report",
+    )
+)
