@@ -52,7 +52,38 @@ def test_corrupted_dat(demo_record, tmp_path):
     data = bytearray((tmp_path / "213.dat").read_bytes())
     data[2000:2600] = bytes(600)
     (tmp_path / "213.dat").write_bytes(bytes(data))
-    assert_one_line_error(run_cli("predict", str(tmp_path / "213")), "213.dat", "corrupted")
+    result = run_cli("predict", str(tmp_path / "213"), "--json", str(tmp_path / "p.json"))
+    assert result.returncode == 0, result.stderr
+    assert "checksum" in json.loads((tmp_path / "p.json").read_text())["warnings"][0]
+    assert "checksum" in result.stderr
+    strict = run_cli("predict", str(tmp_path / "213"), "--strict")
+    assert_one_line_error(strict, "213.dat", "strict")
+
+
+def test_a_folder_run_reports_the_bad_record_and_goes_on(demo_record, tmp_path):
+    for name in ("213", "232"):
+        for suffix in (".hea", ".dat", ".atr"):
+            shutil.copy(demo_record.with_name(name + suffix), tmp_path / f"{name}{suffix}")
+    (tmp_path / "999.hea").write_text("999 1 360 1000\n999.dat 212 200 11 1024 0 0 0 MLII\n")
+    out = tmp_path / "all.jsonl"
+    result = run_cli("predict", str(tmp_path), "--json", str(out), "--no-table", "--model",
+                     "kachuee-mitdb-inter")
+    assert result.returncode == 1
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["record"] for r in lines] == ["213", "232", "999"]
+    assert "error" in lines[2] and "999" in lines[2]["error"] and "beats" in lines[0]
+    assert "3 records, 1 failed" in result.stderr
+    assert sum(line.startswith("error:") for line in result.stderr.splitlines()) == 1
+
+
+def test_jsonl_output_is_one_object_a_line_even_for_one_record(demo_record, tmp_path):
+    out = tmp_path / "one.jsonl"
+    result = run_cli("predict", str(demo_record), "--json", str(out), "--no-table",
+                     "--model", "kachuee-mitdb-inter")
+    assert result.returncode == 0, result.stderr
+    assert len(out.read_text().splitlines()) == 1
+    folder = run_cli("predict", str(demo_record), "--json", str(tmp_path))
+    assert_one_line_error(folder, "--json names a folder")
 
 
 def test_flat_line_csv(tmp_path):
@@ -171,3 +202,35 @@ def test_predict_and_explain_12lead(ptbxl_dir, tmp_path):
 def test_12lead_model_on_a_two_lead_record(demo_record):
     result = run_cli("predict", str(demo_record), "--model", "ecglens-ptbxl-binary")
     assert_one_line_error(result, "213", "2 leads", "needs 12")
+
+
+@pytest.mark.slow
+def test_shipped_mi_model_evaluates_predicts_and_explains(ptbxl_dir, tmp_path):
+    from ecglens.models import list_pretrained, load_model
+
+    if "ecglens-ptbxl-mi" not in list_pretrained():
+        pytest.skip("ecglens-ptbxl-mi is not shipped")
+    out = tmp_path / "mi.json"
+    result = run_cli(
+        "evaluate", "ptbxl", "--task", "mi", "--model", "ecglens-ptbxl-mi",
+        "--data", str(ptbxl_dir), "--json", str(out), "--no-progress", "--device", "cpu",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    got = json.loads(out.read_text())
+    card = load_model("ecglens-ptbxl-mi").config["metrics"]
+    for key in ("roc_auc", "accuracy", "sensitivity", "specificity", "f1"):
+        assert got[key]["value"] == pytest.approx(card[key]["value"], abs=1e-9), key
+        assert got[key]["ci"] == pytest.approx(card[key]["ci"], abs=1e-9), key
+    record = ptbxl_dir / "records100" / "00000" / "00009_lr"
+    pred_file = tmp_path / "p.json"
+    result = run_cli(
+        "predict", str(record), "--model", "ecglens-ptbxl-mi", "--json", str(pred_file)
+    )
+    assert result.returncode == 0, result.stderr
+    pred = json.loads(pred_file.read_text())
+    assert pred["label"] in ("normal", "MI") and 0 <= pred["probability"] <= 1
+    assert len(pred["beats"]) == pred["n_beats"] > 3 and "probability" in pred["beats"][0]
+    png = tmp_path / "e.png"
+    result = run_cli("explain", str(record), "--model", "ecglens-ptbxl-mi", "--out", str(png))
+    assert result.returncode == 0, result.stderr
+    assert png.read_bytes()[:4] == b"\x89PNG"

@@ -61,8 +61,12 @@ def test_corrupted_dat_fails_checksum(demo_record, tmp_path):
     rng = np.random.default_rng(0)
     data[1000:5000] = rng.integers(0, 256, 4000, dtype=np.uint8).tobytes()
     path.with_suffix(".dat").write_bytes(bytes(data))
-    with pytest.raises(EcgLensError, match=r"213\.dat: .*checksum.*corrupted"):
-        read_record(path)
+    with pytest.raises(EcgLensError, match=r"213\.dat: .*checksum.*corrupted.*strict"):
+        read_record(path, strict=True)
+    record = read_record(path)  # without strict: read, with one warning per signal
+    assert record.signals.shape == (650000, 2)
+    assert len(record.warnings) == 2
+    assert all("fails its header checksum" in w for w in record.warnings)
 
 
 def test_malformed_header(demo_record, tmp_path):
@@ -111,3 +115,38 @@ def test_nan_in_csv_is_an_error(tmp_path):
     np.save(tmp_path / "bad.npy", values)
     with pytest.raises(EcgLensError, match=r"bad\.npy: 1 samples are NaN"):
         read_record(tmp_path / "bad.npy", fs=100)
+
+
+def test_image_unknown_extension_folder_and_missing_file(tmp_path):
+    (tmp_path / "ecg.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    with pytest.raises(EcgLensError, match=r"ecg\.png: an image \(\.png\), not an ECG signal"):
+        read_record(tmp_path / "ecg.png")
+    with pytest.raises(EcgLensError, match=r"scan\.JPG: an image"):
+        read_record(tmp_path / "scan.JPG")
+    (tmp_path / "ecg.xml").write_text("<AnnotatedECG/>")
+    with pytest.raises(
+        EcgLensError, match=r"ecg\.xml: not an ECG record format .*\(\.xml\).*\.hea"
+    ):
+        read_record(tmp_path / "ecg.xml")
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(EcgLensError, match=r"folder: a folder, not a record"):
+        read_record(tmp_path / "folder")
+    (tmp_path / "blob").write_bytes(b"\x00" * 10)
+    with pytest.raises(EcgLensError, match=r"blob: not an ECG record format .*no extension"):
+        read_record(tmp_path / "blob")
+    with pytest.raises(
+        EcgLensError,
+        match=r"x\.hea: record not found \(no \.hea header file; also tried x\.edf, x\.bdf\)",
+    ):
+        read_record(tmp_path / "x")
+    with pytest.raises(EcgLensError, match=r"x\.csv: file not found"):
+        read_record(tmp_path / "x.csv", fs=250)
+    with pytest.raises(EcgLensError, match=r"x\.edf: file not found"):
+        read_record(tmp_path / "x.edf")
+
+
+def test_transposed_samples_are_reported(tmp_path):
+    np.save(tmp_path / "t.npy", np.zeros((2, 500)) + np.arange(500))
+    record = read_record(tmp_path / "t.npy", fs=250)
+    assert record.signals.shape == (500, 2) and record.units == ["mV", "mV"]
+    assert record.warnings == ["values read as 2 leads of 500 samples"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -81,6 +82,13 @@ RecordsArg = Annotated[
     ),
 ]
 ProgressOpt = Annotated[bool, typer.Option(help="Show progress bars on stderr.")]
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        help="Refuse records with recoverable header oddities (checksum mismatches, a length "
+        "or first value that differs from the header) instead of reading them with a warning."
+    ),
+]
 KaggleTrainOpt = Annotated[
     Path | None,
     typer.Option("--train", help="kaggle: mitbih_train.csv (187 values + label 0-4 a row)."),
@@ -107,16 +115,19 @@ def device_of(device: str):
     return resolve_device(device)
 
 
+FOLDER_RECORDS = ("*.hea", "*.edf", "*.bdf")  # what a folder argument expands to
+
+
 def expand_records(paths: list[Path]) -> list[Path]:
-    """Record paths from arguments: WFDB records (with or without extension), CSV/NPY
-    files, or folders of WFDB records (every .hea inside)."""
+    """Record paths from arguments: WFDB records (with or without extension), EDF/BDF and
+    CSV/NPY files, or folders of WFDB records and EDF/BDF files (every one inside)."""
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
-            headers = sorted(p.glob("*.hea"))
-            if not headers:
-                raise EcgLensError("folder holds no WFDB records (.hea files)", p)
-            out.extend(h.with_suffix("") for h in headers)
+            found = sorted(f for pattern in FOLDER_RECORDS for f in p.glob(pattern))
+            if not found:
+                raise EcgLensError("folder holds no WFDB records (.hea) or EDF/BDF files", p)
+            out.extend(f.with_suffix("") if f.suffix == ".hea" else f for f in found)
         else:
             out.append(p)
     return out
@@ -137,3 +148,42 @@ class RR(StrEnum):
 class Representation(StrEnum):
     kachuee = "kachuee"
     window = "window"
+
+
+def check_output_file(path: Path | None, option: str) -> None:
+    """Refuse, before any work, an output path that is a folder or whose folder is a file."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise EcgLensError(f"{option} names a folder; give a file name", path)
+    if path.parent.exists() and not path.parent.is_dir():
+        raise EcgLensError(f"{option}: {path.parent} is a file, not a folder", path)
+
+
+def run_each(
+    paths: list[Path], work: Callable[[Path], dict], description: str, progress: bool
+) -> list[dict]:
+    """``work(path)`` for every path; a record that fails with an :class:`EcgLensError` gets its
+    one-line error on stderr and ``{"record", "path", "error"}`` in the results, and the run
+    goes on with the others."""
+    from ecglens.progress import console, track
+
+    results = []
+    for path in track(paths, description, enabled=progress and len(paths) > 1):
+        try:
+            results.append(work(path))
+        except EcgLensError as exc:
+            console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            results.append({"record": path.name, "path": str(path), "error": str(exc)})
+    return results
+
+
+def exit_if_any_failed(results: list[dict]) -> None:
+    """After a run over several records: a summary line when any failed, and exit status 1."""
+    failed = sum("error" in r for r in results)
+    if len(results) > 1:  # one record: its one-line error says it all
+        from ecglens.progress import console
+
+        console.print(f"{len(results)} records, {failed} failed")
+    if failed:
+        raise typer.Exit(1)

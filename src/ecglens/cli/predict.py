@@ -17,9 +17,13 @@ from ecglens.cli.options import (
     ModelOpt,
     ProgressOpt,
     RecordsArg,
+    StrictOpt,
+    check_output_file,
     command_line,
     device_of,
+    exit_if_any_failed,
     expand_records,
+    run_each,
 )
 from ecglens.progress import console
 
@@ -54,6 +58,7 @@ def predict_command(
             "model's setting; 0 = one deterministic pass, uncertainty from its softmax entropy)."
         ),
     ] = None,
+    strict: StrictOpt = False,
     device: DeviceOpt = "auto",
     progress: ProgressOpt = True,
 ) -> None:
@@ -66,37 +71,39 @@ def predict_command(
     from ecglens.models.registry import load_model
     from ecglens.predict import classify, task_of
     from ecglens.predict.beat_rows import classify_beat_rows
-    from ecglens.progress import track
 
     dev = device_of(device)
     loaded = load_model(model, dev)
     task = task_of(loaded)
     paths = expand_records(records)
-    results = []
-    for path in track(paths, "Classifying records", enabled=progress and len(paths) > 1):
+    check_output_file(json_file, "--json")
+
+    def predict_one(path: Path) -> dict:
+        warnings: list[str] = []
         if looks_like_beat_csv(path):  # a Kaggle-style CSV of beats, one a row
             prediction, table_key = classify_beat_rows(path, loaded, device=dev), "beat-rows"
         else:
-            prediction, table_key = classify(
-                read_record(path, fs=fs),
-                loaded,
-                device=dev,
-                lead=lead,
-                mc_samples=mc_samples,
-                review_threshold=review_threshold,
-            ), task.name
-        results.append(prediction.to_dict())
+            record = read_record(path, fs=fs, strict=strict)
+            warnings = list(record.warnings)
+            options = {"lead": lead, "mc_samples": mc_samples, "review_threshold": review_threshold}
+            prediction, table_key = classify(record, loaded, device=dev, **options), task.name
         if table:
             PREDICTION_TABLES[table_key](prediction, max_rows)
+        for warning in warnings:
+            console.print(f"[yellow]warning:[/yellow] {path}: {warning}", highlight=False)
+        return {**prediction.to_dict(), "warnings": warnings}
+
+    results = run_each(paths, predict_one, "Classifying records", progress)
     if json_file is not None:
         from ecglens._atomic import atomic_write_text
 
-        if len(results) == 1:
+        if len(results) == 1 and json_file.suffix != ".jsonl":
             text = json.dumps(results[0], indent=1) + "\n"
         else:
             text = "".join(json.dumps(r) + "\n" for r in results)
         atomic_write_text(json_file, text)
         console.print(f"wrote {json_file}")
+    exit_if_any_failed(results)
 
 
 @app.command("explain")

@@ -1,44 +1,45 @@
-"""Read ECG records from WFDB files (through ``wfdb``) or plain CSV/NumPy sample files.
+"""Read ECG records: WFDB (through ``wfdb``), EDF/BDF (through ``edfio``), CSV/NumPy samples.
 
 Every failure becomes an :class:`~ecglens.errors.EcgLensError` naming the file.
-Signals are returned in physical units (mV for PhysioNet ECG databases) as
-``float64`` arrays of shape ``(n_samples, n_leads)``.
+Signals are returned as ``float64`` arrays of shape ``(n_samples, n_leads)``, voltage
+leads in mV. Recoverable oddities of a file (a checksum that does not match or was left
+at 0, a header that declares fewer samples than the file holds, an initial value that
+differs from the first sample, gaps in a multi-segment record) become lines in
+:attr:`Record.warnings`, or errors when ``strict=True``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ecglens.errors import EcgLensError
+from ecglens.io.base import (
+    Record,
+    _check_values,
+    _ecg_rank,
+    _Findings,
+    _short,
+    ecg_channel,
+    to_millivolts,
+)
 
 PREFERRED_LEAD = "MLII"
 _ARRAY_SUFFIXES = {".csv", ".txt", ".npy"}
+_EDF_SUFFIXES = {".edf", ".bdf"}
+_WFDB_SUFFIXES = {".hea", ".dat", ".atr", ".mat"}
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
+READABLE = "WFDB records (.hea), EDF/BDF (.edf, .bdf), samples (.csv, .txt, .npy)"
 
-
-@dataclass
-class Record:
-    """A multi-lead ECG record.
-
-    signals: (n_samples, n_leads) in mV; fs: sampling rate in Hz.
-    """
-
-    signals: np.ndarray
-    fs: float
-    lead_names: list[str]
-    name: str
-    path: Path | None = None
-    comments: list[str] = field(default_factory=list)
-
-    @property
-    def n_samples(self) -> int:
-        return int(self.signals.shape[0])
-
-    @property
-    def duration_s(self) -> float:
-        return self.n_samples / self.fs
+# Bytes per sample of the byte-aligned WFDB formats; 212, 310 and 311 pack samples in bits.
+_BYTES_PER_SAMPLE = {"8": 1, "16": 2, "24": 3, "32": 4, "61": 2, "80": 1, "160": 2}
+_PACKED_FORMATS = {"212", "310", "311"}
+_FLAC_FORMATS = {"508", "516", "524"}  # read by wfdb through soundfile; sizes not checked
+_READABLE_FORMATS = set(_BYTES_PER_SAMPLE) | _PACKED_FORMATS | _FLAC_FORMATS
 
 
 @dataclass
@@ -53,111 +54,393 @@ class Annotations:
 def _record_base(path: str | Path) -> Path:
     """``data/100``, ``data/100.hea`` and ``data/100.dat`` all name record ``data/100``."""
     path = Path(path)
-    if path.suffix in {".hea", ".dat", ".atr"}:
+    if path.suffix.lower() in _WFDB_SUFFIXES:
         return path.with_suffix("")
     return path
 
 
-def read_record(
-    path: str | Path, fs: float | None = None, lead_names: list[str] | None = None
-) -> Record:
-    """Read a WFDB record, or a CSV/NPY sample file when ``path`` ends in .csv/.txt/.npy.
+def _sibling(base: Path, suffix: str) -> Path:
+    return base.parent / (base.name + suffix)
 
-    ``fs`` is required for CSV/NPY files (they carry no sampling rate) and, for
-    WFDB records, must match the header when given.
+
+def read_record(
+    path: str | Path,
+    fs: float | None = None,
+    lead_names: list[str] | None = None,
+    strict: bool = False,
+) -> Record:
+    """Read a WFDB record, an EDF/BDF file, or a CSV/NPY sample file (by extension).
+
+    A path without extension names a WFDB record (``<path>.hea``) or, failing that,
+    ``<path>.edf``/``<path>.bdf``. ``fs`` is required for CSV/NPY files (they carry no
+    sampling rate) and, for the others, must match the file when given. With
+    ``strict``, recoverable oddities (see the module doc) are errors, not warnings.
     """
     path = Path(path)
-    if path.suffix.lower() in _ARRAY_SUFFIXES:
+    suffix = path.suffix.lower()
+    if suffix in _IMAGE_SUFFIXES:
+        raise EcgLensError(
+            f"an image ({suffix}), not an ECG signal record: a printout photo or scan needs "
+            f"an image model; ecglens reads {READABLE}",
+            path,
+        )
+    if path.is_dir() and not _sibling(path, ".hea").exists():
+        raise EcgLensError(
+            "a folder, not a record: give a record file inside it (or the folder to "
+            "`ecglens predict`, which reads every record in it)",
+            path,
+        )
+    if suffix in _ARRAY_SUFFIXES:
         if fs is None:
             raise EcgLensError("a CSV/NumPy sample file needs its sampling rate (--fs)", path)
         return read_array_record(path, fs, lead_names)
-    record = read_wfdb_record(path)
-    if fs is not None and abs(fs - record.fs) > 1e-6:
+    if suffix in _EDF_SUFFIXES:
+        from ecglens.io.edf import read_edf_record
+
+        return _check_rate(read_edf_record(path, strict=strict), fs, path)
+    if suffix not in _WFDB_SUFFIXES and suffix != "":
+        raise EcgLensError(f"not an ECG record format ecglens reads ({suffix}): {READABLE}", path)
+    if suffix == "" and not _sibling(path, ".hea").exists():
+        for other in (".edf", ".bdf"):
+            if _sibling(path, other).exists():
+                from ecglens.io.edf import read_edf_record
+
+                found = _sibling(path, other)
+                return _check_rate(read_edf_record(found, strict=strict), fs, found)
+        if path.is_file():
+            raise EcgLensError(
+                f"not an ECG record format ecglens reads (no extension, no {path.name}.hea "
+                f"beside it): {READABLE}",
+                path,
+            )
         raise EcgLensError(
-            f"header says {record.fs:g} Hz but {fs:g} Hz was given", path.with_suffix(".hea")
+            f"record not found (no .hea header file; also tried {path.name}.edf, {path.name}.bdf)",
+            _sibling(path, ".hea"),
         )
+    record = read_wfdb_record(path, strict=strict)
+    return _check_rate(record, fs, _sibling(_record_base(path), ".hea"))
+
+
+def _check_rate(record: Record, fs: float | None, where: Path) -> Record:
+    if fs is not None and abs(fs - record.fs) > 1e-6:
+        raise EcgLensError(f"header says {record.fs:g} Hz but {fs:g} Hz was given", where)
     return record
 
 
-def read_wfdb_record(path: str | Path, verify_checksums: bool = True) -> Record:
-    """Read a WFDB record (header + signal files) and check it is complete and intact."""
+def read_wfdb_record(
+    path: str | Path, verify_checksums: bool = True, strict: bool = False
+) -> Record:
+    """Read a WFDB record (header + signal files, or a multi-segment record).
+
+    Formats 8, 16, 24, 32, 61, 80, 160, 212, 310, 311 (and FLAC 508/516/524), byte
+    offsets (``.mat`` signal files), several samples per frame (every signal is brought
+    to the fastest one's rate by linear interpolation) and multi-segment records are
+    read. Missing or truncated signal files and unknown formats are errors; checksum,
+    length and initial-value mismatches are warnings unless ``strict``.
+    """
     import wfdb
 
     base = _record_base(path)
-    header = base.with_suffix(".hea")
+    header = _sibling(base, ".hea")
     if not header.exists():
-        raise EcgLensError("record not found (no .hea header file)", header)
-    try:
-        head = wfdb.rdheader(str(base))
-    except Exception as exc:  # wfdb raises many types for a malformed header
-        raise EcgLensError(f"malformed WFDB header ({_short(exc)})", header) from exc
-    if not head.sig_name:
-        raise EcgLensError("header lists no signals", header)
-    for file_name in sorted(set(head.file_name or [])):
-        data_file = base.parent / file_name
-        if not data_file.exists():
-            raise EcgLensError("signal file missing", data_file)
-        expected = _expected_size(head, file_name)
-        if expected is not None and data_file.stat().st_size < expected:
+        if Path(path).suffix.lower() == ".mat":
             raise EcgLensError(
-                f"signal file truncated: {data_file.stat().st_size} bytes, "
-                f"header implies {expected}",
-                data_file,
+                f"a MATLAB file with no WFDB header beside it ({header.name}): ecglens reads "
+                ".mat signal files through their header",
+                path,
             )
-    try:
-        rec = wfdb.rdrecord(str(base), physical=False)
-    except Exception as exc:
-        raise EcgLensError(
-            f"cannot read signals ({_short(exc)})", base.with_suffix(".dat")
-        ) from exc
-    digital = np.asarray(rec.d_signal)
-    if verify_checksums and rec.checksum:
-        computed = rec.calc_checksum()
-        for i, (want, got) in enumerate(zip(rec.checksum, computed, strict=False)):
-            if want is not None and (int(want) - int(got)) % 65536 != 0:
-                data_file = base.parent / rec.file_name[i]
-                raise EcgLensError(
-                    f"signal {rec.sig_name[i]!r} fails its header checksum "
-                    f"({got} != {want}): the file is corrupted",
-                    data_file,
-                )
-    gain = np.asarray(rec.adc_gain, dtype=float)
-    baseline = np.asarray(rec.baseline, dtype=float)
-    gain[gain == 0] = 200.0  # WFDB's documented default gain
-    signals = (digital.astype(np.float64) - baseline) / gain
+        raise EcgLensError("record not found (no .hea header file)", header)
+    head = _read_header(base)
+    if isinstance(head, wfdb.MultiRecord):
+        return _read_multi_segment(base, head, verify_checksums, strict)
+    findings = _Findings(strict)
+    signals, fs, units = _read_single(base, head, findings, verify_checksums)
     record = Record(
         signals=signals,
-        fs=float(rec.fs),
-        lead_names=[str(n) for n in rec.sig_name],
+        fs=fs,
+        lead_names=_signal_names(head),
         name=base.name,
         path=base,
-        comments=list(rec.comments or []),
+        comments=list(head.comments or []),
+        warnings=findings.warnings,
+        units=units,
     )
-    _check_values(record, base.with_suffix(".dat"))
+    _check_values(record, base.parent / head.file_name[0])
     return record
 
 
-def _expected_size(head, file_name: str) -> int | None:
-    """Bytes a signal file must hold for the header's sample count (None if unknown)."""
-    bits = {
-        "212": 12,
-        "16": 16,
-        "61": 16,
-        "80": 8,
-        "310": 10,
-        "311": 10,
-        "24": 24,
-        "32": 32,
-        "8": 8,
-    }
-    if not head.sig_len:
-        return None
+def _read_header(base: Path):
+    import wfdb
+
+    header = _sibling(base, ".hea")
+    try:
+        return wfdb.rdheader(str(base))
+    except Exception as exc:  # wfdb raises many types for a malformed header
+        raise EcgLensError(f"malformed WFDB header ({_short(exc)})", header) from exc
+
+
+def _signal_names(head) -> list[str]:
+    """The header's signal descriptions; ``lead<i>`` for those it leaves out."""
+    return [f"lead{i}" if n is None else str(n) for i, n in enumerate(head.sig_name or [])]
+
+
+def _read_single(
+    base: Path, head, findings: _Findings, verify_checksums: bool
+) -> tuple[np.ndarray, float, list[str]]:
+    """Signals (n_samples, n_signals) in physical units, the rate in Hz and the units."""
+    header = _sibling(base, ".hea")
+    if not head.sig_name:
+        raise EcgLensError("header lists no signals", header)
+    n_sig = len(head.sig_name)
+    spf = [int(s or 1) for s in (head.samps_per_frame or [1] * n_sig)]
+    for file_name in dict.fromkeys(head.file_name or []):
+        _check_signal_file(base, head, file_name, spf, findings)
+    first_file = base.parent / head.file_name[0]
+    try:
+        rec, digital = _read_digital(base, head)
+    except Exception as exc:
+        raise EcgLensError(f"cannot read signals ({_short(exc)})", first_file) from exc
+    if verify_checksums:
+        _check_checksums(base, rec, digital, findings)
+    gains = [float(g) if g else 200.0 for g in rec.adc_gain]  # WFDB's default gain is 200
+    baselines = [float(b or 0) for b in rec.baseline]
+    physical, units = [], []
+    for ch in range(n_sig):
+        values = (digital[ch].astype(np.float64) - baselines[ch]) / gains[ch]
+        values, unit = to_millivolts(values, (rec.units or [None] * n_sig)[ch] or "mV")
+        physical.append(values)
+        units.append(unit)
+    fs = float(rec.fs)
+    fastest = max(spf)
+    if fastest > 1:
+        n_frames = len(physical[0]) // spf[0]
+        slow = [_signal_names(head)[ch] for ch in range(n_sig) if spf[ch] < fastest]
+        if slow:
+            findings.note(
+                f"signals at different rates: {', '.join(slow)} interpolated to {fs * fastest:g} Hz"
+            )
+        t_out = np.arange(n_frames * fastest) / fastest
+        physical = [
+            p if spf[ch] == fastest else np.interp(t_out, np.arange(len(p)) / spf[ch], p)
+            for ch, p in enumerate(physical)
+        ]
+        fs *= fastest
+    return np.column_stack(physical), fs, units
+
+
+def _read_digital(base: Path, head):
+    """wfdb's record and its digital samples, one 1-D array per signal (every sample)."""
+    import wfdb
+
+    if "61" not in {str(f) for f in head.fmt}:
+        rec = wfdb.rdrecord(str(base), physical=False, smooth_frames=False)
+        return rec, [np.asarray(s) for s in rec.e_d_signal]
+    # wfdb 4.3 cannot return format 61's big-endian samples as digital values: read them
+    # physical and undo its scaling (exact: 16-bit values in float64); NaN = invalid sample
+    rec = wfdb.rdrecord(str(base), physical=True, smooth_frames=False)
+    digital = []
+    for ch, values in enumerate(rec.e_p_signal):
+        raw = np.asarray(values) * float(rec.adc_gain[ch]) + float(rec.baseline[ch])
+        digital.append(np.where(np.isnan(raw), -32768, np.rint(raw)).astype(np.int64))
+    return rec, digital
+
+
+def _check_signal_file(
+    base: Path, head, file_name: str, spf: list[int], findings: _Findings
+) -> None:
+    """Refuse a missing or truncated signal file; note one holding more than the header says."""
+    header = _sibling(base, ".hea")
+    data_file = base.parent / file_name
     idx = [i for i, f in enumerate(head.file_name) if f == file_name]
-    fmts = {head.fmt[i] for i in idx}
-    if len(fmts) != 1 or next(iter(fmts)) not in bits:
-        return None
-    offset = (head.byte_offset[idx[0]] or 0) if head.byte_offset else 0
-    return offset + (head.sig_len * len(idx) * bits[next(iter(fmts))] + 7) // 8
+    fmts = {str(head.fmt[i]) for i in idx}
+    if len(fmts) != 1:
+        raise EcgLensError(f"signals in {file_name} mix formats {sorted(fmts)}", header)
+    fmt = fmts.pop()
+    if fmt not in _READABLE_FORMATS:
+        raise EcgLensError(
+            f"unknown signal format {fmt!r} for {file_name} (WFDB formats read: "
+            f"{', '.join(sorted(_READABLE_FORMATS, key=int))})",
+            header,
+        )
+    if not data_file.exists():
+        raise EcgLensError("signal file missing", data_file)
+    if fmt in _FLAC_FORMATS or not head.sig_len:
+        return
+    offset = int((head.byte_offset or [0] * len(head.file_name))[idx[0]] or 0)
+    per_frame = sum(spf[i] for i in idx)
+    size = data_file.stat().st_size
+    expected = offset + _bytes_for(fmt, head.sig_len * per_frame)
+    if size < expected:
+        raise EcgLensError(
+            f"signal file truncated: {size} bytes, header implies {expected}", data_file
+        )
+    frames = _samples_in(fmt, size - offset) // per_frame
+    # MATLAB v5 files pad their data to a multiple of 8 bytes
+    slack = 8 if data_file.suffix.lower() == ".mat" else 0
+    if frames > head.sig_len and size - expected >= max(slack, 1):
+        findings.oddity(
+            f"{file_name} holds {frames} samples per signal but the header says "
+            f"{head.sig_len}: read the first {head.sig_len}",
+            data_file,
+        )
+
+
+def _bytes_for(fmt: str, n_samples: int) -> int:
+    """Bytes that ``n_samples`` samples (all signals of a file together) take in ``fmt``."""
+    if fmt == "212":
+        return math.ceil(n_samples * 1.5)
+    if fmt in ("310", "311"):
+        return math.ceil(n_samples * 4 / 3)
+    return n_samples * _BYTES_PER_SAMPLE[fmt]
+
+
+def _samples_in(fmt: str, n_bytes: int) -> int:
+    """Whole samples that ``n_bytes`` bytes hold in ``fmt``."""
+    if fmt == "212":
+        return n_bytes * 2 // 3
+    if fmt in ("310", "311"):
+        return n_bytes * 3 // 4
+    return n_bytes // _BYTES_PER_SAMPLE[fmt]
+
+
+def _check_checksums(base: Path, rec, digital: list[np.ndarray], findings: _Findings) -> None:
+    """Compare each signal's 16-bit sample sum and first sample with the header's fields."""
+    names = _signal_names(rec)
+    wanted = rec.checksum or [None] * len(names)
+    initial = rec.init_value or [None] * len(names)
+    unchecked = []
+    for ch, name in enumerate(names):
+        data_file = base.parent / rec.file_name[ch]
+        got = (int(np.sum(digital[ch], dtype=np.int64)) + 32768) % 65536 - 32768  # as int16
+        want = wanted[ch]
+        if want is None:
+            unchecked.append(name)
+        elif (int(want) - got) % 65536 != 0:
+            if int(want) == 0:
+                findings.oddity(
+                    f"signal {name!r}: the header's checksum is 0 (not filled in; the samples "
+                    f"sum to {got}), so the samples are not verified",
+                    data_file,
+                )
+            else:
+                findings.oddity(
+                    f"signal {name!r} fails its header checksum ({got} != {int(want)})"
+                    ": the file may be corrupted",
+                    data_file,
+                )
+        skewed = bool(rec.skew and rec.skew[ch])
+        start = initial[ch]
+        fmt = str(rec.fmt[ch])
+        checkable = start is not None and fmt != "8" and not skewed and len(digital[ch])
+        if checkable and int(digital[ch][0]) != int(start):
+            findings.oddity(
+                f"signal {name!r} starts at {int(digital[ch][0])} but the header's "
+                f"initial value is {int(start)}",
+                data_file,
+            )
+    if unchecked:
+        findings.note(f"no checksum in the header for {', '.join(unchecked)}: not verified")
+
+
+def _read_multi_segment(base: Path, master, verify_checksums: bool, strict: bool) -> Record:
+    """Join the segments of a multi-segment record (fixed or variable layout).
+
+    Signals are matched by name; a null segment (``~``) or a signal missing from a segment
+    is a gap, filled with 0 and reported (an error when ``strict``). Signals absent from
+    every segment are left out.
+    """
+    header = _sibling(base, ".hea")
+    findings = _Findings(strict)
+    fs = float(master.fs)
+    names: list[str] | None = None
+    pieces: list[tuple[int, Record | None]] = []
+    by_message: dict[str, list[str]] = {}
+    for i, (seg_name, seg_len) in enumerate(zip(master.seg_name, master.seg_len, strict=True)):
+        seg_len = int(seg_len)
+        if seg_name == "~":
+            pieces.append((seg_len, None))
+            continue
+        seg_base = base.parent / seg_name
+        if not _sibling(seg_base, ".hea").exists():
+            raise EcgLensError(f"segment header of record {base.name} missing", seg_base)
+        if i == 0 and seg_len == 0:
+            names = _signal_names(_read_header(seg_base))
+            continue
+        seg = _read_segment(seg_base, verify_checksums, strict)
+        if abs(seg.fs - fs) > 1e-6:
+            raise EcgLensError(
+                f"segment at {seg.fs:g} Hz in a record at {fs:g} Hz", _sibling(seg_base, ".hea")
+            )
+        if seg.n_samples < seg_len:
+            raise EcgLensError(
+                f"segment holds {seg.n_samples} samples but {header.name} says {seg_len}",
+                _sibling(seg_base, ".hea"),
+            )
+        if seg.n_samples > seg_len:
+            findings.oddity(
+                f"segment {seg_name} holds {seg.n_samples} samples but the master header "
+                f"says {seg_len}: read the first {seg_len}",
+                _sibling(seg_base, ".hea"),
+            )
+        for message in seg.warnings:
+            by_message.setdefault(message, []).append(seg_name)
+        if names is None:
+            names = list(seg.lead_names)
+        pieces.append((seg_len, seg))
+    if names is None:
+        raise EcgLensError("multi-segment record holds no segments with signals", header)
+    present = [n for n in names if any(s is not None and n in s.lead_names for _, s in pieces)]
+    total = sum(n for n, _ in pieces)
+    signals = np.zeros((total, len(present)))
+    units = [""] * len(present)
+    gap = np.zeros(len(present), dtype=np.int64)
+    start = 0
+    for seg_len, seg in pieces:
+        for col, name in enumerate(present):
+            if seg is not None and name in seg.lead_names:
+                j = seg.lead_names.index(name)
+                signals[start : start + seg_len, col] = seg.signals[:seg_len, j]
+                units[col] = units[col] or (seg.units[j] if seg.units else "mV")
+            else:
+                gap[col] += seg_len
+        start += seg_len
+    for message, segs in by_message.items():
+        shown = ", ".join(segs[:3]) + (f" and {len(segs) - 3} more" if len(segs) > 3 else "")
+        findings.note(f"segment{'s' if len(segs) > 1 else ''} {shown}: {message}")
+    if gap.any():
+        detail = ", ".join(f"{n} {g / fs:.1f} s" for n, g in zip(present, gap, strict=True) if g)
+        findings.oddity(f"gaps in the multi-segment record filled with 0 ({detail})", header)
+    record = Record(
+        signals=signals,
+        fs=fs,
+        lead_names=present,
+        name=base.name,
+        path=base,
+        comments=list(master.comments or []),
+        warnings=findings.warnings,
+        units=units,
+    )
+    _check_values(record, header)
+    return record
+
+
+def _read_segment(seg_base: Path, verify_checksums: bool, strict: bool) -> Record:
+    import wfdb
+
+    head = _read_header(seg_base)
+    if isinstance(head, wfdb.MultiRecord):
+        raise EcgLensError("a segment may not itself be multi-segment", _sibling(seg_base, ".hea"))
+    findings = _Findings(strict)
+    signals, fs, units = _read_single(seg_base, head, findings, verify_checksums)
+    return Record(
+        signals=signals,
+        fs=fs,
+        lead_names=_signal_names(head),
+        name=seg_base.name,
+        path=seg_base,
+        warnings=findings.warnings,
+        units=units,
+    )
 
 
 def read_array_record(path: str | Path, fs: float, lead_names: list[str] | None = None) -> Record:
@@ -171,6 +454,7 @@ def read_array_record(path: str | Path, fs: float, lead_names: list[str] | None 
     if fs <= 0:
         raise EcgLensError(f"sampling rate must be positive, got {fs:g}", path)
     names = lead_names
+    warnings = []
     try:
         if path.suffix.lower() == ".npy":
             values = np.load(path, allow_pickle=False)
@@ -197,9 +481,18 @@ def read_array_record(path: str | Path, fs: float, lead_names: list[str] | None 
         )
     if values.shape[0] < values.shape[1]:
         values = values.T  # (leads, samples) given: transpose
+        warnings.append(f"values read as {values.shape[1]} leads of {values.shape[0]} samples")
     if names is None or len(names) != values.shape[1]:
         names = [f"lead{i}" for i in range(values.shape[1])]
-    record = Record(signals=values, fs=float(fs), lead_names=names, name=path.stem, path=path)
+    record = Record(
+        signals=values,
+        fs=float(fs),
+        lead_names=names,
+        name=path.stem,
+        path=path,
+        warnings=warnings,
+        units=["mV"] * values.shape[1],
+    )
     _check_values(record, path)
     return record
 
@@ -213,8 +506,6 @@ def _first_line(path: Path) -> str:
 
 
 def _is_numeric_row(line: str, sep: str) -> bool:
-    import re
-
     cells = [c for c in re.split(sep if sep != r"\s+" else r"\s+", line) if c.strip()]
     try:
         [float(c) for c in cells]
@@ -223,25 +514,23 @@ def _is_numeric_row(line: str, sep: str) -> bool:
     return bool(cells)
 
 
-def _check_values(record: Record, path: Path) -> None:
-    if record.n_samples == 0:
-        raise EcgLensError("record holds no samples", path)
-    if not np.all(np.isfinite(record.signals)):
-        bad = int(np.sum(~np.isfinite(record.signals)))
-        raise EcgLensError(f"{bad} samples are NaN or infinite", path)
-
-
 def select_lead(record: Record, lead: str | int | None = None) -> tuple[np.ndarray, str]:
     """One lead of ``record`` as a 1-D array, with its name.
 
-    ``lead`` is a name (case-insensitive) or a 0-based index; by default MLII
-    when the record has it, else the first signal.
+    ``lead`` is a name (case-insensitive) or a 0-based index; by default MLII when the
+    record has it, else the first signal, unless that one is not labelled as an ECG and
+    another is (:func:`ecg_channel`: e.g. "Resp" first, "ECG" second in an EDF file).
     """
     names = record.lead_names
     where = record.path or record.name
     if lead is None:
         upper = [n.upper() for n in names]
-        idx = upper.index(PREFERRED_LEAD) if PREFERRED_LEAD in upper else 0
+        if PREFERRED_LEAD in upper:
+            idx = upper.index(PREFERRED_LEAD)
+        elif _ecg_rank(names[0]) is None:
+            idx = ecg_channel(names) or 0
+        else:
+            idx = 0
     elif isinstance(lead, int) or (isinstance(lead, str) and lead.lstrip("-").isdigit()):
         idx = int(lead)
         if not 0 <= idx < len(names):
@@ -261,7 +550,7 @@ def read_annotations(path: str | Path, extension: str = "atr") -> Annotations:
     import wfdb
 
     base = _record_base(path)
-    ann_file = base.with_suffix(f".{extension}")
+    ann_file = _sibling(base, f".{extension}")
     if not ann_file.exists():
         raise EcgLensError("annotation file not found", ann_file)
     try:
@@ -275,6 +564,3 @@ def read_annotations(path: str | Path, extension: str = "atr") -> Annotations:
     )
 
 
-def _short(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
