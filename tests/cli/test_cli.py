@@ -234,3 +234,18 @@ def test_shipped_mi_model_evaluates_predicts_and_explains(ptbxl_dir, tmp_path):
     result = run_cli("explain", str(record), "--model", "ecglens-ptbxl-mi", "--out", str(png))
     assert result.returncode == 0, result.stderr
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [("--review-threshold", "2", "review threshold"), ("--review-threshold", "-1", "review"),
+     ("--mc-samples", "-3", "mc samples")],
+)
+def test_out_of_range_options_are_refused(demo_record, option, value, message):
+    result = run_cli("predict", str(demo_record), "--model", "kachuee-mitdb-inter", option, value)
+    assert_one_line_error(result, message)
+
+
+def test_a_missing_record_fails_before_the_model_loads(tmp_path):
+    result = run_cli("predict", str(tmp_path / "missing.csv"))
+    assert_one_line_error(result, "missing.csv", "not found")

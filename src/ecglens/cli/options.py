@@ -51,6 +51,13 @@ ModelOpt = Annotated[
         "a .safetensors file / training run directory.",
     ),
 ]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Torch threads (default: $OMP_NUM_THREADS, else 1: on a shared machine more "
+        "threads spin-wait and run slower)."
+    ),
+]
 DeviceOpt = Annotated[
     str,
     typer.Option(help="Torch device: auto (cuda when available, else cpu), cpu, cuda, cuda:1..."),
@@ -109,10 +116,34 @@ def data_dir(data: Path | None, dataset: str) -> Path:
     return root / DATA_FOLDERS.get(dataset, dataset)
 
 
-def device_of(device: str):
+THREADS_ENV = "OMP_NUM_THREADS"
+DEFAULT_THREADS = 1  # torch threads when neither --threads nor OMP_NUM_THREADS is given
+
+
+def device_of(device: str, threads: int | None = None):
+    """The torch device for ``device``; also sets torch's thread count: ``threads``, else
+    $OMP_NUM_THREADS, else 1 (more threads spin-wait on a busy machine and run slower)."""
+    import torch
+
     from ecglens.predict.forward import resolve_device
 
+    if threads is None:
+        threads = int(os.environ.get(THREADS_ENV, DEFAULT_THREADS) or DEFAULT_THREADS)
+    if threads < 1:
+        raise EcgLensError(f"--threads must be at least 1, not {threads}")
+    torch.set_num_threads(threads)
     return resolve_device(device)
+
+
+def check_records_exist(paths: list[Path]) -> None:
+    """Fail fast, before torch is imported, when the only record asked for is not there."""
+    if len(paths) != 1:
+        return  # a run over several records reports each missing one and goes on
+    p = paths[0]
+    candidates = [p, p.with_suffix(".hea"), Path(f"{p}.hea"), Path(f"{p}.edf"), Path(f"{p}.bdf")]
+    if not any(c.exists() for c in candidates):
+        where = p if p.suffix else Path(f"{p}.hea")  # a WFDB record named without extension
+        raise EcgLensError("record not found (also tried .edf and .bdf)", where)
 
 
 FOLDER_RECORDS = ("*.hea", "*.edf", "*.bdf")  # what a folder argument expands to

@@ -18,7 +18,9 @@ from ecglens.cli.options import (
     ProgressOpt,
     RecordsArg,
     StrictOpt,
+    ThreadsOpt,
     check_output_file,
+    check_records_exist,
     command_line,
     device_of,
     exit_if_any_failed,
@@ -60,11 +62,15 @@ def predict_command(
     ] = None,
     strict: StrictOpt = False,
     device: DeviceOpt = "auto",
+    threads: ThreadsOpt = None,
     progress: ProgressOpt = True,
 ) -> None:
     """Classify one or more records: every beat (beat models, with calibrated probabilities
     and an uncertainty score), the whole record (12-lead and MI models), or every row of a
     Kaggle-style CSV of beats (187 values [+ label] a row); print a table."""
+    paths = expand_records(records)  # checked before torch and scipy load: fails fast
+    check_records_exist(paths)
+    check_output_file(json_file, "--json")
     from ecglens.cli.tables import PREDICTION_TABLES
     from ecglens.io import read_record
     from ecglens.io.beat_csv import looks_like_beat_csv
@@ -72,12 +78,9 @@ def predict_command(
     from ecglens.predict import classify, task_of
     from ecglens.predict.beat_rows import classify_beat_rows
 
-    dev = device_of(device)
+    dev = device_of(device, threads)
     loaded = load_model(model, dev)
     task = task_of(loaded)
-    paths = expand_records(records)
-    check_output_file(json_file, "--json")
-
     def predict_one(path: Path) -> dict:
         warnings: list[str] = []
         if looks_like_beat_csv(path):  # a Kaggle-style CSV of beats, one a row
@@ -139,6 +142,7 @@ def explain_command(
     lead: LeadOpt = None,
     fs: FsOpt = None,
     device: DeviceOpt = "auto",
+    threads: ThreadsOpt = None,
 ) -> None:
     """Draw beats with their relevance for the predicted class (PNG); for 12-lead models, the
     record on ECG paper with its CAM / Grad-CAM."""
@@ -148,7 +152,7 @@ def explain_command(
     from ecglens.predict import classify, task_of
     from ecglens.predict.tasks import resolve
 
-    dev = device_of(device)
+    dev = device_of(device, threads)
     loaded = load_model(model, dev)
     task = task_of(loaded)
     rec = read_record(record, fs=fs)
@@ -174,23 +178,28 @@ def report_command(
         typer.Option("--metrics", help="Metrics JSON files from `ecglens evaluate` to include."),
     ] = None,
     device: DeviceOpt = "auto",
+    threads: ThreadsOpt = None,
     progress: ProgressOpt = True,
 ) -> None:
     """Write one self-contained HTML report: model card, metrics, record strips, Grad-CAM
     (12-lead models: the records on ECG paper with their CAM and Grad-CAM)."""
+    paths = expand_records(records)  # checked before torch and scipy load: fails fast
+    check_records_exist(paths)
+    check_output_file(out, "--out")
     from ecglens.models.registry import load_model
     from ecglens.predict import task_of
     from ecglens.predict.tasks import resolve
 
     metrics = [json.loads(Path(p).read_text()) for p in (metrics_json or [])]
+    dev = device_of(device, threads)
     build_report = resolve(task_of(load_model(model)).report)
     path = build_report(
-        expand_records(records),
+        paths,
         model,
         out,
         lead=lead,
         fs=fs,
-        device=device_of(device),
+        device=dev,
         metrics=metrics,
         progress=progress,
         command=command_line(),

@@ -43,7 +43,8 @@ def model_summary(name: str, config: dict) -> dict:
 
 def print_12lead(result: dict) -> None:
     t = Table(title=f"{result['record']} (model {result['model']})")
-    for col in ("label", "probability", "threshold", "sampling rate", "notes"):
+    labels = "labels (at or above threshold)" if "labels" in result else "label"
+    for col in (labels, "probability", "threshold", "sampling rate", "notes"):
         t.add_column(col)
     prob = result.get("probability")
     if prob is None:
@@ -56,7 +57,8 @@ def print_12lead(result: dict) -> None:
     if result.get("resampled_from"):
         rate += f" (resampled from {result['resampled_from']:g} Hz)"
     threshold = result.get("threshold")
-    t.add_row(str(result["label"]), prob_text, json.dumps(threshold), rate, "; ".join(notes))
+    label = ", ".join(result["labels"]) or "none" if "labels" in result else str(result["label"])
+    t.add_row(label, prob_text, json.dumps(threshold), rate, "; ".join(notes))
     stdout.print(t)
 
 
