@@ -162,3 +162,21 @@ def test_two_epochs_on_the_real_subset(ptbxl_dir, tmp_path):
     assert config["complexity"]["parameters"] <= 100_000
     assert config["split"]["train_folds"] == [1, 2, 3, 4, 5, 6, 7, 8]
     assert config["metrics"]["macro_auc"]["value"] > 0.7
+
+
+def test_the_12lead_mi_task_trains_and_predicts(tmp_path, fake_ptbxl):
+    """MI vs NORM-only records from all 12 leads (the comparison row of the MI results)."""
+    from ecglens.predict import classify
+
+    torch.set_num_threads(1)
+    root = fake_ptbxl(tmp_path / "data", per_fold=8)
+    run = PtbxlRunConfig.from_options(task="mi", epochs=1, batch_size=16, device="cpu")
+    config = train_ptbxl(root, tmp_path / "run", run, progress=False, cache_dir=None)
+    assert config["task"] == "ptbxl-mi-12lead" and config["outputs"] == ["MI"]
+    assert config["classes"] == ["normal", "MI"]
+    loaded = load_model(tmp_path / "run" / "model.safetensors")
+    from ecglens.io import read_record
+
+    record = read_record(root / "ptb-xl" / "records100" / "00000" / "00001_lr")
+    pred = classify(record, loaded).to_dict()
+    assert pred["label"] in ("normal", "MI") and pred["positive"] == "MI"

@@ -67,6 +67,7 @@ EVALUATORS = {
     ("ptbxl", "ptbxl-binary"): _evaluate_ptbxl,
     ("ptbxl", "ptbxl-superclass"): _evaluate_ptbxl,
     ("ptbxl", "ptbxl-mi"): _evaluate_mi,
+    ("ptbxl", "ptbxl-mi-12lead"): _evaluate_ptbxl,
     ("kaggle", "beats"): None,  # needs the CSV files: see _evaluate_kaggle
     ("kaggle", "kaggle-ptb"): None,
 }

@@ -51,7 +51,7 @@ def print_12lead(result: dict) -> None:
         probs = result.get("probabilities", {})
         prob_text = ", ".join(f"{c} {p:.3f}" for c, p in probs.items())
     else:
-        prob_text = f"{prob:.3f} (abnormal)"
+        prob_text = f"{prob:.3f} ({result.get('positive', 'abnormal')})"
     notes = result.get("notes") or []
     rate = f"{result['sampling_rate']:g} Hz"
     if result.get("resampled_from"):
@@ -193,4 +193,5 @@ PREDICTION_TABLES = {
     "ptbxl-binary": _print_12lead_prediction,
     "ptbxl-superclass": _print_12lead_prediction,
     "ptbxl-mi": _print_mi_prediction,
+    "ptbxl-mi-12lead": _print_12lead_prediction,
 }

@@ -146,7 +146,8 @@ def train_command(
         PtbxlTask,
         typer.Option(
             help="ptbxl: binary (normal/abnormal, 12 leads), superclass (12 leads) or mi "
-            "(myocardial infarction vs normal from the beats of one lead)."
+            "(myocardial infarction vs normal from the beats of one lead; with --arch cam-cnn "
+            "or augustauskas2025 from the 12-lead record)."
         ),
     ] = PtbxlTask.binary,
     lead: Annotated[
@@ -221,7 +222,7 @@ def train_command(
                       batch_size, lr, lr_schedule, patience, class_weighted, monitor, seed,
                       device, out, name, progress)
         return
-    if dataset == Dataset.ptbxl and task == PtbxlTask.mi:
+    if dataset == Dataset.ptbxl and task == PtbxlTask.mi and arch not in TWELVE_LEAD_ARCHS:
         _train_mi(lead, init, freeze, encoder_lr_scale, train_fraction, arch, kwargs, epochs,
                   batch_size, lr, patience, seed, device, data, out, name, progress, resume)
         return
@@ -289,6 +290,9 @@ def train_command(
     )
     print_trained(name or out.name, split.value, config)
     console.print(f"wrote {out / 'model.safetensors'} (+ .json, .md)")
+
+
+TWELVE_LEAD_ARCHS = ("cam-cnn", "augustauskas2025")  # --task mi with these: the 12-lead task
 
 
 def _train_kaggle(train_csv, test_csv, normal_csv, abnormal_csv, arch, kwargs, val_fraction,

@@ -50,7 +50,7 @@ class PtbxlConfig:
 
     root: str | Path
     sampling_rate: Literal[100, 500] = 100
-    task: Literal["binary", "superclass"] = "binary"
+    task: Literal["binary", "superclass", "mi"] = "binary"
     min_likelihood: float = 0.0
     train_folds: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
     val_folds: tuple[int, ...] = (9,)
@@ -59,7 +59,7 @@ class PtbxlConfig:
     def __post_init__(self) -> None:
         if self.sampling_rate not in (100, 500):
             raise EcgLensError(f"PTB-XL has 100 or 500 Hz records, not {self.sampling_rate}")
-        if self.task not in ("binary", "superclass"):
+        if self.task not in ("binary", "superclass", "mi"):
             raise EcgLensError(f"task must be 'binary' or 'superclass', not {self.task!r}")
 
 
@@ -150,6 +150,15 @@ def binary_label(superclasses: Iterable[str]) -> float:
     return 0.0 if classes == {"NORM"} else 1.0
 
 
+def mi_label(superclasses: Iterable[str]) -> float:
+    """1.0 when MI is among ``superclasses``, 0.0 when NORM is the only one, NaN otherwise
+    (the record is left out of the MI task)."""
+    classes = set(superclasses)
+    if "MI" in classes:
+        return 1.0
+    return 0.0 if classes == {"NORM"} else math.nan
+
+
 def multi_hot(superclasses: Iterable[str]) -> np.ndarray:
     """(5,) float32 indicator over :data:`SUPERCLASSES`."""
     classes = set(superclasses)
@@ -190,6 +199,7 @@ def load_ptbxl_metadata(root: str | Path, min_likelihood: float = 0.0) -> pd.Dat
         lambda codes: superclasses_of(codes, code_to_class, min_likelihood)
     )
     meta["binary"] = meta["superclasses"].apply(binary_label).astype(float)
+    meta["mi"] = meta["superclasses"].apply(mi_label).astype(float)
     meta["has_lr"] = [_record_exists(folder / f) for f in meta["filename_lr"]]
     meta["has_hr"] = [_record_exists(folder / f) for f in meta["filename_hr"]]
     return meta
@@ -210,8 +220,8 @@ def read_ptbxl_signals(path: str | Path, fs: float) -> np.ndarray:
 
 
 def _labels(meta: pd.DataFrame, task: str) -> np.ndarray:
-    if task == "binary":
-        return meta["binary"].to_numpy(dtype=np.float32)
+    if task in ("binary", "mi"):
+        return meta[task].to_numpy(dtype=np.float32)
     y = np.zeros((len(meta), len(SUPERCLASSES)), dtype=np.float32)
     for i, classes in enumerate(meta["superclasses"]):
         y[i] = multi_hot(classes)
@@ -272,7 +282,7 @@ def load_ptbxl(
         log = console.print
     folder = ptbxl_dir(config.root)
     meta = load_ptbxl_metadata(folder, config.min_likelihood)
-    labelled = meta[meta["binary"].notna()]
+    labelled = meta[meta["mi" if config.task == "mi" else "binary"].notna()]
     n_excluded = len(meta) - len(labelled)
     column, exists = (
         ("filename_lr", "has_lr") if config.sampling_rate == 100 else ("filename_hr", "has_hr")
@@ -309,7 +319,7 @@ def load_ptbxl(
         ecg_id=ids[ok],
         patient_id=np.array(kept["patient_id"], dtype=np.int64),  # owned, writable copies
         strat_fold=np.array(kept["strat_fold"], dtype=np.int64),
-        classes=("abnormal",) if config.task == "binary" else SUPERCLASSES,
+        classes={"binary": ("abnormal",), "mi": ("MI",)}.get(config.task, SUPERCLASSES),
         fs=float(config.sampling_rate),
         missing=missing,
         failed=failed,

@@ -32,6 +32,7 @@ on two sides.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ import pandas as pd
 from ecglens._atomic import atomic_write
 from ecglens.data.mitdb import BeatSet, record_checksum
 from ecglens.data.ptbxl import check_patient_disjoint, load_ptbxl_metadata, ptbxl_dir
+from ecglens.data.ptbxl import mi_label as ptbxl_mi_label
 from ecglens.errors import EcgLensError
 from ecglens.inputs.beats import BeatConfig, beat_inputs
 from ecglens.io import read_record, select_lead
@@ -54,13 +56,10 @@ Progress = Callable[[int, int], None]  # called as progress(records done, record
 
 
 def mi_label(superclasses: Iterable[str]) -> int | None:
-    """1 when MI is among ``superclasses``, 0 when NORM is the only one, None otherwise."""
-    classes = set(superclasses)
-    if "MI" in classes:
-        return 1
-    if classes == {"NORM"}:
-        return 0
-    return None
+    """1 when MI is among ``superclasses``, 0 when NORM is the only one, None otherwise
+    (:func:`ecglens.data.ptbxl.mi_label`, the rule of the 12-lead MI task too)."""
+    label = ptbxl_mi_label(superclasses)
+    return None if math.isnan(label) else int(label)
 
 
 def mi_record_table(root: str | Path, min_likelihood: float = 0.0) -> pd.DataFrame:

@@ -28,7 +28,9 @@ from ecglens.evaluate.bootstrap import bootstrap_statistic
 from ecglens.inputs.twelve_lead import model_inputs
 from ecglens.models.registry import LoadedModel
 from ecglens.predict.forward import predict_logits
-from ecglens.predict.twelve_lead import TWELVE_LEAD_TASKS
+from ecglens.predict.twelve_lead import BINARY_TASKS, TWELVE_LEAD_TASKS
+
+DATA_TASKS = {"ptbxl-binary": "binary", "ptbxl-superclass": "superclass", "ptbxl-mi-12lead": "mi"}
 
 THRESHOLD_RULES = ("youden", "f1", "accuracy", "fixed")
 
@@ -255,7 +257,7 @@ def score_model(
     ``config`` is the model's JSON config ("task", "classes", "threshold").
     """
     prob = sigmoid(predict_logits(model, x.astype(np.float32), batch_size=256, device=device))
-    if config["task"] == "ptbxl-binary":
+    if config["task"] in BINARY_TASKS:
         return score_binary(y, prob[:, 0], float(config["threshold"]), n_boot, seed)
     if config["task"] == "ptbxl-superclass":
         classes = list(config["classes"])
@@ -285,7 +287,7 @@ def evaluate_ptbxl(
     model_task = loaded.task
     if model_task not in TWELVE_LEAD_TASKS:
         raise EcgLensError(f"model {loaded.name} is not a PTB-XL model (task {model_task!r})")
-    short = model_task.removeprefix("ptbxl-")
+    short = DATA_TASKS[model_task]
     if task is not None and task != short:
         raise EcgLensError(f"model {loaded.name} was trained for {short}, not {task}")
     split = config.get("split", {})

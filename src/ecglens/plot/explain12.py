@@ -36,7 +36,7 @@ def plot_12lead_relevance(pred: Prediction12, relevance: np.ndarray, method: str
 
 def _probability_text(pred: Prediction12) -> str:
     if pred.binary:
-        return f"P(abnormal) = {pred.probability:.2f}"
+        return f"P({pred.outputs[0]}) = {pred.probability:.2f}"
     return ", ".join(f"{c} {p:.2f}" for c, p in zip(pred.outputs, pred.probabilities, strict=True))
 
 

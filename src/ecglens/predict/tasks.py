@@ -114,7 +114,8 @@ register_task(
         report="ecglens.report.beats:build_beat_report",
     )
 )
-for _name, _what in zip(TWELVE_LEAD_TASKS, ("normal vs abnormal", "superclasses"), strict=True):
+_WHAT = ("normal vs abnormal", "superclasses", "MI vs normal")
+for _name, _what in zip(TWELVE_LEAD_TASKS, _WHAT, strict=True):
     register_task(
         Task(
             name=_name,

@@ -31,7 +31,8 @@ from ecglens.io import Record, read_record
 from ecglens.models.cam import normalize_cam
 from ecglens.models.registry import LoadedModel
 
-TWELVE_LEAD_TASKS = ("ptbxl-binary", "ptbxl-superclass")
+TWELVE_LEAD_TASKS = ("ptbxl-binary", "ptbxl-superclass", "ptbxl-mi-12lead")
+BINARY_TASKS = ("ptbxl-binary", "ptbxl-mi-12lead")  # one output: P(positive class)
 
 
 @dataclass
@@ -71,7 +72,7 @@ class Prediction12:
 
     @property
     def binary(self) -> bool:
-        return self.task == "ptbxl-binary"
+        return self.task in BINARY_TASKS
 
     @property
     def probability(self) -> float | None:
@@ -91,7 +92,7 @@ class Prediction12:
         """Binary: "abnormal" when its probability reaches the threshold, else "normal";
         superclass: the most probable class."""
         if self.binary:
-            return "abnormal" if self.probabilities[0] >= float(self.threshold) else "normal"
+            return self.outputs[0] if self.probabilities[0] >= float(self.threshold) else "normal"
         return self.outputs[int(np.argmax(self.probabilities))]
 
     @property
@@ -111,6 +112,7 @@ class Prediction12:
             "label": self.label,
         }
         if self.binary:
+            out["positive"] = self.outputs[0]  # the class "probability" is of
             out["probability"] = round(float(self.probabilities[0]), 6)
             out["threshold"] = round(float(self.threshold), 6)
         else:
@@ -154,11 +156,11 @@ def classify_12lead(
         raise EcgLensError(f"model {loaded.name} has no CAM output")
     logits, cam = out[0].float(), out[1].float()
     prob = torch.sigmoid(logits)[0].cpu().numpy().astype(np.float64)
-    binary = config["task"] == "ptbxl-binary"
+    binary = config["task"] in BINARY_TASKS
     outputs = list(config.get("outputs", ["abnormal"] if binary else config["classes"]))
     if binary:  # evidence for "normal" is the negated map of the single (abnormal) logit
         cam = torch.cat([-cam, cam], dim=1)
-        cam_classes = ["normal", "abnormal"]
+        cam_classes = ["normal", outputs[0]]
     else:
         cam_classes = outputs
     cams = normalize_cam(cam)[0].cpu().numpy()

@@ -181,11 +181,13 @@ def record_section(
     d = pred.to_dict()
     if pred.binary:
         summary = (
-            f"Prediction: {d['label']} (abnormal probability {d['probability']:.3f}, threshold "
+            f"Prediction: {d['label']} ({pred.outputs[0]} probability {d['probability']:.3f}, "
+            "threshold "
             f"{d['threshold']:.3f})."
         )
         rows = [
-            {"output": "abnormal", "probability": d["probability"], "threshold": d["threshold"]}
+            {"output": pred.outputs[0], "probability": d["probability"],
+             "threshold": d["threshold"]}
         ]
     else:
         summary = (

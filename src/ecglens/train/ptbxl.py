@@ -55,7 +55,10 @@ from ecglens.signal.baseline import (
 from ecglens.train.provenance import environment, intended_use_section, reproduce_section
 from ecglens.train.trainer import ArrayDataset, TrainConfig, fit, predict_logits
 
-TASKS = ("binary", "superclass")
+TASKS = ("binary", "superclass", "mi")
+BINARY = ("binary", "mi")  # one output: P(abnormal) or P(MI)
+MODEL_TASKS = {"binary": "ptbxl-binary", "superclass": "ptbxl-superclass", "mi": "ptbxl-mi-12lead"}
+POSITIVE = {"binary": "abnormal", "mi": "MI"}
 MODEL_FS = 100
 LENGTH = 1000  # 10 s at 100 Hz
 N_BOOT = 1000
@@ -126,7 +129,7 @@ class PtbxlRunConfig:
 
     @property
     def effective_threshold_rule(self) -> str:
-        return self.threshold_rule or ("youden" if self.task == "binary" else "f1")
+        return self.threshold_rule or ("youden" if self.task in BINARY else "f1")
 
     @classmethod
     def from_options(
@@ -260,7 +263,7 @@ def build_model(run: PtbxlRunConfig, n_classes: int) -> tuple[torch.nn.Module, d
 
 
 def _counts(data: PtbxlData, task: str) -> dict[str, Any]:
-    if task == "binary":
+    if task in BINARY:
         n_abn = int(data.y.sum())
         return {"n": len(data), "normal": len(data) - n_abn, "abnormal": n_abn}
     return {"n": len(data), **{c: int(data.y[:, k].sum()) for k, c in enumerate(SUPERCLASSES)}}
@@ -311,7 +314,7 @@ def train_ptbxl(
     prep = preprocessing_config(run.baseline, scaler)
     x_val = model_inputs(val.x, MODEL_FS, prep)
 
-    n_outputs = 1 if run.task == "binary" else len(SUPERCLASSES)
+    n_outputs = 1 if run.task in BINARY else len(SUPERCLASSES)
     model, kwargs = build_model(run, n_outputs)
     augment = None if run.augment is None else make_augment(run.augment, scaler)
     result = fit(
@@ -328,9 +331,9 @@ def train_ptbxl(
 
     rule = run.effective_threshold_rule
     p_val = _probabilities(model, x_val, "cpu")
-    if run.task == "binary":
+    if run.task in BINARY:
         threshold: float | dict[str, float] = choose_threshold(val.y, p_val[:, 0], rule)
-        classes = ["normal", "abnormal"]
+        classes = ["normal", POSITIVE[run.task]]
     else:
         threshold = {
             c: choose_threshold(val.y[:, k], p_val[:, k], rule) for k, c in enumerate(SUPERCLASSES)
@@ -340,9 +343,9 @@ def train_ptbxl(
     config: dict[str, Any] = {
         "architecture": run.architecture,
         "architecture_kwargs": kwargs,
-        "task": f"ptbxl-{run.task}",
+        "task": MODEL_TASKS[run.task],
         "classes": classes,
-        "outputs": ["abnormal"] if run.task == "binary" else list(SUPERCLASSES),
+        "outputs": [POSITIVE[run.task]] if run.task in BINARY else list(SUPERCLASSES),
         "fs": MODEL_FS,
         "n_leads": len(LEADS_12),
         "length": LENGTH,
@@ -416,6 +419,8 @@ def _label_rule(task: str) -> str:
         "diagnostic SCP statements (any likelihood) mapped to their diagnostic superclass "
         "(NORM, MI, STTC, CD, HYP); records without one excluded"
     )
+    if task == "mi":
+        return rule + "; MI = MI among the superclasses, normal = NORM only, others excluded"
     if task == "binary":
         return rule + (
             "; normal = NORM only, abnormal = any other superclass (NORM with another "
@@ -431,7 +436,7 @@ def _threshold_description(task: str, rule: str) -> str:
         "accuracy": "maximising accuracy",
         "fixed": "fixed at 0.5",
     }[rule]
-    scope = "on the abnormal probability" if task == "binary" else "per class"
+    scope = f"on the {POSITIVE[task]} probability" if task in BINARY else "per class"
     return (
         f"chosen on the validation fold (9) {scope}, {what}, midway between adjacent scores; "
         "predict positive when probability >= threshold"
@@ -444,7 +449,7 @@ def _ci(m: dict[str, Any], digits: int = 3) -> str:
 
 def metrics_markdown(metrics: dict[str, Any], task: str) -> str:
     """A markdown table of metrics with 95 % intervals (binary or superclass)."""
-    if task in ("binary", "ptbxl-binary"):
+    if task in ("binary", "mi", "ptbxl-binary", "ptbxl-mi-12lead"):
         rows = "\n".join(
             f"| {k} | {_ci(metrics[k])} |"
             for k in ("accuracy", "precision", "recall", "specificity", "f1", "roc_auc")
@@ -500,11 +505,10 @@ def model_card(name: str, config: dict[str, Any]) -> str:
         if config.get("metrics")
         else "Not scored on fold 10 (model-selection run).\n"
     )
-    what = (
-        "normal vs abnormal"
-        if short == "binary"
-        else "5 diagnostic superclasses, multi-label: " + ", ".join(config["classes"])
-    )
+    what = {
+        "binary": "normal vs abnormal",
+        "mi-12lead": "myocardial infarction vs normal",
+    }.get(short, "5 diagnostic superclasses, multi-label: " + ", ".join(config["classes"]))
     return f"""# {name}
 
 12-lead ECG classifier ({what}) with a class activation map (CAM) as its second output,
