@@ -37,13 +37,14 @@ def build_mi_report(
     command: str = "",
 ) -> Path:
     """Classify and explain ``record_paths`` with an MI model; write one HTML file.
-    ``metrics``: evaluations (``ecglens evaluate ptbxl --task mi``) shown after the model."""
+    ``metrics``: evaluations (``ecglens evaluate ptbxl --task mi``) or the learning curve of
+    ``ecglens benchmark mi`` (its ``benchmark.json``), shown after the model."""
     loaded = load_model(model, device)
     sections = [model_section(loaded)]
     for extra in metrics:
-        section = ReportSection(title=f"Evaluation: {extra.get('model', '')}")
-        section.tables.append((_counts_text(extra), score_rows(extra)))
-        sections.append(section)
+        sections.append(
+            learning_curve_section(extra) if "summary" in extra else evaluation_section(extra)
+        )
     for path in track(list(record_paths), "Report: records", enabled=progress):
         pred = classify_mi(read_record(path, fs=fs), loaded, lead=lead, device=device)
         sections.append(record_section(pred, loaded))
@@ -57,6 +58,31 @@ def build_mi_report(
         "command": command,
     }
     return write_report(out, f"ecglens MI report: {loaded.name}", sections, metadata)
+
+
+def evaluation_section(metrics: dict[str, Any]) -> ReportSection:
+    section = ReportSection(title=f"Evaluation: {metrics.get('model', '')}")
+    section.tables.append((_counts_text(metrics), score_rows(metrics)))
+    return section
+
+
+def learning_curve_section(benchmark: dict[str, Any]) -> ReportSection:
+    """What transfer from MIT-BIH buys: the learning curve of ``ecglens benchmark mi``."""
+    from ecglens.plot.learning_curve import plot_learning_curve
+
+    section = ReportSection(
+        title="Learning curve: transfer from MIT-BIH vs from scratch",
+        text=f"{benchmark.get('metric', '')}; mean +- SD over seeds. "
+        f"{benchmark.get('command', '')}",
+    )
+    section.figures.append(("Test ROC-AUC by share of training records",
+                            plot_learning_curve(benchmark["summary"])))
+    section.tables.append(("Per mode and share of the training records", [
+        {k: e.get(k) for k in ("fraction", "mode", "val_auc_mean", "test_auc_mean",
+                               "test_auc_sd", "gain_over_scratch")}
+        for e in benchmark["summary"]
+    ]))  # fmt: skip
+    return section
 
 
 def score_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
