@@ -150,3 +150,28 @@ def test_transposed_samples_are_reported(tmp_path):
     record = read_record(tmp_path / "t.npy", fs=250)
     assert record.signals.shape == (500, 2) and record.units == ["mV", "mV"]
     assert record.warnings == ["values read as 2 leads of 500 samples"]
+
+
+def test_a_time_column_is_left_out_with_a_warning(tmp_path):
+    fs = 250.0
+    t = np.arange(2500) / fs
+    ecg = np.sin(2 * np.pi * 1.2 * t) ** 15
+    path = tmp_path / "with_time.csv"
+    np.savetxt(path, np.column_stack([t, ecg]), delimiter=",", header="time_s,ecg_mv",
+               comments="")
+    record = read_record(path, fs=fs)
+    assert record.lead_names == ["ecg_mv"] and record.signals.shape == (2500, 1)
+    assert "time_s" in record.warnings[0]
+    bare = tmp_path / "bare.csv"
+    np.savetxt(bare, np.column_stack([np.arange(2500), ecg]), delimiter=",")
+    assert read_record(bare, fs=fs).signals.shape == (2500, 1)
+
+
+def test_a_12_lead_record_gives_lead_ii_to_beat_models():
+    from ecglens.io import Record, select_lead
+
+    names = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    record = Record(signals=np.tile(np.arange(12.0), (10, 1)), fs=100.0, lead_names=names,
+                    name="r")
+    signal, name = select_lead(record)
+    assert name == "II" and signal[0] == 1.0

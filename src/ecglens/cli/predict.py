@@ -88,6 +88,14 @@ def predict_command(
         else:
             record = read_record(path, fs=fs, strict=strict)
             warnings = list(record.warnings)
+            if lead is None and task.family == "beats" and len(record.lead_names) > 1:
+                from ecglens.io import select_lead
+
+                used = select_lead(record)[1]
+                console.print(
+                    f"{path}: beats of lead {used} (of {', '.join(record.lead_names)}); "
+                    "--lead to choose another", highlight=False
+                )
             options = {"lead": lead, "mc_samples": mc_samples, "review_threshold": review_threshold}
             prediction, table_key = classify(record, loaded, device=dev, **options), task.name
         if table:

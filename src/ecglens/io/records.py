@@ -21,14 +21,13 @@ from ecglens.errors import EcgLensError
 from ecglens.io.base import (
     Record,
     _check_values,
-    _ecg_rank,
     _Findings,
     _short,
     ecg_channel,
     to_millivolts,
 )
 
-PREFERRED_LEAD = "MLII"
+TIME_STEP_TOLERANCE = 1e-3  # relative spread of a column's steps that marks it as a clock
 _ARRAY_SUFFIXES = {".csv", ".txt", ".npy"}
 _EDF_SUFFIXES = {".edf", ".bdf"}
 _WFDB_SUFFIXES = {".hea", ".dat", ".atr", ".mat"}
@@ -484,6 +483,13 @@ def read_array_record(path: str | Path, fs: float, lead_names: list[str] | None 
         warnings.append(f"values read as {values.shape[1]} leads of {values.shape[0]} samples")
     if names is None or len(names) != values.shape[1]:
         names = [f"lead{i}" for i in range(values.shape[1])]
+    clocks = [k for k in range(values.shape[1]) if is_time_column(values[:, k])]
+    if clocks and len(clocks) < values.shape[1]:
+        dropped = ", ".join(repr(names[k]) for k in clocks)
+        warnings.append(f"column {dropped} rises at a constant step (time or sample index), "
+                        "not an ECG lead: left out")
+        keep = [k for k in range(values.shape[1]) if k not in clocks]
+        values, names = values[:, keep], [names[k] for k in keep]
     record = Record(
         signals=values,
         fs=float(fs),
@@ -495,6 +501,15 @@ def read_array_record(path: str | Path, fs: float, lead_names: list[str] | None 
     )
     _check_values(record, path)
     return record
+
+
+def is_time_column(column: np.ndarray) -> bool:
+    """True for a column that rises at a constant step (a time or sample-index column of a
+    CSV file); an ECG lead never does."""
+    steps = np.diff(np.asarray(column, dtype=np.float64))
+    if len(steps) < 2 or not np.all(steps > 0):
+        return False
+    return bool(np.ptp(steps) <= TIME_STEP_TOLERANCE * np.mean(steps) + 1e-12)
 
 
 def _first_line(path: Path) -> str:
@@ -517,20 +532,15 @@ def _is_numeric_row(line: str, sep: str) -> bool:
 def select_lead(record: Record, lead: str | int | None = None) -> tuple[np.ndarray, str]:
     """One lead of ``record`` as a 1-D array, with its name.
 
-    ``lead`` is a name (case-insensitive) or a 0-based index; by default MLII when the
-    record has it, else the first signal, unless that one is not labelled as an ECG and
-    another is (:func:`ecg_channel`: e.g. "Resp" first, "ECG" second in an EDF file).
+    ``lead`` is a name (case-insensitive) or a 0-based index; by default the channel whose
+    label is most ECG-like (:func:`ecg_channel`: lead II or MLII first, so a 12-lead record
+    gives lead II, then "ECG", then other leads in their order), else the first signal.
     """
     names = record.lead_names
     where = record.path or record.name
     if lead is None:
-        upper = [n.upper() for n in names]
-        if PREFERRED_LEAD in upper:
-            idx = upper.index(PREFERRED_LEAD)
-        elif _ecg_rank(names[0]) is None:
-            idx = ecg_channel(names) or 0
-        else:
-            idx = 0
+        best = ecg_channel(names)
+        idx = 0 if best is None else best
     elif isinstance(lead, int) or (isinstance(lead, str) and lead.lstrip("-").isdigit()):
         idx = int(lead)
         if not 0 <= idx < len(names):
