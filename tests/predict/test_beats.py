@@ -71,3 +71,19 @@ def test_explain_context_model_gives_one_map_per_beat(demo_record, tmp_path):
     assert pred.x.shape[1:] == (3, beats.input_length) and pred.uncertainty is not None
     maps = explain_beats(pred, loaded, [0, 5, 9])
     assert maps.shape == (3, beats.input_length)
+
+
+def test_beats_in_unusable_signal_are_flagged_and_not_counted(nstdb_dir):
+    from ecglens.models import load_model
+    from ecglens.predict import classify_record
+
+    record = read_record(nstdb_dir / "118e06")
+    pred = classify_record(record, load_model("kachuee-mitdb-inter"), with_reference=False)
+    d = pred.to_dict()
+    quality = d["signal_quality"]
+    assert 0.5 < quality["usable_fraction"] < 0.9 and quality["unusable_intervals_s"]
+    assert d["n_artifact"] == sum(b["artifact"] for b in d["beats"]) > 100
+    assert sum(d["class_counts"].values()) == d["n_beats"] - d["n_artifact"]
+    first = quality["unusable_intervals_s"][0][0]
+    assert first >= 300  # the noise starts at minute 5
+    assert not any(b["artifact"] for b in d["beats"] if b["time_s"] < 290)

@@ -28,6 +28,7 @@ def plot_record_strip(
     reference_labels: Sequence[str] | np.ndarray | None = None,
     title: str | None = None,
     grid: bool = True,
+    unusable: Sequence[tuple[float, float]] = (),
 ) -> Figure:
     """A ``duration_s`` window from ``start_s`` (seconds) of a 1-D recording in mV.
 
@@ -36,7 +37,9 @@ def plot_record_strip(
     marker and a letter above it in its class colour. Where ``reference_labels`` are
     given and differ, a black cross sits under the predicted letter and the reference
     letter is written in black along the bottom. Only the window is drawn, so this is
-    cheap on long recordings. ``grid`` adds a light ECG-paper grid. One axes.
+    cheap on long recordings. ``grid`` adds a light ECG-paper grid. ``unusable``: stretches
+    ``(start_s, end_s)`` of unreadable signal (see :mod:`ecglens.signal.quality`), shaded grey
+    and marked "unusable". One axes.
     """
     signal = np.asarray(signal, dtype=float)
     if signal.ndim != 1:
@@ -75,6 +78,11 @@ def plot_record_strip(
     if grid:
         apply_ecg_grid(ax, minor=shown <= MINOR_GRID_MAX_S)
     ax.plot(t, segment, color="black", linewidth=0.9, zorder=3)
+    for a, b in unusable:
+        if b > t[0] and a < t[-1]:
+            ax.axvspan(max(a, t[0]), min(b, t[-1]), color="0.6", alpha=0.35, zorder=1, lw=0)
+            ax.text(max(a, t[0]), 0.02, " unusable", transform=ax.get_xaxis_transform(),
+                    fontsize=8, color="0.3", va="bottom")
 
     trans = ax.get_xaxis_transform()
     in_window = np.flatnonzero((peaks >= i0) & (peaks < i1))

@@ -31,6 +31,7 @@ from ecglens.models.registry import LoadedModel
 from ecglens.predict.forward import TemperatureScaled, predict_logits
 from ecglens.predict.uncertainty import has_dropout, mc_dropout_predict
 from ecglens.signal.peaks import ecg_peaks
+from ecglens.signal.quality import SignalQuality, assess_quality
 
 MIN_FS = 50.0
 BEAT_TASKS = ("beats", "ptbxl-mi", "kaggle-ptb")  # tasks whose models classify one lead's beats
@@ -125,13 +126,21 @@ class BeatPredictions:
     reference: np.ndarray | None = None  # AAMI labels from annotations, when available
     review_threshold: float | None = None  # beats with uncertainty above it need review
     extra: dict[str, Any] = field(default_factory=dict)
+    quality: SignalQuality | None = None  # usable and unusable stretches of the lead
+    artifact: np.ndarray | None = None  # (n,) bool: beat inside an unusable stretch
+
+    def _counted(self) -> np.ndarray:
+        """(n,) bool: beats that count (not artifacts)."""
+        n = len(self.sample)
+        return np.ones(n, dtype=bool) if self.artifact is None else ~self.artifact
 
     @property
     def labels(self) -> list[str]:
         return [self.classes[i] for i in self.probabilities.argmax(1)]
 
     def class_counts(self) -> dict[str, int]:
-        idx = self.probabilities.argmax(1)
+        """Beats per predicted class, artifacts (beats in unusable stretches) left out."""
+        idx = self.probabilities.argmax(1)[self._counted()]
         return {c: int(np.sum(idx == i)) for i, c in enumerate(self.classes)}
 
     def to_dict(self) -> dict[str, Any]:
@@ -152,6 +161,8 @@ class BeatPredictions:
                 beat["uncertainty"] = round(float(self.uncertainty[i]), 5)
                 if self.review_threshold is not None:
                     beat["review"] = bool(self.uncertainty[i] > self.review_threshold)
+            if self.artifact is not None:
+                beat["artifact"] = bool(self.artifact[i])
             beats.append(beat)
         return {
             "record": self.record,
@@ -165,6 +176,8 @@ class BeatPredictions:
             "n_review": None
             if self.review_threshold is None or self.uncertainty is None
             else int(np.sum(self.uncertainty > self.review_threshold)),
+            "n_artifact": 0 if self.artifact is None else int(self.artifact.sum()),
+            "signal_quality": None if self.quality is None else self.quality.to_dict(),
             "beats": beats,
             **self.extra,
         }
@@ -242,6 +255,8 @@ def classify_record(
         device,
     )
     reference = _reference_labels(record, peaks) if with_reference else None
+    with _naming(record.path or record.name):
+        quality = assess_quality(signal, record.fs, peaks)
     return BeatPredictions(
         record=record.name,
         path=None if record.path is None else str(record.path),
@@ -257,6 +272,8 @@ def classify_record(
         reference=reference,
         uncertainty=uncertainty,
         review_threshold=review_threshold,
+        quality=quality,
+        artifact=quality.beat_is_artifact(peaks, record.fs),
     )
 
 

@@ -117,6 +117,14 @@ def record_section(pred: BeatPredictions, loaded: LoadedModel) -> ReportSection:
             f"above {REVIEW_THRESHOLD} and would be flagged for review "
             f"(`ecglens predict --review-threshold {REVIEW_THRESHOLD}`)."
         )
+    unusable = [] if pred.quality is None else list(pred.quality.intervals)
+    if pred.quality is not None:
+        n_artifact = int(pred.artifact.sum())
+        section.text += (
+            f" Signal quality: {100 * pred.quality.usable_fraction:.1f}% of the lead is usable;"
+            f" {n_artifact} beats fall in unusable stretches, are flagged as artifacts and are "
+            "not counted below."
+        )
     counts = pred.class_counts()
     section.tables.append(
         (
@@ -150,11 +158,23 @@ def record_section(pred: BeatPredictions, loaded: LoadedModel) -> ReportSection:
         (
             "First 10 seconds, beats coloured by predicted class",
             plot_record_strip(
-                pred.signal, pred.fs, pred.sample, labels, 0.0, 10.0, reference_labels=reference
+                pred.signal, pred.fs, pred.sample, labels, 0.0, 10.0, reference_labels=reference,
+                unusable=unusable,
             ),
         )
     )
-    abnormal = np.flatnonzero(labels != "N")
+    if unusable:
+        start = max(unusable[0][0] - 2.0, 0.0)
+        section.figures.append(
+            (
+                f"10 seconds from the first unusable stretch ({unusable[0][0]:.0f} s), shaded: "
+                "its beats are flagged as artifacts and not counted",
+                plot_record_strip(pred.signal, pred.fs, pred.sample, labels, start, 10.0,
+                                  reference_labels=reference, unusable=unusable),
+            )
+        )
+    counted = np.ones(len(labels), dtype=bool) if pred.artifact is None else ~pred.artifact
+    abnormal = np.flatnonzero((labels != "N") & counted)
     if len(abnormal):
         start = max(pred.sample[abnormal[0]] / pred.fs - 4.0, 0.0)
         section.figures.append(
@@ -168,6 +188,7 @@ def record_section(pred: BeatPredictions, loaded: LoadedModel) -> ReportSection:
                     start,
                     10.0,
                     reference_labels=reference,
+                    unusable=unusable,
                 ),
             )
         )
