@@ -238,8 +238,8 @@ def test_shipped_mi_model_evaluates_predicts_and_explains(ptbxl_dir, tmp_path):
 
 @pytest.mark.parametrize(
     ("option", "value", "message"),
-    [("--review-threshold", "2", "review threshold"), ("--review-threshold", "-1", "review"),
-     ("--mc-samples", "-3", "mc samples")],
+    [("--review-threshold", "2", "--review-threshold must be"),
+     ("--review-threshold", "-1", "--review-threshold"), ("--mc-samples", "-3", "--mc-samples")],
 )
 def test_out_of_range_options_are_refused(demo_record, option, value, message):
     result = run_cli("predict", str(demo_record), "--model", "kachuee-mitdb-inter", option, value)

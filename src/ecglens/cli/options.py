@@ -218,3 +218,12 @@ def exit_if_any_failed(results: list[dict]) -> None:
         console.print(f"{len(results)} records, {failed} failed")
     if failed:
         raise typer.Exit(1)
+
+
+def check_range(value: float | None, option: str, low: float | None, high: float | None) -> None:
+    """Refuse, before any work, a value of ``option`` outside [low, high] (None: open)."""
+    if value is None:
+        return
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"[{low:g}, {high:g}]" if high is not None else f">= {low:g}"
+        raise EcgLensError(f"{option} must be {bounds}, not {value:g}")

@@ -20,6 +20,7 @@ from ecglens.cli.options import (
     StrictOpt,
     ThreadsOpt,
     check_output_file,
+    check_range,
     check_records_exist,
     command_line,
     device_of,
@@ -28,6 +29,8 @@ from ecglens.cli.options import (
     run_each,
 )
 from ecglens.progress import console
+
+STANDARD_BEAT_LEADS = ("II", "MLII")  # the leads beat models are trained on
 
 
 @app.command("predict")
@@ -71,6 +74,8 @@ def predict_command(
     paths = expand_records(records)  # checked before torch and scipy load: fails fast
     check_records_exist(paths)
     check_output_file(json_file, "--json")
+    check_range(review_threshold, "--review-threshold", 0.0, 1.0)
+    check_range(mc_samples, "--mc-samples", 0, None)
     from ecglens.cli.tables import PREDICTION_TABLES
     from ecglens.io import read_record
     from ecglens.io.beat_csv import looks_like_beat_csv
@@ -92,10 +97,11 @@ def predict_command(
                 from ecglens.io import select_lead
 
                 used = select_lead(record)[1]
-                console.print(
-                    f"{path}: beats of lead {used} (of {', '.join(record.lead_names)}); "
-                    "--lead to choose another", highlight=False
-                )
+                if used.upper() not in STANDARD_BEAT_LEADS:  # say when it is not II / MLII
+                    console.print(
+                        f"{path}: beats of lead {used} (of {', '.join(record.lead_names)}); "
+                        "--lead to choose another", highlight=False, soft_wrap=True
+                    )
             options = {"lead": lead, "mc_samples": mc_samples, "review_threshold": review_threshold}
             prediction, table_key = classify(record, loaded, device=dev, **options), task.name
         if table:

@@ -194,6 +194,17 @@ def _naming(where) -> Iterator[None]:
         raise
 
 
+def check_beat_options(review_threshold: float | None, mc_samples: int | None) -> None:
+    """Refuse a review threshold outside [0, 1] (it compares an uncertainty) and a negative
+    number of MC-dropout passes, naming the option."""
+    if review_threshold is not None and not 0 <= review_threshold <= 1:
+        raise EcgLensError(
+            f"--review-threshold must be in [0, 1] (an uncertainty), not {review_threshold:g}"
+        )
+    if mc_samples is not None and mc_samples < 0:
+        raise EcgLensError(f"--mc-samples must be 0 or more, not {mc_samples}")
+
+
 def detect_beats(
     record: Record, lead: str | int | None = None
 ) -> tuple[np.ndarray, str, np.ndarray]:
@@ -232,12 +243,7 @@ def classify_record(
     config = loaded.config
     if loaded.task not in BEAT_TASKS:
         raise EcgLensError(f"model {loaded.name} does not classify single-lead beats")
-    if review_threshold is not None and not 0 <= review_threshold <= 1:
-        raise EcgLensError(
-            f"review threshold must be in [0, 1] (an uncertainty), not {review_threshold:g}"
-        )
-    if mc_samples is not None and mc_samples < 0:
-        raise EcgLensError(f"mc samples must be 0 or more, not {mc_samples}")
+    check_beat_options(review_threshold, mc_samples)
     if peaks is None:
         signal, lead_name, peaks = detect_beats(record, lead)
     else:
