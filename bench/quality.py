@@ -244,6 +244,70 @@ def plain(value: Any) -> Any:
     return value
 
 
+def end_to_end(data: Path, model_name: str) -> list[dict]:
+    """End-to-end accuracy of ``ecglens predict`` (detector + quality + classifier, lead MLII)
+    on 118, 118e24 and 118e06: correctly classified matched beats / (matched + false detections
+    + missed beats), over all beats and with beats in unusable stretches left out (detections
+    flagged as artifacts, and reference beats inside unusable intervals)."""
+    import torch
+
+    from ecglens.data.labels import aami_labels
+    from ecglens.evaluate.detection import match_pairs
+    from ecglens.models import load_model
+    from ecglens.predict import classify_record
+
+    torch.set_num_threads(1)
+    loaded = load_model(model_name)
+    rows = []
+    for label, rel in STRESS.items():
+        path = data / rel
+        record = read_record(path)
+        pred = classify_record(record, loaded, with_reference=False)
+        ann = read_annotations(path)
+        keep, ref_y = aami_labels(ann.symbol)
+        ref = ann.sample[keep]
+        fs = record.fs
+        tol = int(round(0.15 * fs))
+        unusable = unusable_mask(pred.quality.intervals, len(pred.signal), fs)
+        ref_bad = unusable[np.clip(ref, 0, len(unusable) - 1)]
+        predicted = pred.probabilities.argmax(1)
+        for part in ("whole record", "noisy segments"):
+            det_in = part_mask(pred.sample / fs, part)
+            ref_in = part_mask(ref / fs, part)
+            for kept in (False, True):
+                d_sel = det_in & (~pred.artifact if kept else True)
+                r_sel = ref_in & (~ref_bad if kept else True)
+                d_idx, r_idx = np.flatnonzero(d_sel), np.flatnonzero(r_sel)
+                md, mr = match_pairs(pred.sample[d_idx], ref[r_idx], tol)
+                correct = int(np.sum(predicted[d_idx[md]] == ref_y[r_idx[mr]]))
+                total = len(md) + (len(d_idx) - len(md)) + (len(r_idx) - len(mr))
+                rows.append({
+                    "record": label, "part": part, "artifacts_excluded": kept,
+                    "reference_beats": int(len(r_idx)), "detections": int(len(d_idx)),
+                    "e2e_accuracy": correct / total if total else float("nan"),
+                    "matched_accuracy": correct / len(md) if len(md) else float("nan"),
+                })  # fmt: skip
+    return rows
+
+
+def e2e_table(rows: list[dict], model_name: str) -> str:
+    lines = [
+        f"Model {model_name}. e2e = correctly classified matched beats / (matched + false "
+        "detections + missed beats); 'excluded' leaves out detections flagged as artifacts and "
+        "reference beats inside unusable intervals.",
+        "",
+        "| Record | Part | Artifacts | Ref beats | Detections | e2e accuracy | matched accuracy |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['record']} | {r['part']} | {'excluded' if r['artifacts_excluded'] else 'kept'}"
+            f" | {r['reference_beats']} | {r['detections']} | {pct(r['e2e_accuracy'])} "
+            f"| {pct(r['matched_accuracy'])} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -256,6 +320,10 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="write the full results here")
     parser.add_argument(
         "--neurokit", action="store_true", help="compare NeuroKit2 ecg_quality zhao2018"
+    )
+    parser.add_argument(
+        "--model", default="ecglens-mitdb-inter",
+        help="beat model for the end-to-end accuracy (c); 'none' to leave (c) out",
     )
     args = parser.parse_args()
     missing = [
@@ -273,6 +341,7 @@ def main() -> None:
     stress = stress_records(args.data, args.neurokit, timer)
     seconds = time.perf_counter() - start
     neurokit_s = timer["neurokit"] if args.neurokit else None
+    e2e = [] if args.model == "none" else end_to_end(args.data, args.model)
 
     text = "\n\n".join(
         [
@@ -282,6 +351,11 @@ def main() -> None:
             stress_table(stress, args.neurokit),
             notes(seconds, neurokit_s),
         ]
+        + (
+            ["## (c) End-to-end classification with and without the artifact stretches",
+             e2e_table(e2e, args.model)]
+            if e2e else []
+        )
     )
     print(text)
     if args.markdown:
@@ -293,6 +367,7 @@ def main() -> None:
                 "stress": stress,
                 "runtime_s": round(seconds, 2),
                 "neurokit_s": neurokit_s,
+                "end_to_end": e2e,
             }
         )
         args.json.write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
