@@ -21,10 +21,10 @@ def model_summary(name: str, config: dict) -> dict:
     m = config.get("metrics") or {}
     split = config.get("split")
     if isinstance(split, dict):
-        split = "PTB-XL folds 1-8 / 9 / 10"
-    elif config.get("optimistic"):
+        split = split.get("kind", "PTB-XL folds 1-8 / 9 / 10")
+    if config.get("optimistic"):
         split = f"{split} (optimistic)"
-    names = ("accuracy", "macro_f1_nsvf", "macro_f1", "roc_auc", "f1", "macro_auc")
+    names = ("roc_auc", "accuracy", "macro_f1_nsvf", "macro_f1", "f1", "macro_auc")
     parts = [
         f"{k} {metric_value(m[k]):.3f}"
         for k in names
