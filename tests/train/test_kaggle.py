@@ -123,7 +123,7 @@ def test_mitbih_run_writes_a_loadable_model_that_says_it_is_optimistic(files, tm
         "ecglens", "train", "kaggle",
         "--train", str(files["mitbih_train.csv"]), "--test", str(files["mitbih_test.csv"]),
     ]  # fmt: skip
-    assert "--class-weighted" in args and args[args.index("--monitor") + 1] == "val_macro_f1"
+    assert "--no-class-weighted" in args and args[args.index("--monitor") + 1] == "val_macro_f1"
     assert json.loads(args[args.index("--arch-kwargs") + 1]) == TINY
 
     # the config is a MIT-BIH beat model's, so ecglens predict runs it on records
@@ -222,7 +222,7 @@ def test_run_config_defaults_depend_on_the_dataset():
     ptb = KaggleRunConfig.from_options("ptbdb", epochs=3, class_weighted=True)
     t = mitbih.train
     assert (t.epochs, t.batch_size, t.lr, t.patience) == (30, 256, 1e-3, 6)
-    assert (t.class_weighted, t.monitor) == (True, "val_macro_f1")
+    assert (t.class_weighted, t.monitor) == (False, "val_macro_f1")
     assert (ptb.train.monitor, ptb.train.class_weighted, ptb.train.epochs) == ("val_auc", True, 3)
     assert KaggleRunConfig(dataset="ptbdb").train.class_weighted is False
     assert (mitbih.architecture, mitbih.val_fraction, mitbih.test_fraction) == ("kachuee", 0.1, 0.2)
