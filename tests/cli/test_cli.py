@@ -249,3 +249,20 @@ def test_out_of_range_options_are_refused(demo_record, option, value, message):
 def test_a_missing_record_fails_before_the_model_loads(tmp_path):
     result = run_cli("predict", str(tmp_path / "missing.csv"))
     assert_one_line_error(result, "missing.csv", "not found")
+
+
+def test_export_kaggle_ptbxl_then_train_kaggle(tmp_path, fake_ptbxl):
+    root = fake_ptbxl(tmp_path / "data", per_fold=8)
+    out = tmp_path / "kaggle"
+    result = run_cli("export-kaggle", "--dataset", "ptbxl", "--data", str(root / "ptb-xl"),
+                     "--out", str(out), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert (out / "ptbdb_normal.csv").exists() and (out / "ptbdb_abnormal.csv").exists()
+    run_dir = tmp_path / "run"
+    result = run_cli("train", "kaggle", "--normal", str(out / "ptbdb_normal.csv"), "--abnormal",
+                     str(out / "ptbdb_abnormal.csv"), "--epochs", "1", "--out", str(run_dir),
+                     "--no-progress", "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    assert "same patient" in result.stderr or "patients" in result.stderr
+    assert (run_dir / "model.safetensors").exists()
+
