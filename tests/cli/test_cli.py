@@ -266,3 +266,16 @@ def test_export_kaggle_ptbxl_then_train_kaggle(tmp_path, fake_ptbxl):
     assert "same patient" in result.stderr or "patients" in result.stderr
     assert (run_dir / "model.safetensors").exists()
 
+
+
+def test_a_report_over_records_goes_on_past_a_bad_one(demo_record, tmp_path):
+    for suffix in (".hea", ".dat", ".atr"):
+        shutil.copy(demo_record.with_suffix(suffix), tmp_path / f"213{suffix}")
+    (tmp_path / "999.hea").write_text("999 1 360 1000\n999.dat 212 200 11 1024 0 0 0 MLII\n")
+    out = tmp_path / "r.html"
+    result = run_cli("report", str(tmp_path), "--model", "kachuee-mitdb-inter", "--out", str(out),
+                     "--no-progress")
+    assert result.returncode == 1
+    html = out.read_text()
+    assert "Record 213" in html and "999: not read" in html
+    assert "2 records, 1 failed" in result.stderr

@@ -207,6 +207,7 @@ def report_command(
     metrics = [json.loads(Path(p).read_text()) for p in (metrics_json or [])]
     dev = device_of(device, threads)
     build_report = resolve(task_of(load_model(model)).report)
+    errors: list[str] = []
     path = build_report(
         paths,
         model,
@@ -217,5 +218,9 @@ def report_command(
         metrics=metrics,
         progress=progress,
         command=command_line(),
+        errors=errors,
     )
+    for error in errors:
+        console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
     console.print(f"wrote {path}")
+    exit_if_any_failed([{"error": e} for e in errors] + [{}] * (len(paths) - len(errors)))

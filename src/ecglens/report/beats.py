@@ -22,8 +22,13 @@ from ecglens.plot import (
     plot_record_strip,
 )
 from ecglens.predict.beats import BeatPredictions, classify_record, display_beat
-from ecglens.progress import track
-from ecglens.report.html import ReportSection, add_history_and_card, metrics_table, write_report
+from ecglens.report.html import (
+    ReportSection,
+    add_history_and_card,
+    metrics_table,
+    record_sections,
+    write_report,
+)
 
 REVIEW_THRESHOLD = 0.5
 
@@ -38,6 +43,7 @@ def build_beat_report(
     metrics: Sequence[dict[str, Any]] = (),
     progress: bool = True,
     command: str = "",
+    errors: list[str] | None = None,
 ) -> Path:
     """Classify and explain ``record_paths`` with ``model`` and write one HTML file;
     ``metrics`` (from ``ecglens evaluate``) are shown after the model's section."""
@@ -45,10 +51,14 @@ def build_beat_report(
     sections = [model_section(loaded)]
     for extra in metrics:
         sections.append(metrics_section(extra))
-    for path in track(list(record_paths), "Report: records", enabled=progress):
-        record = read_record(path, fs=fs)
-        pred = classify_record(record, loaded, lead=lead, device=device)
-        sections.append(record_section(pred, loaded))
+    sections += record_sections(
+        record_paths,
+        lambda path: record_section(
+            classify_record(read_record(path, fs=fs), loaded, lead=lead, device=device), loaded
+        ),
+        progress,
+        errors,
+    )
     cfg = loaded.config
     split = cfg.get("split", "")
     if cfg.get("optimistic"):

@@ -18,8 +18,7 @@ from ecglens.models.registry import LoadedModel, load_model
 from ecglens.plot import plot_beat_grid, plot_record_strip
 from ecglens.predict.beats import display_beat
 from ecglens.predict.mi import MiPrediction, classify_mi
-from ecglens.progress import track
-from ecglens.report.html import ReportSection, add_history_and_card, write_report
+from ecglens.report.html import ReportSection, add_history_and_card, record_sections, write_report
 
 SCORES = ("roc_auc", "accuracy", "sensitivity", "specificity", "f1")
 N_BEATS_SHOWN = 3
@@ -35,6 +34,7 @@ def build_mi_report(
     metrics: Sequence[dict[str, Any]] = (),
     progress: bool = True,
     command: str = "",
+    errors: list[str] | None = None,
 ) -> Path:
     """Classify and explain ``record_paths`` with an MI model; write one HTML file.
     ``metrics``: evaluations (``ecglens evaluate ptbxl --task mi``) or the learning curve of
@@ -45,9 +45,14 @@ def build_mi_report(
         sections.append(
             learning_curve_section(extra) if "summary" in extra else evaluation_section(extra)
         )
-    for path in track(list(record_paths), "Report: records", enabled=progress):
-        pred = classify_mi(read_record(path, fs=fs), loaded, lead=lead, device=device)
-        sections.append(record_section(pred, loaded))
+    sections += record_sections(
+        record_paths,
+        lambda path: record_section(
+            classify_mi(read_record(path, fs=fs), loaded, lead=lead, device=device), loaded
+        ),
+        progress,
+        errors,
+    )
     cfg = loaded.config
     metadata = {
         "model": loaded.name,

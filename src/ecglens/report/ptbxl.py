@@ -19,8 +19,7 @@ from ecglens.plot.explain12 import plot_12lead_relevance
 from ecglens.plot.metrics import plot_confusion_matrix
 from ecglens.plot.roc import plot_roc_curves, roc_curves_from_metrics
 from ecglens.predict.twelve_lead import Prediction12, classify_12lead
-from ecglens.progress import track
-from ecglens.report.html import ReportSection, add_history_and_card, write_report
+from ecglens.report.html import ReportSection, add_history_and_card, record_sections, write_report
 
 BINARY_METRICS = ("accuracy", "precision", "recall", "specificity", "f1", "roc_auc")
 
@@ -35,6 +34,7 @@ def build_ptbxl_report(
     metrics: Sequence[dict[str, Any]] = (),
     progress: bool = True,
     command: str = "",
+    errors: list[str] | None = None,
 ) -> Path:
     """Classify and explain 12-lead ``record_paths`` with ``model``; write one HTML file.
 
@@ -47,9 +47,14 @@ def build_ptbxl_report(
     sections = [model_section(loaded)]
     for extra in metrics:
         sections.append(metrics_section(extra, "Evaluation"))
-    for path in track(list(record_paths), "Report: records", enabled=progress):
-        pred = classify_12lead(read_record(path, fs=fs), loaded, device=device)
-        sections.append(record_section(pred, loaded, device))
+    sections += record_sections(
+        record_paths,
+        lambda path: record_section(
+            classify_12lead(read_record(path, fs=fs), loaded, device=device), loaded, device
+        ),
+        progress,
+        errors,
+    )
     cfg = loaded.config
     split = cfg.get("split", {})
     metadata = {
