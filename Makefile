@@ -38,7 +38,7 @@ lint: $(STAMP)
 lock:
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet --upgrade -e ".[dev]"
+	$(BIN)/pip install --quiet --upgrade -e ".[dev,batch,serve]"
 	( echo "# Exact versions \`make\` installs (pip freeze of a tested .venv). Regenerate: make lock"; \
 	  $(BIN)/pip freeze --exclude-editable | grep -v "^#" ) > requirements.lock.tmp
 	mv requirements.lock.tmp requirements.lock
