@@ -1,0 +1,62 @@
+"""``ecglens serve``: the HTTP API and the web page (FastAPI + uvicorn)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ecglens.cli.app import app
+from ecglens.cli.options import check_range
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (loopback by default; there is no login).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model", "-m",
+            help="Models to load at start-up (repeat); default ecglens-mitdb-inter and "
+            "ecglens-ptbxl-binary.",
+        ),
+    ] = None,
+    max_upload_mb: Annotated[float, typer.Option(help="Largest upload accepted, MB.")] = 50.0,
+    request_timeout: Annotated[
+        float, typer.Option(help="Seconds a request may take before a 503.")
+    ] = 120.0,
+    max_concurrent: Annotated[int, typer.Option(help="Requests worked on at once.")] = 2,
+    queue_size: Annotated[
+        int, typer.Option(help="Requests that may wait; more get a 503 at once.")
+    ] = 8,
+    device: Annotated[str, typer.Option(help="Torch device: cpu, cuda...")] = "cpu",
+    threads: Annotated[int, typer.Option(help="Torch threads per worker.")] = 1,
+    demo_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder of demo records offered on the page (default: the repo's)."),
+    ] = None,
+) -> None:
+    """Serve the HTTP API (POST /predict, POST /explain, GET /models, GET /health; OpenAPI at
+    /openapi.json) and the web page at / (upload a record, see its beats, click one to see
+    why). Needs the serve extra: pip install 'ecglens[serve]'."""
+    check_range(port, "--port", 1, 65535)
+    check_range(max_upload_mb, "--max-upload-mb", 0.001, None)
+    from ecglens.serve.main import check_serve_dependencies, serve
+
+    check_serve_dependencies()
+    serve(
+        host=host,
+        port=port,
+        models=model or None,
+        max_upload_mb=max_upload_mb,
+        request_timeout_s=request_timeout,
+        max_concurrent=max_concurrent,
+        queue_size=queue_size,
+        device=device,
+        threads=threads,
+        demo_dir=demo_dir,
+    )

@@ -1,0 +1,121 @@
+"""Run the web service: ``serve(host, port, models)`` starts uvicorn on the app of
+:func:`ecglens.serve.app.create_app` (``ecglens serve``; also ``python -m ecglens.serve.main``)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from ecglens.errors import EcgLensError
+
+EXTRA = "pip install 'ecglens[serve]'"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+log = logging.getLogger("ecglens.serve")
+
+
+def check_serve_dependencies() -> None:
+    """Raise :class:`EcgLensError` naming what is missing when fastapi, uvicorn or
+    python-multipart is not installed (cheap: nothing is imported)."""
+    wanted = {"fastapi": "fastapi", "uvicorn": "uvicorn", "python_multipart": "python-multipart"}
+    missing = [pkg for module, pkg in wanted.items() if importlib.util.find_spec(module) is None]
+    if missing:
+        raise EcgLensError(
+            f"ecglens serve needs {', '.join(missing)}: install the extra: {EXTRA}"
+        )
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    models: Sequence[str] | None = None,
+    max_upload_mb: float = 50,
+    request_timeout_s: float = 120,
+    max_concurrent: int = 2,
+    queue_size: int = 8,
+    device: str = "cpu",
+    threads: int | None = 1,
+    demo_dir: str | Path | None = None,
+    log_level: str = "info",
+) -> None:
+    """Load ``models`` (default: the beat and the 12-lead binary model) and serve the API and
+    web page on ``host``:``port`` until interrupted.
+
+    host: loopback by default (any other address lets whoever reaches it upload records);
+    max_upload_mb: largest request body (MB); request_timeout_s: limit per request (s);
+    max_concurrent / queue_size: requests worked on at once / waiting (503 beyond);
+    threads: torch threads; demo_dir: folder of demo WFDB records (default: the repository's
+    data/mitdb-demo when present).
+    """
+    check_serve_dependencies()
+    if not 0 < port < 65536:
+        raise EcgLensError(f"--port must be in 1-65535, not {port}")
+    import uvicorn
+
+    from ecglens.serve.app import DEFAULT_MODELS, DEMO_DIR, create_app
+
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(name)s: %(message)s")
+    if host not in LOOPBACK:
+        log.warning("listening on %s, not loopback: anyone who can reach it can upload records "
+                    "(there is no authentication)", host)
+    app = create_app(
+        list(models or DEFAULT_MODELS),
+        max_upload_mb=max_upload_mb,
+        request_timeout_s=request_timeout_s,
+        max_concurrent=max_concurrent,
+        queue_size=queue_size,
+        device=device,
+        torch_threads=threads,
+        demo_dir=DEMO_DIR if demo_dir is None else demo_dir,
+    )
+    log.info("models loaded: %s; open http://%s:%d/", ", ".join(app.state.service.models),
+             host if ":" not in host else f"[{host}]", port)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        workers=1,
+        limit_concurrency=max(64, 4 * (max_concurrent + queue_size)),
+        timeout_keep_alive=5,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m ecglens.serve.main [--host H] [--port P] [--model NAME]...``"""
+    parser = argparse.ArgumentParser(prog="ecglens serve", description=serve.__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--model", action="append", dest="models", help="repeat for several")
+    parser.add_argument("--max-upload-mb", type=float, default=50)
+    parser.add_argument("--request-timeout", type=float, default=120, help="seconds")
+    parser.add_argument("--max-concurrent", type=int, default=2)
+    parser.add_argument("--queue-size", type=int, default=8)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--demo-dir", type=Path, default=None)
+    args = parser.parse_args(argv)
+    try:
+        serve(
+            args.host,
+            args.port,
+            args.models,
+            max_upload_mb=args.max_upload_mb,
+            request_timeout_s=args.request_timeout,
+            max_concurrent=args.max_concurrent,
+            queue_size=args.queue_size,
+            device=args.device,
+            threads=args.threads,
+            demo_dir=args.demo_dir,
+        )
+    except EcgLensError as exc:
+        print(f"error: {exc}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,131 @@
+"""The web page end to end in headless Chromium (Debian's chromium driven by Playwright for
+Python): load the page, upload demo record 213, wait for the strip, click a beat on it, check
+that its explanation appears, filter the beat table, download the JSON, take a screenshot
+(to ``$ECGLENS_SCREENSHOT`` when set) with the first V beat explained.
+
+Skips with a reason when Playwright or the chromium binary (``$ECGLENS_CHROMIUM``, default
+/usr/bin/chromium) is missing. The server is uvicorn on a free loopback port, in a thread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+uvicorn = pytest.importorskip("uvicorn")
+playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+CHROMIUM = Path(os.environ.get("ECGLENS_CHROMIUM", "/usr/bin/chromium"))
+if not CHROMIUM.exists():
+    pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+from ecglens.serve.app import create_app  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO = REPO / "data" / "mitdb-demo"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+BEAT = 1  # a beat in the first 10 s (the strip's first window)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    app = create_app(["ecglens-mitdb-inter", "ecglens-ptbxl-binary"], demo_dir=DEMO)
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)
+
+
+def test_upload_a_record_click_a_beat_and_see_its_explanation(server, tmp_path):
+    problems: list[str] = []
+    with playwright.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),
+            executable_path=str(CHROMIUM),
+            args=FLAGS,
+            headless=True,
+            viewport={"width": 1280, "height": 1000},
+            accept_downloads=True,
+        )
+        try:
+            page = context.new_page()
+            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+            page.goto(server)
+            page.wait_for_function("document.querySelectorAll('#model option').length > 1")
+            assert page.locator("#demo option").count() == 3  # none, 213, 232
+
+            files = [str(DEMO / f"213{suffix}") for suffix in (".hea", ".dat", ".atr")]
+            page.set_input_files("#files", files)
+            page.click("#run")
+            page.wait_for_selector('#strip[data-ready="1"]', timeout=60_000)
+            assert page.locator("#record-title").inner_text() == "Record 213"
+            assert page.locator("#counts .chip").count() >= 5
+            assert page.locator("#beats tbody tr").count() == 1000  # the first 1000 of 3248
+
+            box = page.locator("#strip").bounding_box()
+            x = page.evaluate(f"window.ecglens.beatX({BEAT})")
+            assert x is not None, "beat not in the first window"
+            page.mouse.click(box["x"] + x, box["y"] + box["height"] / 2)
+            page.wait_for_selector(f'#beat-panel[data-ready="1"][data-beat="{BEAT}"]',
+                                   timeout=30_000)
+            assert page.evaluate("document.getElementById('beat-figure').naturalWidth") > 200
+            assert page.locator("#probs tr").count() == 5
+            assert page.locator("#beat-title").inner_text().startswith(f"Beat {BEAT} ")
+            assert "uncertainty" in page.locator("#beat-flags").inner_text()
+            assert page.locator("#beats tbody tr.selected").count() == 1
+
+            page.select_option("#filter-class", "V")
+            labels = page.locator("#beats tbody td.cls").all_inner_texts()
+            assert labels and set(labels) == {"V"}
+            first_v = page.locator("#beats tbody tr").first
+            v_index = first_v.get_attribute("data-beat")
+            first_v.click()  # a row: the strip centres on the beat and explains it
+            page.wait_for_selector(f'#beat-panel[data-ready="1"][data-beat="{v_index}"]',
+                                   timeout=30_000)
+            assert page.locator("#beat-title").inner_text().endswith(": V")
+
+            with page.expect_download() as download:
+                page.click("#download-json")
+            saved = tmp_path / "213.json"
+            download.value.save_as(saved)
+            assert json.loads(saved.read_text())["n_beats"] == 3248
+
+            shot = Path(os.environ.get("ECGLENS_SCREENSHOT") or tmp_path / "serve.png")
+            shot.parent.mkdir(parents=True, exist_ok=True)
+            page.evaluate("window.scrollTo(0, 0)")
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 20_000
+        finally:
+            context.close()
+    assert problems == []
