@@ -279,3 +279,21 @@ def test_a_report_over_records_goes_on_past_a_bad_one(demo_record, tmp_path):
     html = out.read_text()
     assert "Record 213" in html and "999: not read" in html
     assert "2 records, 1 failed" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_long_recording_is_read_in_windows_and_streamed(demo_record, tmp_path):
+    from ecglens.io import read_record
+
+    record = read_record(demo_record)
+    path = tmp_path / "holter.npy"
+    np.save(path, np.tile(record.signals[:, :1], (5, 1)).astype(np.float32))  # 2.5 h
+    out = tmp_path / "holter.jsonl"
+    result = run_cli("predict", str(path), "--fs", "360", "--model", "kachuee-mitdb-inter",
+                     "--json", str(out), "--no-table")
+    assert result.returncode == 0, result.stderr
+    lines = out.read_text().splitlines()
+    assert len(lines) == 1
+    d = json.loads(lines[0])
+    assert d["windows"]["n_windows"] == 5 and d["n_beats"] == len(d["beats"])
+    assert abs(d["n_beats"] - 5 * 3248) < 10 and "signal_quality" in d

@@ -4,6 +4,8 @@ out. Each dispatches on the model's task (:mod:`ecglens.predict.tasks`)."""
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -76,18 +78,48 @@ def predict_command(
     check_output_file(json_file, "--json")
     check_range(review_threshold, "--review-threshold", 0.0, 1.0)
     check_range(mc_samples, "--mc-samples", 0, None)
-    from ecglens.cli.tables import PREDICTION_TABLES
+    from ecglens.cli.tables import PREDICTION_TABLES, stdout
     from ecglens.io import read_record
     from ecglens.io.beat_csv import looks_like_beat_csv
+    from ecglens.io.chunks import NotWindowed, record_info
     from ecglens.models.registry import load_model
     from ecglens.predict import classify, task_of
     from ecglens.predict.beat_rows import classify_beat_rows
+    from ecglens.predict.long import LONG_RECORD_S, long_record_dict_stream
 
     dev = device_of(device, threads)
     loaded = load_model(model, dev)
     task = task_of(loaded)
+    stream_dir = Path(tempfile.mkdtemp(prefix="ecglens-predict-"))
+
+    def predict_long(path: Path, info) -> dict:
+        """A record longer than LONG_RECORD_S: 30-min windows, its JSON streamed to a file."""
+        part = stream_dir / f"{len(list(stream_dir.iterdir()))}.json"
+        pieces = long_record_dict_stream(
+            info, loaded, lead=lead, fs=fs, device=dev, mc_samples=mc_samples,
+            review_threshold=review_threshold, extra={"warnings": list(info.warnings)},
+        )  # fmt: skip
+        with part.open("w", encoding="utf-8") as f:
+            f.writelines(pieces)
+        if table:
+            summary = json.loads(part.read_text(encoding="utf-8"))
+            stdout.print(
+                f"{info.name}: {summary['n_beats']} beats in {summary['windows']['n_windows']} "
+                f"windows of {summary['windows']['window_s']:g} s; class counts "
+                + ", ".join(f"{c} {n}" for c, n in summary["class_counts"].items())
+            )
+        return {"record": info.name, STREAMED: str(part)}
+
     def predict_one(path: Path) -> dict:
         warnings: list[str] = []
+        info = None
+        if task.name == "beats" and not looks_like_beat_csv(path):
+            try:
+                info = record_info(path, fs=fs, strict=strict)
+            except NotWindowed:  # read whole, as any other record
+                info = None
+        if info is not None and info.duration_s > LONG_RECORD_S:
+            return predict_long(path, info)
         if looks_like_beat_csv(path):  # a Kaggle-style CSV of beats, one a row
             prediction, table_key = classify_beat_rows(path, loaded, device=dev), "beat-rows"
         else:
@@ -110,17 +142,34 @@ def predict_command(
             console.print(f"[yellow]warning:[/yellow] {path}: {warning}", highlight=False)
         return {**prediction.to_dict(), "warnings": warnings}
 
-    results = run_each(paths, predict_one, "Classifying records", progress)
-    if json_file is not None:
-        from ecglens._atomic import atomic_write_text
+    try:
+        results = run_each(paths, predict_one, "Classifying records", progress)
+        if json_file is not None:
+            from ecglens._atomic import atomic_write
 
-        if len(results) == 1 and json_file.suffix != ".jsonl":
-            text = json.dumps(results[0], indent=1) + "\n"
-        else:
-            text = "".join(json.dumps(r) + "\n" for r in results)
-        atomic_write_text(json_file, text)
-        console.print(f"wrote {json_file}")
+            atomic_write(json_file, lambda tmp: _write_results(tmp, results, json_file))
+            console.print(f"wrote {json_file}")
+    finally:
+        shutil.rmtree(stream_dir, ignore_errors=True)
     exit_if_any_failed(results)
+
+
+STREAMED = "__streamed_json__"  # a result whose JSON was streamed to this file
+
+
+def _write_results(tmp: Path, results: list[dict], json_file: Path) -> None:
+    """One indented JSON object for one record (not for .jsonl), else JSON Lines; streamed
+    results are copied from their files, never loaded whole."""
+    with tmp.open("w", encoding="utf-8") as f:
+        for r in results:
+            if STREAMED in r:
+                with open(r[STREAMED], encoding="utf-8") as part:
+                    shutil.copyfileobj(part, f)
+                f.write("\n")
+            elif len(results) == 1 and json_file.suffix != ".jsonl":
+                f.write(json.dumps(r, indent=1) + "\n")
+            else:
+                f.write(json.dumps(r) + "\n")
 
 
 @app.command("explain")
