@@ -33,6 +33,7 @@ from ecglens.cli.options import (
 from ecglens.progress import console
 
 STANDARD_BEAT_LEADS = ("II", "MLII")  # the leads beat models are trained on
+LOW_USABLE_FRACTION = 0.5  # below this share of usable signal, predict warns
 
 
 @app.command("predict")
@@ -138,6 +139,12 @@ def predict_command(
             prediction, table_key = classify(record, loaded, device=dev, **options), task.name
         if table:
             PREDICTION_TABLES[table_key](prediction, max_rows)
+        quality = getattr(prediction, "quality", None)
+        if quality is not None and quality.usable_fraction < LOW_USABLE_FRACTION:
+            warnings.append(
+                f"only {100 * quality.usable_fraction:.0f}% of the lead is readable ECG: its "
+                "beats in unusable stretches are flagged as artifacts and not counted"
+            )
         for warning in warnings:
             console.print(f"[yellow]warning:[/yellow] {path}: {warning}", highlight=False)
         return {**prediction.to_dict(), "warnings": warnings}
