@@ -68,9 +68,24 @@ EVALUATORS = {
     ("ptbxl", "ptbxl-superclass"): _evaluate_ptbxl,
     ("ptbxl", "ptbxl-mi"): _evaluate_mi,
     ("ptbxl", "ptbxl-mi-12lead"): _evaluate_ptbxl,
+    ("images", "images"): None,  # set below
     ("kaggle", "beats"): None,  # needs the CSV files: see _evaluate_kaggle
     ("kaggle", "kaggle-ptb"): None,
 }
+
+
+def _evaluate_images(loaded, data, split, seed, task, progress, device) -> dict:
+    from ecglens.evaluate.images import evaluate_images
+
+    metrics = evaluate_images(loaded, data_dir(data, "images"), device=device, progress=progress)
+    stdout.print(
+        f"accuracy {metrics['accuracy']['value']:.4f} {metrics['accuracy']['ci']}  "
+        f"macro-F1 {metrics['macro_f1']['value']:.4f} {metrics['macro_f1']['ci']}"
+    )
+    return metrics
+
+
+EVALUATORS[("images", "images")] = _evaluate_images
 
 
 def _evaluate_kaggle(loaded, test_csv, normal_csv, abnormal_csv, device) -> dict:

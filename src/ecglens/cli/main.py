@@ -17,7 +17,8 @@ from ecglens.cli.app import app
 from ecglens.errors import EcgLensError
 from ecglens.progress import console
 
-COMMAND_GROUPS = ("models", "predict", "evaluate", "train", "batch", "serve")  # in the order --help lists them
+# the command groups, in the order --help lists them
+COMMAND_GROUPS = ("models", "predict", "evaluate", "train", "batch", "serve")
 for _group in COMMAND_GROUPS:
     importlib.import_module(f"ecglens.cli.{_group}")  # registers the group's commands on app
 

@@ -26,6 +26,7 @@ class Dataset(StrEnum):
     mitdb = "mitdb"
     ptbxl = "ptbxl"
     kaggle = "kaggle"
+    images = "images"
 
 
 class PtbxlTask(StrEnum):
@@ -37,9 +38,10 @@ class PtbxlTask(StrEnum):
 class Benchmark(StrEnum):
     mitdb = "mitdb"
     mi = "mi"
+    images = "images"
 
 
-DATA_FOLDERS = {"mitdb": "mitdb", "ptbxl": "ptb-xl"}
+DATA_FOLDERS = {"mitdb": "mitdb", "ptbxl": "ptb-xl", "images": "ecg-images"}
 
 
 ModelOpt = Annotated[

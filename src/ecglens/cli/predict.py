@@ -86,6 +86,7 @@ def predict_command(
     from ecglens.models.registry import load_model
     from ecglens.predict import classify, task_of
     from ecglens.predict.beat_rows import classify_beat_rows
+    from ecglens.predict.images import classify_image
     from ecglens.predict.long import LONG_RECORD_S, long_record_dict_stream
 
     dev = device_of(device, threads)
@@ -121,7 +122,9 @@ def predict_command(
                 info = None
         if info is not None and info.duration_s > LONG_RECORD_S:
             return predict_long(path, info)
-        if looks_like_beat_csv(path):  # a Kaggle-style CSV of beats, one a row
+        if task.family == "image":  # a printout: the file itself is the input
+            prediction, table_key = classify_image(path, loaded, device=dev), task.name
+        elif looks_like_beat_csv(path):  # a Kaggle-style CSV of beats, one a row
             prediction, table_key = classify_beat_rows(path, loaded, device=dev), "beat-rows"
         else:
             record = read_record(path, fs=fs, strict=strict)
@@ -225,13 +228,18 @@ def explain_command(
     dev = device_of(device, threads)
     loaded = load_model(model, dev)
     task = task_of(loaded)
-    rec = read_record(record, fs=fs)
-    prediction = classify(rec, loaded, device=dev, lead=lead)
+    if task.family == "image":
+        from ecglens.predict.images import classify_image
+
+        rec_name, prediction = record.stem, classify_image(record, loaded, device=dev)
+    else:
+        rec = read_record(record, fs=fs)
+        rec_name, prediction = rec.name, classify(rec, loaded, device=dev, lead=lead)
     figure = resolve(task.figure)
     fig = figure(prediction, loaded, method=method, device=dev, beats=beat, layer=layer)
     if out is None:
         what = f"beat{'-'.join(map(str, beat))}" if beat else (method or "both")
-        out = Path("runs/explain") / f"{rec.name}-{what}.png"
+        out = Path("runs/explain") / f"{rec_name}-{what}.png"
     save_figure(fig, out)
     console.print(f"wrote {out}")
 

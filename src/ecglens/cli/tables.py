@@ -185,8 +185,18 @@ def _print_beat_rows(prediction, max_rows: int) -> None:
         console.print(f"[yellow]warning: {d['warning']}[/yellow]")
 
 
+def _print_image_prediction(prediction, max_rows: int) -> None:
+    d = prediction.to_dict()
+    t = Table(title=f"{d['record']} (model {d['model']})")
+    t.add_column("label")
+    t.add_column("probabilities")
+    t.add_row(d["label"], ", ".join(f"{c} {p:.3f}" for c, p in d["probabilities"].items()))
+    stdout.print(t)
+
+
 # the table of one prediction, by its task (see ecglens.predict.tasks)
 PREDICTION_TABLES = {
+    "images": _print_image_prediction,
     "beat-rows": _print_beat_rows,
     "kaggle-ptb": print_beats,
     "beats": print_beats,

@@ -374,7 +374,8 @@ def benchmark_command(
         Benchmark,
         typer.Argument(
             help="mitdb: the inter-patient ablation grid; mi: the MI learning curve (transfer "
-            "from MIT-BIH vs from scratch, on PTB-XL)."
+            "from MIT-BIH vs from scratch, on PTB-XL); images: the printout-image models "
+            "(grouped 5-fold cross-validation, the leaky random split, robustness)."
         ),
     ],
     out: Annotated[
@@ -454,6 +455,23 @@ def benchmark_command(
     mi: trains MI beat models on 5-100% of the PTB-XL training records, three seeds each,
     from scratch and by transfer from a MIT-BIH model; writes the learning curve (table,
     JSON, PNG)."""
+    if dataset == Benchmark.images:
+        from ecglens.train.images_benchmark import ImagesBenchmarkConfig, run_images_benchmark
+
+        defaults_img = ImagesBenchmarkConfig()
+        cfg_img = ImagesBenchmarkConfig(
+            epochs=epochs or defaults_img.epochs,
+            seed=seed,
+            n_boot=n_boot,
+            device="cpu" if device == "auto" else device,
+        )
+        out = out or Path("runs/benchmark-images")
+        run_images_benchmark(
+            data_dir(data, "images"), out, cfg_img, progress=progress, command=command_line()
+        )
+        print((out / "benchmark.md").read_text())
+        console.print(f"wrote {out / 'benchmark.md'}")
+        return
     if dataset == Benchmark.mi:
         from ecglens.train.mi_benchmark import MiBenchmarkConfig, run_mi_benchmark
 

@@ -21,6 +21,7 @@ from typing import Any
 from ecglens.errors import EcgLensError
 from ecglens.models.registry import LoadedModel
 from ecglens.predict.beats import classify_record
+from ecglens.predict.images import classify_image
 from ecglens.predict.mi import MI_TASK, classify_mi
 from ecglens.predict.twelve_lead import TWELVE_LEAD_TASKS, classify_12lead
 
@@ -150,5 +151,17 @@ register_task(
         methods=("grad-cam",),
         figure="ecglens.plot.explain_beats:plot_beat_explanation",
         report="ecglens.report.beats:build_beat_report",
+    )
+)
+register_task(
+    Task(
+        name="images",
+        family="image",
+        description="printout-image models",
+        classify=classify_image,  # takes the image file's path, not a Record
+        options=(),
+        methods=("grad-cam",),
+        figure="ecglens.plot.images:plot_image_explanation",
+        report="ecglens.report.images:build_image_report",
     )
 )

@@ -1,0 +1,108 @@
+"""ECG printout images at inference: an image file in, one of the four classes of the
+Mendeley printout set out (normal, MI, post-MI, abnormal heartbeat), with probabilities.
+
+The file becomes the model input (:func:`~ecglens.inputs.images.image_input` with the
+``input`` settings of the model config: grayscale, cropped to the trace area, resized,
+normalised), then one forward pass; the probabilities are the softmax of the output (for a
+committee of fold models or a probability fusion, the members' mean probability).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ecglens.errors import EcgLensError
+from ecglens.inputs.images import ImageInputConfig, image_input
+from ecglens.models.registry import LoadedModel
+from ecglens.predict.forward import logits_of
+
+IMAGE_TASK = "images"
+
+
+@dataclass
+class ImagePrediction:
+    """The prediction for one image: ``probabilities`` (k,) over ``classes``, summing to 1;
+    ``x`` the model input (C, H, W) it was computed from."""
+
+    record: str
+    path: str
+    model: str
+    classes: list[str]
+    probabilities: np.ndarray
+    x: np.ndarray
+
+    @property
+    def index(self) -> int:
+        return int(np.argmax(self.probabilities))
+
+    @property
+    def label(self) -> str:
+        return self.classes[self.index]
+
+    @property
+    def probability(self) -> float:
+        """The probability of the predicted class."""
+        return float(self.probabilities[self.index])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "record": self.record,
+            "path": self.path,
+            "model": self.model,
+            "task": IMAGE_TASK,
+            "label": self.label,
+            "probabilities": {
+                c: round(float(p), 6) for c, p in zip(self.classes, self.probabilities, strict=True)
+            },
+        }
+
+
+def input_config(loaded: LoadedModel) -> ImageInputConfig:
+    """The model's input settings, from its config's ``input``."""
+    if loaded.task != IMAGE_TASK:
+        raise EcgLensError(f"model {loaded.name} is not an image model (task {loaded.task!r})")
+    try:
+        return ImageInputConfig(**loaded.config["input"])
+    except (KeyError, TypeError) as exc:
+        raise EcgLensError(f"model {loaded.name}: config has no valid 'input' ({exc})") from exc
+
+
+@torch.inference_mode()
+def image_probabilities(
+    module: torch.nn.Module, x: np.ndarray, device: str | torch.device = "cpu"
+) -> np.ndarray:
+    """Softmax of ``module`` over inputs (n, C, H, W): (n, k) float64."""
+    module.eval()
+    logits = logits_of(module(torch.as_tensor(x, dtype=torch.float32).to(device)))
+    return torch.softmax(logits.double(), dim=-1).cpu().numpy()
+
+
+def classify_image(
+    path: str | Path,
+    loaded: LoadedModel,
+    device: str | torch.device = "cpu",
+    **options: Any,
+) -> ImagePrediction:
+    """Classify the printout in ``path``. ``options`` of other tasks (lead, fs, ...) are
+    accepted when None; given a value they are an error."""
+    given = sorted(k for k, v in options.items() if v is not None)
+    if given:
+        raise EcgLensError(
+            f"option {', '.join(given)} does not apply to image models (model {loaded.name})"
+        )
+    config = input_config(loaded)
+    x = image_input(path, config)
+    probabilities = image_probabilities(loaded.module, x[None], device)[0]
+    return ImagePrediction(
+        record=Path(path).name,
+        path=str(path),
+        model=loaded.name,
+        classes=loaded.classes,
+        probabilities=probabilities,
+        x=x,
+    )

@@ -1,0 +1,148 @@
+"""The printout-image report: the model (card, cross-validated scores with intervals,
+confusion matrix), then each image with its prediction, the Grad-CAM map over the printout
+and the lead panels ranked by relevance. A file that cannot be read gets its one-line error
+in the report and the others go on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ecglens.errors import EcgLensError
+from ecglens.inputs.images import read_printout
+from ecglens.models.registry import LoadedModel, load_model
+from ecglens.plot.images import explain_image, panel_relevance, plot_relevance_on_page
+from ecglens.plot.metrics import plot_confusion_matrix
+from ecglens.predict.images import IMAGE_TASK, ImagePrediction, classify_image, input_config
+from ecglens.report.html import ReportSection, add_history_and_card, record_sections, write_report
+
+SCORES = ("precision", "recall", "f1")
+
+
+def build_image_report(
+    record_paths: Sequence[str | Path],
+    model: str | Path,
+    out: str | Path,
+    lead: str | int | None = None,
+    fs: float | None = None,
+    device: str | torch.device = "cpu",
+    metrics: Sequence[dict[str, Any]] = (),
+    progress: bool = True,
+    command: str = "",
+    errors: list[str] | None = None,
+) -> Path:
+    """Classify and explain the images ``record_paths`` with an image model; write one HTML
+    file. ``metrics``: evaluations (``ecglens evaluate images``) shown after the model.
+    ``lead`` and ``fs`` do not apply (a printout is read whole)."""
+    if lead is not None or fs is not None:
+        raise EcgLensError("--lead and --fs apply to signal records; image models read the page")
+    loaded = load_model(model, device)
+    if loaded.task != IMAGE_TASK:
+        raise EcgLensError(f"model {loaded.name} is not an image model (task {loaded.task!r})")
+    sections = [model_section(loaded)]
+    for extra in metrics:
+        sections.append(metrics_section(extra, f"Evaluation: {extra.get('model', '')}"))
+    sections += record_sections(
+        record_paths,
+        lambda path: image_section(classify_image(path, loaded, device=device), loaded, device),
+        progress,
+        [] if errors is None else errors,  # a bad image never stops the others
+    )
+    cfg = loaded.config
+    cv = cfg.get("cross_validation", {})
+    metadata = {
+        "model": loaded.name,
+        "architecture": cfg.get("members") or cfg.get("architecture"),
+        "data": cfg.get("data", {}).get("database"),
+        "split": cv.get("description", cfg.get("split")),
+        "seed": cfg.get("seed"),
+        "command": command,
+    }
+    return write_report(out, f"ecglens image report: {loaded.name}", sections, metadata)
+
+
+def _ci(m: dict[str, Any]) -> str:
+    return f"{m['ci'][0]:.3f}-{m['ci'][1]:.3f}"
+
+
+def score_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows (metric, value, 95% CI): accuracy, macro-F1, then each class's scores."""
+    rows = [
+        {"metric": label, "value": metrics[key]["value"], "95% CI": _ci(metrics[key])}
+        for key, label in (("accuracy", "accuracy"), ("macro_f1", "macro-F1"))
+    ]
+    for name, m in metrics["per_class"].items():
+        for score in SCORES:
+            rows.append(
+                {"metric": f"{name} {score}", "value": m[score]["value"], "95% CI": _ci(m[score])}
+            )
+    return rows
+
+
+def metrics_section(metrics: dict[str, Any], title: str) -> ReportSection:
+    """Scores with intervals and the confusion matrix of an image evaluation."""
+    section = ReportSection(title=title)
+    n = metrics.get("n_distinct", metrics.get("n", {}).get("value"))
+    caption = f"{metrics.get('evaluation', 'scores')}; {n} images; 95% bootstrap intervals"
+    section.tables.append((caption, score_rows(metrics)))
+    if metrics.get("confusion_matrix"):
+        section.figures.append(
+            (
+                "Confusion matrix (rows: reference)",
+                plot_confusion_matrix(np.array(metrics["confusion_matrix"]), metrics["classes"]),
+            )
+        )
+    return section
+
+
+def model_section(loaded: LoadedModel) -> ReportSection:
+    """The card's cross-validated scores, confusion matrix and the card itself."""
+    cfg = loaded.config
+    section = ReportSection(title=f"Model {loaded.name}")
+    if cfg.get("metrics"):
+        inner = metrics_section(cfg["metrics"], "")
+        section.tables, section.figures = inner.tables, inner.figures
+    add_history_and_card(section, None, loaded.card)
+    return section
+
+
+def image_section(
+    pred: ImagePrediction, loaded: LoadedModel, device: str | torch.device = "cpu"
+) -> ReportSection:
+    """The prediction, the printout with Grad-CAM, and the panels ranked by relevance."""
+    relevance = explain_image(pred, loaded, device)
+    cropped = input_config(loaded).crop
+    panels = panel_relevance(relevance, cropped)
+    ranked = sorted(panels, key=lambda name: -panels[name]["mean"])
+    probs = ", ".join(f"{c} {p:.3f}" for c, p in zip(pred.classes, pred.probabilities, strict=True))
+    text = (
+        f"Prediction: {pred.label} (probability {pred.probability:.3f}; {probs}). The lead "
+        f"panel with the most Grad-CAM relevance for {pred.label} is {ranked[0]}."
+    )
+    section = ReportSection(title=f"Image {pred.record}", text=text)
+    page = read_printout(pred.path, grayscale=False)
+    section.figures.append(
+        (
+            "Grad-CAM for the predicted class over the printout; the most relevant panel drawn "
+            "thick",
+            plot_relevance_on_page(pred, page, relevance, cropped),
+        )
+    )
+    section.tables.append(
+        (
+            "Lead panels by mean relevance (share: of the map's total relevance)",
+            [
+                {
+                    "panel": name,
+                    "mean relevance": panels[name]["mean"],
+                    "share": panels[name]["share"],
+                }
+                for name in ranked
+            ],
+        )
+    )
+    return section
