@@ -7,8 +7,8 @@ rhythm strip; 25 mm/s, 10 mm/mV), measured on all 928 files of 738 x 524 pixels:
 * columns: the printer draws a vertical separator at x = 214.5, 378.5 and 542.5 px (found
   as 230-px vertical runs of pixels darker than 0.6, rows 140-370: both columns of each
   pair in 841 of 928 files, one of them in the rest); columns are 164 px wide (2.5 s at
-  65.6 px/s), so the first starts at 50.5 px (after the calibration pulses at x = 32-48) and the last ends at
-  706.5 px (the traces end at x = 706 in every file);
+  65.6 px/s), so the first starts at 50.5 px (after the calibration pulses at x = 32-48)
+  and the last ends at 706.5 px (the traces end at x = 706 in every file);
 * rows: the calibration pulses' baselines (their bottom edges: rows with 8+ pixels darker
   than 0.6 in x = 20-55) lie at y = 154, 254, 355 and 455 px in every file (some files
   also one row above); the bands are split halfway between them (204, 304.5, 405 px) and
