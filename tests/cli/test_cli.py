@@ -297,3 +297,33 @@ def test_a_long_recording_is_read_in_windows_and_streamed(demo_record, tmp_path)
     d = json.loads(lines[0])
     assert d["windows"]["n_windows"] == 5 and d["n_beats"] == len(d["beats"])
     assert abs(d["n_beats"] - 5 * 3248) < 10 and "signal_quality" in d
+
+
+@pytest.mark.slow
+def test_shipped_image_model_reproduces_its_row_and_explains_an_image(tmp_path):
+    from conftest import data_root
+
+    from ecglens.models import list_pretrained, load_model
+
+    root = data_root()
+    if root is None or not (root / "ecg-images").is_dir():
+        pytest.skip("ECGLENS_DATA is not set: ECG printout images unavailable")
+    if "ecglens-images-cnn" not in list_pretrained():
+        pytest.skip("ecglens-images-cnn is not shipped")
+    out = tmp_path / "img.json"
+    result = run_cli("evaluate", "images", "--model", "ecglens-images-cnn", "--data",
+                     str(root / "ecg-images"), "--json", str(out), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    got, card = json.loads(out.read_text()), load_model("ecglens-images-cnn").config["metrics"]
+    assert got["accuracy"] == card["accuracy"] and got["macro_f1"] == card["macro_f1"]
+    assert got["per_class"] == card["per_class"]
+    image = root / "ecg-images" / "mi" / "MI(1).jpg"
+    pred = tmp_path / "p.json"
+    result = run_cli("predict", str(image), "--model", "ecglens-images-cnn", "--json", str(pred))
+    assert result.returncode == 0, result.stderr
+    d = json.loads(pred.read_text())
+    assert d["label"] in d["probabilities"] and d["record"]
+    png = tmp_path / "e.png"
+    result = run_cli("explain", str(image), "--model", "ecglens-images-cnn", "--out", str(png))
+    assert result.returncode == 0, result.stderr
+    assert png.read_bytes()[:4] == b"\x89PNG"
