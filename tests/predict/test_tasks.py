@@ -13,7 +13,7 @@ from ecglens.predict.tasks import resolve
 def test_every_shipped_model_has_a_registered_task():
     for name in list_pretrained():
         task = task_of(load_model(name))
-        assert task.family in {"beats", "12-lead"}
+        assert task.family in {"beats", "12-lead", "image"}
         assert task.default_method in task.methods
         assert callable(resolve(task.figure)) and callable(resolve(task.report))
 
