@@ -159,6 +159,7 @@ def _row(split: str, model: str, result: CvResult, cfg: ImagesBenchmarkConfig) -
         "train_minutes": round(result.train_seconds / 60, 2),
         "member_minutes": None if member_seconds is None else round(member_seconds / 60, 2),
         "best_epochs": [f["best_epoch"] for f in result.folds],
+        "lr": None if run.is_fusion else run.train.lr,
     }
 
 
@@ -343,10 +344,16 @@ def markdown(result: dict[str, Any]) -> str:
                 f"| {m} | {cells} | {_pct(a['accuracy_clean'])} -> "
                 f"{_pct(a['accuracy_transformed'])} |\n"
             )
+    own = {
+        r["model"]: r["lr"]
+        for r in rows
+        if r.get("lr") is not None and r["lr"] != cfg["lr"] and r["kind"] != "robustness"
+    }
+    lrs = "".join(f" ({m}: {lr:g})" for m, lr in own.items())
     text += (
         f"\nInput {cfg['height']} x {cfg['width']} px of the trace area, "
         f"{'grayscale' if cfg['grayscale'] else 'RGB'}; {cfg['epochs']} epochs (cosine), batch "
-        f"{cfg['batch_size']}, Adam {cfg['lr']:g}, {cfg['variants']} phone-photo versions per "
+        f"{cfg['batch_size']}, Adam {cfg['lr']:g}{lrs}, {cfg['variants']} phone-photo versions per "
         f"image, seed {cfg['seed']}; training minutes: CPU time on one core (one thread), all "
         "folds together. "
         "Grouped CV scores each distinct image once (the first file of its duplicate group); "
@@ -393,8 +400,13 @@ def run_images_benchmark(
         "command": command,
         "rows": rows,
         "data": data.counts(),
-        "wall_minutes": round((time.perf_counter() - began) / 60, 1),
-        "cpu_minutes": round((time.process_time() - began_cpu) / 60, 1),
+        # training CPU minutes of every cell (fusions: their heads only), however many
+        # invocations trained them; then the time of this invocation (cached cells are free)
+        "train_cpu_minutes": round(
+            sum(r["train_minutes"] - (r["member_minutes"] or 0.0) for r in rows if "f1" in r), 1
+        ),
+        "run_wall_minutes": round((time.perf_counter() - began) / 60, 1),
+        "run_cpu_minutes": round((time.process_time() - began_cpu) / 60, 1),
     }
     atomic_write_json(out / "benchmark.json", result)
     atomic_write_text(out / "benchmark.md", markdown(result))
