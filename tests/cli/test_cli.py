@@ -300,7 +300,8 @@ def test_a_long_recording_is_read_in_windows_and_streamed(demo_record, tmp_path)
 
 
 @pytest.mark.slow
-def test_shipped_image_model_reproduces_its_row_and_explains_an_image(tmp_path):
+@pytest.mark.parametrize("name", ["ecglens-images-cnn", "ecglens-images-fused"])
+def test_shipped_image_model_reproduces_its_row_and_explains_an_image(name, tmp_path):
     from conftest import data_root
 
     from ecglens.models import list_pretrained, load_model
@@ -308,22 +309,24 @@ def test_shipped_image_model_reproduces_its_row_and_explains_an_image(tmp_path):
     root = data_root()
     if root is None or not (root / "ecg-images").is_dir():
         pytest.skip("ECGLENS_DATA is not set: ECG printout images unavailable")
-    if "ecglens-images-cnn" not in list_pretrained():
-        pytest.skip("ecglens-images-cnn is not shipped")
+    if name not in list_pretrained():
+        pytest.skip(f"{name} is not shipped")
     out = tmp_path / "img.json"
-    result = run_cli("evaluate", "images", "--model", "ecglens-images-cnn", "--data",
+    result = run_cli("evaluate", "images", "--model", name, "--data",
                      str(root / "ecg-images"), "--json", str(out), "--no-progress")
     assert result.returncode == 0, result.stderr
-    got, card = json.loads(out.read_text()), load_model("ecglens-images-cnn").config["metrics"]
+    got, card = json.loads(out.read_text()), load_model(name).config["metrics"]
     assert got["accuracy"] == card["accuracy"] and got["macro_f1"] == card["macro_f1"]
     assert got["per_class"] == card["per_class"]
+    row = f"{100 * card['accuracy']['value']:.1f} [{100 * card['accuracy']['ci'][0]:.1f}, "
+    assert row in (Path(__file__).parents[2] / "README.md").read_text()  # the README's row
     image = root / "ecg-images" / "mi" / "MI(1).jpg"
     pred = tmp_path / "p.json"
-    result = run_cli("predict", str(image), "--model", "ecglens-images-cnn", "--json", str(pred))
+    result = run_cli("predict", str(image), "--model", name, "--json", str(pred))
     assert result.returncode == 0, result.stderr
     d = json.loads(pred.read_text())
     assert d["label"] in d["probabilities"] and d["record"]
     png = tmp_path / "e.png"
-    result = run_cli("explain", str(image), "--model", "ecglens-images-cnn", "--out", str(png))
+    result = run_cli("explain", str(image), "--model", name, "--out", str(png))
     assert result.returncode == 0, result.stderr
     assert png.read_bytes()[:4] == b"\x89PNG"
