@@ -149,3 +149,38 @@ def test_record_level_validation_sees_s_and_v_and_leaves_training_most_of_each_c
     counts["209"]["S"] = 400  # one record holds every S beat: no valid draw
     with pytest.raises(EcgLensError, match="validation beats"):
         held_out_records(5, 0, counts)
+
+
+def _ds1_like_counts():
+    counts = {r: {"N": 2000, "S": 0, "V": 0, "F": 0, "Q": 0} for r in DS1}
+    for r, s in {"209": 383, "201": 128, "207": 107, "118": 96, "220": 94, "223": 73}.items():
+        counts[r]["S"] = s
+    for r, v in {"106": 520, "119": 444, "203": 444, "208": 992, "223": 473, "201": 198}.items():
+        counts[r]["V"] = v
+    return counts
+
+
+def test_cross_validation_folds_put_each_s_record_in_its_own_fold():
+    from ecglens.data.splits import DS1_S_RECORDS, record_folds
+
+    counts = _ds1_like_counts()
+    for seed in range(3):
+        folds = record_folds(counts, 6, seed=seed)
+        assert len(folds) == 6
+        assert sorted(r for f in folds for r in f) == sorted(DS1)  # a partition of DS1
+        homes = [next(k for k, f in enumerate(folds) if r in f) for r in DS1_S_RECORDS]
+        assert len(set(homes)) == len(DS1_S_RECORDS)
+        # V beats spread: no fold without them once the S records are placed
+        assert all(sum(counts[r]["V"] for r in f) > 0 for f in folds)
+    assert record_folds(counts, 6, seed=0) == record_folds(counts, 6, seed=0)
+    with pytest.raises(EcgLensError, match="folds"):
+        record_folds(counts, 1)
+
+
+def test_cross_validation_folds_on_the_real_ds1(mitdb_dir, tmp_path):
+    from ecglens.data.splits import DS1_S_RECORDS, class_counts, record_folds
+
+    beats = load_mitdb_beats(mitdb_dir, DS1, BeatConfig(), cache_dir=tmp_path, progress=False)
+    folds = record_folds(class_counts(beats.record, beats.y, beats.classes))
+    homes = [next(k for k, f in enumerate(folds) if r in f) for r in DS1_S_RECORDS]
+    assert len(set(homes)) == 6

@@ -87,3 +87,35 @@ def test_beats_in_unusable_signal_are_flagged_and_not_counted(nstdb_dir):
     first = quality["unusable_intervals_s"][0][0]
     assert first >= 300  # the noise starts at minute 5
     assert not any(b["artifact"] for b in d["beats"] if b["time_s"] < 290)
+
+
+def test_context_model_classifies_and_explains_a_record(demo_record, tmp_path):
+    """A model on the ``context`` RR option (record features cut at inference)."""
+    from dataclasses import asdict
+
+    from ecglens.explain import explain_beats
+    from ecglens.inputs.beats import RR_OPTIONS, RR_WIDTHS, BeatConfig
+    from ecglens.models import load_model, save_pretrained
+    from ecglens.predict import classify_record
+
+    torch.manual_seed(0)
+    beats = BeatConfig(
+        representation="window", window_fs=180, normalize="median-beat", record_features=True
+    )
+    kwargs = {"n_classes": 5, "input_length": 126, "channels": 4, "n_blocks": 2}
+    kwargs["n_rr_features"] = RR_WIDTHS["context"]
+    config = {
+        "architecture": "kachuee",
+        "architecture_kwargs": kwargs,
+        "task": "beats",
+        "classes": list("NSVFQ"),
+        "inputs": ["x", *RR_OPTIONS["context"]],
+        "beats": asdict(beats),
+    }
+    path = save_pretrained(create_model("kachuee", **kwargs), config, tmp_path / "m")
+    loaded = load_model(path)
+    pred = classify_record(read_record(demo_record), loaded)
+    assert pred.rr.shape == (len(pred.sample), 13 + RR_WIDTHS["context"] - 6)
+    np.testing.assert_allclose(pred.probabilities.sum(1), 1, atol=1e-5)
+    maps = explain_beats(pred, loaded, [0, 5])
+    assert maps.shape == (2, beats.input_length)

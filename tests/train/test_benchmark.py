@@ -117,3 +117,91 @@ def test_a_finished_cell_is_reused_on_any_device_but_not_with_other_settings(tmp
     assert _finished_cell(tmp_path, replace(run, train=replace(run.train, seed=1))) is None
     other = cell_run_config("kachuee", "rhythm", "focal", cfg, "record")
     assert _finished_cell(tmp_path, other) is None
+
+
+def test_cross_validated_cells_train_fixed_epochs_and_context_cells_cut_record_features():
+    cfg = BenchmarkConfig(rr=("rhythm", "context"), cv_folds=6, epochs=8)
+    context = cell_run_config("kachuee", "context", "focal", cfg, "median-beat")
+    assert context.cv_folds == 6 and context.val_records == 0
+    assert context.beats.record_features and context.inputs == ("x", "rr_context")
+    assert context.train.patience > context.train.epochs  # no early stopping
+    assert context.train.lr_schedule != "plateau"  # the schedule reads no validation score
+    rhythm = cell_run_config("kachuee", "rhythm", "focal", cfg, "median-beat")
+    assert not rhythm.beats.record_features
+    model = create_model("kachuee", **model_kwargs(context, 5))
+    assert model.n_rr_features == 32
+    per = {c: {"f1": 0.5, "support": 100} for c in "NSVF"}
+    assert selection_score({"per_class": per})["val_S_f1"] == 0.5
+
+
+def test_cross_validation_scores_every_ds1_beat_out_of_fold_and_resumes(tmp_path):
+    from dataclasses import replace
+
+    import numpy as np
+
+    from ecglens.data.mitdb import DS1, DS2, BeatSet
+    from ecglens.train.mitdb import cross_validate_mitdb
+
+    rng = np.random.default_rng(0)
+    records = np.repeat(np.array(DS1 + DS2, dtype=object), 12)
+    n = len(records)
+    y = rng.integers(0, 3, n)
+    beats = BeatSet(
+        rng.normal(size=(n, 126)).astype(np.float32),
+        rng.normal(size=(n, 13)).astype(np.float32),
+        y,
+        records,
+        np.arange(n),
+    )
+    cfg = BenchmarkConfig(rr=("rhythm",), cv_folds=3, epochs=1)
+    run = cell_run_config("kachuee", "rhythm", "focal", cfg, "median-beat")
+    run = replace(run, train=replace(run.train, max_batches_per_epoch=1, batch_size=16))
+    cv = cross_validate_mitdb(beats, run, tmp_path, progress=False)
+    assert cv["n_folds"] == 3 and sorted(r for f in cv["folds"] for r in f) == sorted(DS1)
+    assert len(cv["y"]) == 22 * 12 and set(cv["record"]) == set(DS1)  # DS2 never scored
+    assert np.isfinite(cv["logits"]).all() and 0 <= cv["macro_f1_nsvf"] <= 1
+    again = cross_validate_mitdb(beats, run, tmp_path, progress=False)  # from fold-K.npz
+    np.testing.assert_array_equal(again["logits"], cv["logits"])
+
+
+def test_class_bias_moves_thresholds_and_folds_into_the_output_layer():
+    import numpy as np
+    import torch
+
+    from ecglens.train.mitdb import add_output_bias, fit_class_bias, nested_bias_score
+
+    rng = np.random.default_rng(0)
+    classes = list("NSVFQ")
+    y = rng.choice(4, 2000, p=[0.85, 0.05, 0.08, 0.02])
+    log_probs = np.log(np.full((2000, 5), 0.01))
+    log_probs[np.arange(2000), 0] = np.log(0.6)  # the model leans to N...
+    rare = y > 0
+    log_probs[np.flatnonzero(rare), y[rare]] = np.log(0.3)  # ...over weaker evidence for the truth
+    bias = fit_class_bias(log_probs, y, classes)
+    assert bias[0] == 0 and bias[1] > 0  # S needs a lower threshold
+    before = (log_probs.argmax(1) == 1).sum()
+    assert ((log_probs + bias).argmax(1) == 1).sum() > before
+    nested = nested_bias_score(log_probs, y, np.arange(2000) % 4, classes)
+    assert nested["S_f1"] > 0.5 and len(nested["bias"]) == 5
+    model = torch.nn.Sequential(torch.nn.Linear(3, 5))
+    x = torch.randn(7, 3)
+    t = 0.5
+    expected = torch.log_softmax(model(x) / t, 1) + torch.as_tensor(bias, dtype=torch.float32)
+    add_output_bias(model, bias, t)
+    got = torch.log_softmax(model(x) / t, 1)
+    torch.testing.assert_close(got.argmax(1), expected.argmax(1))
+    torch.testing.assert_close(got, torch.log_softmax(expected, 1), atol=1e-5, rtol=1e-5)
+
+
+def test_train_options_for_the_context_option_and_cross_validation():
+    from ecglens.train.mitdb import MitdbRunConfig, reproduce_command
+
+    run = MitdbRunConfig.from_options(
+        representation="window", window_fs=180, rr="context", cv_folds=6, epochs=8
+    )
+    assert run.beats.record_features and run.inputs == ("x", "rr_context")
+    assert run.architecture_kwargs["n_rr_features"] == 32 and run.cv_folds == 6
+    command = reproduce_command(run, "runs/x")
+    assert "--rr context" in command and "--cv-folds 6" in command
+    plain = MitdbRunConfig.from_options(rr="rhythm")
+    assert not plain.beats.record_features and plain.cv_folds == 0

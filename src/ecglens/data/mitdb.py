@@ -180,8 +180,10 @@ def _code_version() -> str:
     """Hash of the code that turns a record into beats: a change invalidates the cache."""
     import ecglens.data.labels
     import ecglens.inputs.beats
+    import ecglens.inputs.rhythm
     import ecglens.signal.beats
     import ecglens.signal.filters
+    import ecglens.signal.pwave
     import ecglens.signal.resample
 
     digest = hashlib.sha256()
@@ -191,6 +193,8 @@ def _code_version() -> str:
         ecglens.signal.beats,
         ecglens.data.labels,
         ecglens.inputs.beats,
+        ecglens.inputs.rhythm,
+        ecglens.signal.pwave,
     ):
         digest.update(Path(module.__file__).read_bytes())
     digest.update(Path(__file__).read_bytes())

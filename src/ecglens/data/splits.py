@@ -163,3 +163,40 @@ def _stratified(
     stratify = labels if counts[counts > 0].min() >= 2 else None
     keep, held = train_test_split(index, test_size=fraction, random_state=seed, stratify=stratify)
     return np.sort(keep), np.sort(held)
+
+
+# DS1 records holding most of its S beats: grouped cross-validation validates each once
+DS1_S_RECORDS: tuple[str, ...] = ("209", "201", "207", "118", "220", "223")
+CV_FOLDS = 6
+
+
+def record_folds(
+    counts: dict[str, dict[str, int]], n_folds: int = CV_FOLDS, seed: int = 0
+) -> list[tuple[str, ...]]:
+    """Leave-records-out folds over DS1 (grouped: every record's beats in one fold).
+
+    ``counts``: beats per class per record (:func:`class_counts` on DS1 beats; only DS1
+    labels). The ``n_folds`` records with the most S beats open one fold each, so that
+    every fold validates S beats of a different patient (for DS1: 209, 201, 207, 118, 220,
+    223); the other records follow, most V beats first, each into the fold with the fewest
+    V beats so far (then fewest beats; ties broken by a ``seed``-ed shuffle).
+    Returns the folds' sorted record names.
+    """
+    records = sorted(counts)
+    if not 2 <= n_folds <= len(records):
+        raise EcgLensError(f"folds must be between 2 and {len(records)}, got {n_folds}")
+    rng = np.random.default_rng(seed)
+    order = [records[i] for i in rng.permutation(len(records))]
+    by_s = sorted(order, key=lambda r: -counts[r].get("S", 0))
+    folds: list[list[str]] = [[r] for r in by_s[:n_folds]]
+    rest = sorted(by_s[n_folds:], key=lambda r: -counts[r].get("V", 0))
+
+    def load(fold: list[str]) -> tuple[int, int]:
+        return (
+            sum(counts[r].get("V", 0) for r in fold),
+            sum(sum(counts[r].values()) for r in fold),
+        )
+
+    for r in rest:
+        min(folds, key=load).append(r)
+    return [tuple(sorted(f)) for f in folds]

@@ -46,11 +46,71 @@ def evaluate_beats(
     nsvf = classification_metrics(beats.y, predicted, config["classes"], SCORED_CLASSES)
     metrics["macro_f1_nsvf"] = nsvf["macro_f1"]
     metrics["records"] = sorted({str(r) for r in beats.record})
+    metrics["per_record"] = per_record_metrics(
+        beats.y, predicted, beats.record.astype(str), list(config["classes"])
+    )
     if n_boot:
         metrics["bootstrap"] = record_bootstrap(
             beats.y, predicted, beats.record.astype(str), list(config["classes"]), n_boot, seed
         )
     return metrics
+
+
+PER_RECORD_CLASSES = ("S", "V")
+
+
+def per_record_metrics(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    records: np.ndarray,
+    classes: list[str],
+    of: tuple[str, ...] = PER_RECORD_CLASSES,
+) -> dict[str, dict[str, Any]]:
+    """Per record: beats, and for each class in ``of`` its support, beats predicted as it,
+    Se (recall) and +P (precision); None where undefined (no such beats, none predicted)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in sorted(set(records.tolist())):
+        m = records == name
+        row: dict[str, Any] = {"n": int(m.sum())}
+        for c in of:
+            k = classes.index(c)
+            true, called = y_true[m] == k, y_pred[m] == k
+            hit = int((true & called).sum())
+            row[c] = {
+                "support": int(true.sum()),
+                "predicted": int(called.sum()),
+                "Se": hit / int(true.sum()) if true.any() else None,
+                "+P": hit / int(called.sum()) if called.any() else None,
+            }
+        out[name] = row
+    return out
+
+
+def metrics_without(
+    beats: BeatSet,
+    predicted: np.ndarray,
+    classes: list[str],
+    left_out: tuple[str, ...],
+    n_boot: int = 0,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Accuracy, macro-F1 (N,S,V,F) and S/V Se, +P, F1 without the records ``left_out``
+    (record 232 holds 75% of DS2's S beats), with record-bootstrap intervals."""
+    keep = ~np.isin(beats.record.astype(str), left_out)
+    y, p = beats.y[keep], predicted[keep]
+    m = classification_metrics(y, p, classes, SCORED_CLASSES)
+    out: dict[str, Any] = {
+        "left_out": list(left_out),
+        "n": int(keep.sum()),
+        "accuracy": m["accuracy"],
+        "macro_f1_nsvf": m["macro_f1"],
+        "per_class": {c: m["per_class"][c] for c in ("S", "V")},
+    }
+    if n_boot:
+        out["bootstrap"] = record_bootstrap(
+            y, p, beats.record[keep].astype(str), classes, n_boot, seed
+        )
+    return out
 
 
 def record_bootstrap(
@@ -102,6 +162,13 @@ def evaluate_mitdb(
     parts = make_split(beats, split, seed=seed)
     test = beats.subset(parts.test)
     metrics = evaluate_beats(loaded.module, test, config, device, n_boot=n_boot)
+    if split == "inter-patient" and "232" in metrics["records"]:
+        logits = predict_logits(
+            loaded.module, beat_model_inputs(test, config["inputs"]), device=device
+        )
+        metrics["without_232"] = metrics_without(
+            test, logits.argmax(1), list(config["classes"]), ("232",), n_boot
+        )
     trained_on = config.get("split")
     return {
         "model": loaded.name,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ecglens.errors import EcgLensError
+from ecglens.inputs.rhythm import CONTEXT_FEATURE_NAMES, record_context_features
 from ecglens.signal.beats import (
     KACHUEE_FS,
     RR_RATIO_COLUMNS,
@@ -25,14 +26,21 @@ from ecglens.signal.beats import (
     window_beats,
 )
 
+N_RR_COLUMNS = 13  # columns of rr_features; record context features follow them
+N_CONTEXT_FEATURES = len(CONTEXT_FEATURE_NAMES)
+
 # ``--rr`` options: the model inputs beside the waveform, and their width (n_rr_features)
 RR_OPTIONS: dict[str, tuple[str, ...]] = {
     "none": (),
     "ratios": ("rr_ratios",),
     "rhythm": ("rr_rhythm",),
     "all": ("rr",),
+    # the rhythm ratios + per-record context (rhythm, P wave, morphology clusters; see
+    # ecglens.inputs.rhythm): needs BeatConfig(record_features=True)
+    "context": ("rr_context",),
 }
-RR_WIDTHS = {"none": 0, "ratios": 4, "rhythm": 6, "all": 7}
+RR_WIDTHS = {"none": 0, "ratios": 4, "rhythm": 6, "all": 7, "context": 6 + N_CONTEXT_FEATURES}
+RR_NEEDS_RECORD_FEATURES = frozenset({"context"})  # options whose inputs need record features
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,9 @@ class BeatConfig:
     range of the record's beats, so a patient's overall amplitude does not leak in;
     "median-beat" also subtracts the record's median beat, so the model sees how each
     beat departs from that patient's typical (mostly normal) beat.
+    record_features: also compute the per-record context features of
+    :mod:`ecglens.inputs.rhythm` (rhythm, P wave, morphology clusters), appended to the RR
+    features (the ``context`` RR option needs them).
     """
 
     representation: str = "kachuee"
@@ -57,6 +68,7 @@ class BeatConfig:
     after_s: float = 0.45
     context: int = 1
     normalize: str = "none"  # window beats: "record" divides by the record's median beat range
+    record_features: bool = False  # append ecglens.inputs.rhythm's context features to rr
 
     def __post_init__(self) -> None:
         if self.representation not in {"kachuee", "window"}:
@@ -112,7 +124,9 @@ def beat_inputs(
     """Waveforms and RR features of the beats at ``peaks`` of one raw lead.
 
     signal: (n_samples,) in mV at ``fs`` Hz; peaks: R-peak indices at ``fs``.
-    Returns ``(x (n_beats, L) float32, rr (n_beats, 13) float32)``.
+    Returns ``(x (n_beats, L) float32, rr (n_beats, 13) float32)``; with
+    ``config.record_features``, rr is (n_beats, 13 + 26): the context features of
+    :func:`~ecglens.inputs.rhythm.record_context_features` follow the RR features.
     """
     from ecglens.signal.filters import ecg_clean  # scipy.signal: imported when first used
     from ecglens.signal.resample import resample_indices, resample_signal
@@ -132,22 +146,44 @@ def beat_inputs(
         x = normalize_beats(x, config.normalize)
     if config.context > 1:
         x = beat_context(x, config.context)
-    return x, rr_features(peaks, fs)
+    rr = rr_features(peaks, fs)
+    if config.record_features:
+        context = record_context_features(clean, target_fs, at_rate)
+        rr = np.concatenate([rr, context], axis=1)
+    return x, rr
 
 
 
 def model_input_arrays(x: np.ndarray, rr: np.ndarray, inputs: list[str]) -> tuple[np.ndarray, ...]:
     """The arrays a beat model's forward takes, in order: "x" waveform, "rr" the first seven
     RR features (absolute RR included), "rr_ratios" the four ratios to the local and record
-    mean RR, "rr_rhythm" the six rhythm ratios (see :func:`~ecglens.signal.beats.rr_features`).
+    mean RR, "rr_rhythm" the six rhythm ratios (see :func:`~ecglens.signal.beats.rr_features`),
+    "rr_context" the six rhythm ratios and the record context features (rr from
+    :func:`beat_inputs` with ``record_features``).
     """
     table = {
-        "x": x,
-        "rr": rr[:, :7],
-        "rr_ratios": rr[:, RR_RATIO_COLUMNS],
-        "rr_rhythm": rr[:, RR_RHYTHM_COLUMNS],
+        "x": lambda: x,
+        "rr": lambda: rr[:, :7],
+        "rr_ratios": lambda: rr[:, RR_RATIO_COLUMNS],
+        "rr_rhythm": lambda: rr[:, RR_RHYTHM_COLUMNS],
+        "rr_context": lambda: _context_columns(rr),
     }
     unknown = [i for i in inputs if i not in table]
     if unknown:
         raise EcgLensError(f"unknown model inputs {unknown}")
-    return tuple(table[i] for i in inputs)
+    return tuple(table[i]() for i in inputs)
+
+
+def _context_columns(rr: np.ndarray) -> np.ndarray:
+    """The rhythm ratios and the record context features, (n, 6 + 26) float32."""
+    width = N_RR_COLUMNS + N_CONTEXT_FEATURES
+    if len(rr) == 0:
+        return np.zeros((0, 6 + N_CONTEXT_FEATURES), dtype=np.float32)
+    if rr.shape[1] < width:
+        raise EcgLensError(
+            "model input rr_context needs the record context features: cut beats with "
+            "BeatConfig(record_features=True)"
+        )
+    return np.ascontiguousarray(
+        np.concatenate([rr[:, RR_RHYTHM_COLUMNS], rr[:, N_RR_COLUMNS:width]], axis=1)
+    )

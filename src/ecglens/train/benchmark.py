@@ -22,10 +22,10 @@ from ecglens.data.mitdb import load_mitdb_beats
 from ecglens.data.splits import make_split, split_records
 from ecglens.errors import EcgLensError
 from ecglens.evaluate.mitdb import SCORED_CLASSES, evaluate_beats
-from ecglens.inputs.beats import RR_OPTIONS, RR_WIDTHS, BeatConfig
+from ecglens.inputs.beats import RR_NEEDS_RECORD_FEATURES, RR_OPTIONS, RR_WIDTHS, BeatConfig
 from ecglens.models.registry import load_model
 from ecglens.progress import console
-from ecglens.train.mitdb import MitdbRunConfig, model_kwargs, train_mitdb
+from ecglens.train.mitdb import MitdbRunConfig, model_kwargs, train_mitdb, train_mitdb_cv
 from ecglens.train.trainer import MONITOR_MIN_SUPPORT, TrainConfig
 
 IMBALANCE = {
@@ -34,7 +34,7 @@ IMBALANCE = {
     "focal": {"loss": "focal"},
     "none": {},
 }
-RR_INPUTS = {k: RR_OPTIONS[k] for k in ("none", "ratios", "rhythm")}  # RR options of the grid
+RR_INPUTS = {k: RR_OPTIONS[k] for k in ("none", "ratios", "rhythm", "context")}  # grid's RR options
 NORMALIZE = ("record", "median-beat")
 
 
@@ -56,6 +56,9 @@ class BenchmarkConfig:
     context: int = 3  # beats per example for sequence models (cnn-lstm)
     n_boot: int = 1000
     val_records: int = 5  # > 0: validate on that many held-out DS1 records; 0: on DS1 beats
+    # > 0: select by leave-records-out cross-validation over DS1 with that many folds
+    # (every cell trains exactly ``epochs`` epochs, no early stopping; val_records unused)
+    cv_folds: int = 0
     cnn_lstm_kwargs: dict[str, Any] = field(
         default_factory=lambda: {"channels": [16, 32, 64], "lstm_hidden": 48, "context_hidden": 48}
     )
@@ -100,6 +103,7 @@ def cell_run_config(
         window_fs=cfg.window_fs,
         normalize=normalize,
         context=cfg.context if sequence else 1,
+        record_features=rr in RR_NEEDS_RECORD_FEATURES,
     )
     kwargs: dict[str, Any] = dict(cfg.cnn_lstm_kwargs) if sequence else {}
     if sequence:
@@ -116,8 +120,11 @@ def cell_run_config(
         monitor="val_macro_f1",
     )
     train = replace(train, **IMBALANCE[imbalance])
+    if cfg.cv_folds:
+        train = replace(train, lr_schedule="cosine", patience=cfg.epochs + 1)
     return MitdbRunConfig(
-        val_records=cfg.val_records,
+        cv_folds=cfg.cv_folds,
+        val_records=0 if cfg.cv_folds else cfg.val_records,
         split="inter-patient",
         architecture=arch,
         architecture_kwargs=kwargs,
@@ -149,15 +156,20 @@ def run_benchmark(
         else:
             console.print(f"[bold]benchmark cell {name}[/bold]")
             began = time.perf_counter()
-            config = train_mitdb(
-                data_dir,
-                out_dir / name,
-                run,
-                name=name,
-                command=f"{command} (cell {name})",
-                progress=progress,
-                resume=_interrupted_cell(out_dir / name, run),
-            )
+            if cfg.cv_folds:
+                config = train_mitdb_cv(
+                    data_dir, out_dir / name, run, name, f"{command} (cell {name})", progress
+                )
+            else:
+                config = train_mitdb(
+                    data_dir,
+                    out_dir / name,
+                    run,
+                    name=name,
+                    command=f"{command} (cell {name})",
+                    progress=progress,
+                    resume=_interrupted_cell(out_dir / name, run),
+                )
             seconds = time.perf_counter() - began
         rows.append(
             _row(name, (arch, rr, imbalance, normalize), config, data_dir, out_dir / name, cfg)
@@ -170,7 +182,7 @@ def run_benchmark(
 def _held_out(data_dir, cfg: BenchmarkConfig, beat_config: BeatConfig) -> list[str]:
     """The DS1 records every cell validates on (none with beat-level validation), from the
     beats of one cell (labels do not depend on the representation; the cell loads them)."""
-    if not cfg.val_records:
+    if not cfg.val_records or cfg.cv_folds:
         return []
     beats = load_mitdb_beats(data_dir, split_records("inter-patient"), beat_config, progress=False)
     split = make_split(beats, "inter-patient", seed=cfg.seed, val_records=cfg.val_records)
@@ -200,12 +212,13 @@ def _finished_cell(run_dir: Path, run: MitdbRunConfig) -> dict[str, Any] | None:
     same = (
         config.get("architecture") == run.architecture
         and config.get("architecture_kwargs") == model_kwargs(run, len(config["classes"]))
-        and config.get("beats") == asdict(run.beats)
+        and asdict(BeatConfig(**config.get("beats", {}))) == asdict(run.beats)
         and config.get("inputs") == list(run.inputs)
         and _without_device(asdict(TrainConfig(**config.get("train", {}))))
         == _without_device(asdict(run.train))
         and "calibration" in config
         and config.get("val_records", 0) == run.val_records
+        and config.get("cv_folds", 0) == run.cv_folds
     )
     return config if same else None
 
@@ -218,12 +231,14 @@ def _without_device(train: dict[str, Any]) -> dict[str, Any]:
 def selection_score(val_metrics: dict[str, Any]) -> dict[str, Any]:
     """Validation macro-F1 over the scored classes (N, S, V, F) that have at least
     ``MONITOR_MIN_SUPPORT`` validation beats: a class with two beats (F, in most
-    held-out records) would make the choice a coin toss."""
+    held-out records) would make the choice a coin toss. With cross-validation the
+    validation beats are all of DS1's, out of fold. ``val_S_f1``: S F1 on them."""
     per = val_metrics["per_class"]
     scored = [c for c in SCORED_CLASSES if per[c]["support"] >= MONITOR_MIN_SUPPORT]
     return {
         "val_macro_f1": float(np.mean([per[c]["f1"] for c in scored])) if scored else 0.0,
         "val_scored_classes": scored,
+        "val_S_f1": float(per["S"]["f1"]),
     }
 
 
@@ -257,6 +272,7 @@ def _row(name, cell, config, data_dir, run_dir, cfg) -> dict[str, Any]:
         "best_epoch": config["best_epoch"],
         "epochs_run": len(config["history"]),
         "model": str(run_dir / "model.safetensors"),
+        "cv_folds_records": config.get("cv", {}).get("folds"),
     }
 
 
@@ -267,7 +283,12 @@ def _write(
     result = {
         "config": asdict(cfg),
         "command": command,
-        "selected_by": "val_macro_f1 (N,S,V,F classes with enough validation beats)",
+        "selected_by": (
+            f"cross-validated macro-F1 (N,S,V,F; {cfg.cv_folds}-fold leave-records-out over DS1)"
+            if cfg.cv_folds
+            else "val_macro_f1 (N,S,V,F classes with enough validation beats)"
+        ),
+        "cv_folds": _cv_folds_of(rows),
         "best": best["cell"] if best else None,
         "val_records": list(val_records),
         "rows": rows,
@@ -275,6 +296,11 @@ def _write(
     atomic_write_json(out_dir / "benchmark.json", result)
     atomic_write_text(out_dir / "benchmark.md", markdown_table(result))
     return result
+
+
+def _cv_folds_of(rows: list[dict]) -> list[list[str]] | None:
+    """The cross-validation folds the cells were scored on (None without CV)."""
+    return next((r["cv_folds_records"] for r in rows if r.get("cv_folds_records")), None)
 
 
 def _validation_words(n_records: int, records: list[str] | None = None) -> str:
@@ -292,17 +318,22 @@ def _ci(ci: list[float]) -> str:
 
 def markdown_table(result: dict[str, Any]) -> str:
     """The ablation table as Markdown (percentages; 95% record-bootstrap intervals)."""
+    cv = bool(result["config"].get("cv_folds"))
+    score = "CV macro-F1 | CV S F1" if cv else "val macro-F1"
     lines = [
-        "| architecture | RR | imbalance | beats | val macro-F1 | accuracy | S Se / +P | S F1 | "
+        f"| architecture | RR | imbalance | beats | {score} | accuracy | S Se / +P | S F1 | "
         "V Se / +P | V F1 | F F1 | macro-F1 (N,S,V,F) | ECE before / after |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if cv else ""),
     ]
     for r in result["rows"]:
         mark = " **(selected)**" if r["cell"] == result["best"] else ""
+        selection = f"{100 * r['val_macro_f1']:.1f}"
+        if cv:
+            selection += f" | {100 * r.get('val_S_f1', float('nan')):.1f}"
         lines.append(
             f"| {r['architecture']}{mark} | {r['rr']} | {r['imbalance']} | "
             f"{r.get('normalize', 'record')} | "
-            f"{100 * r['val_macro_f1']:.1f} | {100 * r['accuracy']:.1f} "
+            f"{selection} | {100 * r['accuracy']:.1f} "
             f"{_ci(r['accuracy_ci'])} | {100 * r['S_recall']:.1f} / {100 * r['S_precision']:.1f} | "
             f"{100 * r['S_f1']:.1f} {_ci(r['S_f1_ci'])} | "
             f"{100 * r['V_recall']:.1f} / {100 * r['V_precision']:.1f} | "
@@ -310,6 +341,8 @@ def markdown_table(result: dict[str, Any]) -> str:
             f"{100 * r['macro_f1_nsvf']:.1f} {_ci(r['macro_f1_nsvf_ci'])} | "
             f"{r['ece_before']:.3f} / {r['ece_after']:.3f} |"
         )
+    if cv:
+        return "\n".join(lines) + "\n" + _cv_words(result)
     cfg = result["config"]
     lines += [
         "",
@@ -332,6 +365,30 @@ def markdown_table(result: dict[str, Any]) -> str:
             f"{len(result['rows'])} cells (computed after the fact; not used for selection).",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _cv_words(result: dict[str, Any]) -> str:
+    """What a cross-validated grid trained, selected and scored."""
+    cfg = result["config"]
+    folds = result.get("cv_folds") or []
+    text = (
+        f"\nInter-patient (train DS1, test DS2: 49,712 beats of 22 records); seed {cfg['seed']}, "
+        f"exactly {cfg['epochs']} epochs per model (cosine learning rate, last epoch kept, no "
+        f"early stopping); window beats at {cfg['window_fs']:g} Hz. Selection by "
+        f"{cfg['cv_folds']}-fold leave-records-out cross-validation over DS1 (out-of-fold "
+        "macro-F1 over N,S,V,F; folds: "
+        + "; ".join(", ".join(f) for f in folds)
+        + "); the shipped cell is then trained on all of DS1, its temperature fitted on its "
+        "out-of-fold logits. DS2 plays no part in training, selection or calibration. "
+        "Brackets: 95% intervals from resampling DS2 records.\n"
+    )
+    rho = proxy_correlation(result["rows"])
+    if rho is not None:
+        text += (
+            f"\nSpearman rank correlation between the cells' CV macro-F1 and their DS2 "
+            f"macro-F1 (N,S,V,F): {rho:.2f} over {len(result['rows'])} cells (after the fact).\n"
+        )
+    return text
 
 
 def proxy_correlation(rows: list[dict[str, Any]]) -> float | None:
@@ -399,5 +456,65 @@ def ship_cell(
         f"{_validation_words(saved.val_records)} among the cells of `ecglens benchmark mitdb`; "
         f"this is cell {cell_dir.name}. The command above "
         "trains the same run.",
+        progress=False,
+    )
+
+
+def ship_cv_cell(
+    cell_dir: str | Path,
+    name: str,
+    data_dir: str | Path,
+    weights_dir: str | Path,
+    grid: list[dict[str, Any]] | None = None,
+    command: str | None = None,
+    class_bias: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Ship a cell of a cross-validated grid (``cv_folds > 0``) as ``weights_dir/name.*``.
+
+    The weights, temperature (fitted on out-of-fold DS1 logits) and CV record are the
+    cell's; ``grid`` (rows of ``benchmark.json``) adds every cell's CV score to the card;
+    ``command`` replaces the recorded command (the grid command that trains the cell);
+    ``class_bias`` (from :func:`~ecglens.train.mitdb.nested_bias_score` on the cell's
+    out-of-fold logits: ``bias`` and its nested-CV ``macro_f1_nsvf`` / ``S_f1``) is folded
+    into the output layer (:func:`~ecglens.train.mitdb.add_output_bias`) and recorded;
+    the card's test metrics, per-record table and intervals come from
+    :func:`~ecglens.evaluate.mitdb.evaluate_mitdb`.
+    """
+    import json
+    import shutil
+
+    from ecglens.train.mitdb import refresh_card_metrics
+
+    cell_dir, weights_dir = Path(cell_dir), Path(weights_dir)
+    config = json.loads((cell_dir / "model.json").read_text())
+    if not config.get("cv"):
+        raise EcgLensError("not a cross-validated cell (no cv in model.json)", cell_dir)
+    if grid:
+        ordered = sorted(grid, key=lambda r: r["cell"] != cell_dir.name)
+        config["cv"]["grid"] = [
+            {"cell": r["cell"], "macro_f1_nsvf": r["val_macro_f1"], "S_f1": r["val_S_f1"]}
+            for r in ordered
+        ]
+    config["run_config"] = json.loads((cell_dir / "run_config.json").read_text())
+    if command:
+        config["command"] = command
+    target = weights_dir / f"{name}.safetensors"
+    if class_bias:
+        from ecglens.models.registry import save_pretrained
+        from ecglens.train.mitdb import add_output_bias
+
+        loaded = load_model(cell_dir / "model.safetensors")
+        add_output_bias(loaded.module, np.asarray(class_bias["bias"]), config["temperature"])
+        config["class_bias"] = class_bias
+        save_pretrained(loaded.module, config, target)
+    else:
+        shutil.copyfile(cell_dir / "model.safetensors", target)
+    atomic_write_json(target.with_suffix(".json"), config)
+    return refresh_card_metrics(
+        target,
+        data_dir,
+        note="Selected by cross-validated macro-F1 (N,S,V,F) over DS1 among the cells of "
+        f"`ecglens benchmark mitdb --cv-folds {config['cv']['n_folds']}`; this is cell "
+        f"{cell_dir.name}. The command above trains the same run.",
         progress=False,
     )
