@@ -8,8 +8,10 @@ from ecglens.errors import EcgLensError
 from ecglens.train.images_benchmark import (
     ROBUST_KINDS,
     ImagesBenchmarkConfig,
+    image_vs_signal,
     run_images_benchmark,
 )
+from ecglens.train.images_benchmark import ptbxl_folder as ptbxl_folder_of
 
 FOLDERS = {"normal": "Normal", "mi": "MI", "post_mi": "PMI", "abnormal": "HB"}
 
@@ -68,3 +70,79 @@ def test_benchmark_config_is_checked():
         ImagesBenchmarkConfig(models=("resnet",))
     with pytest.raises(EcgLensError, match="at least two"):
         ImagesBenchmarkConfig(models=("vgg16",))
+
+
+@pytest.fixture(scope="module")
+def ptbxl_folder(fake_ptbxl, tmp_path_factory):
+    """A synthetic PTB-XL folder: 4 records in each of the 10 folds, half normal."""
+    return fake_ptbxl(tmp_path_factory.mktemp("ptbxl-root"), per_fold=4) / "ptb-xl"
+
+
+def test_rendered_rows_cross_domain_pretraining_and_image_vs_signal(
+    image_root, ptbxl_folder, tmp_path
+):
+    cfg = ImagesBenchmarkConfig(
+        height=32, width=64, models=("image-cnn", "vgg16"), fusions=("probabilities",), folds=2,
+        epochs=1, batch_size=8, variants=1, n_boot=50, random_split=False, robustness=False,
+        ptbxl=str(ptbxl_folder), rendered_models=("image-cnn", "vgg16"), rendered_epochs=1,
+        rendered_variants=1,
+    )  # fmt: skip
+    result = run_images_benchmark(image_root, tmp_path, cfg, progress=False, command="test")
+    rows = result["rows"]
+    rendered = {r["model"]: r for r in rows if r["kind"] == "rendered"}
+    assert set(rendered) == {"image-cnn", "vgg16", "fusion-features", "fusion-probabilities"}
+    assert all(r["n_scored"] == 4 and set(r["f1"]) == {"normal", "abnormal"}
+               for r in rendered.values())  # fmt: skip
+    assert rendered["fusion-features"]["member_minutes"] is not None
+    cross = [r for r in rows if r["kind"] == "cross-domain"]
+    directions = {r["split"] for r in cross}
+    assert len(directions) == 3  # both directions and the in-domain reference
+    to_mendeley = [r for r in cross if r["split"].startswith("rendered")]
+    assert all(r["n_scored"] == 12 for r in to_mendeley)  # every distinct Mendeley image
+    pretrained = [r for r in rows if r["kind"] == "pretrained"]
+    assert [r["model"] for r in pretrained] == ["image-cnn"]
+    assert pretrained[0]["n_scored"] == 12 and pretrained[0]["pretrain_minutes"] >= 0
+    gain = next(r for r in rows if r["kind"] == "pretrain-gain")
+    assert gain["accuracy_gain_ci"][0] <= gain["accuracy_gain"] <= gain["accuracy_gain_ci"][1]
+    versus = next(r for r in rows if r["kind"] == "image-vs-signal")
+    assert versus["n_records"] == 4 and versus["image_model"] in rendered
+    assert versus["gap"] == pytest.approx(versus["signal_auc"] - versus["image_auc"])
+    assert result["rendered_data"]["test"] == {"normal": 2, "abnormal": 2}
+    table = (tmp_path / "benchmark.md").read_text()
+    assert "rendered PTB-XL fold 10" in table and "Cross-domain" in table
+    assert "pretrained on rendered PTB-XL" in table and "Image vs signal" in table
+    # the pretrained cell starts from the rendered image-cnn
+    config = json.loads(
+        (tmp_path / "cells/grouped-cv-pretrained/image-cnn/fold-0/model.json").read_text()
+    )
+    assert config["run"]["init"].endswith("rendered/image-cnn/split/model.safetensors")
+    assert len((tmp_path / "cells/grouped-cv-pretrained/image-cnn/init.sha256").read_text()) == 65
+    # nothing is retrained on a second run
+    model = tmp_path / "cells" / "rendered" / "vgg16" / "split" / "model.safetensors"
+    stamp = model.stat().st_mtime_ns
+    again = run_images_benchmark(image_root, tmp_path, cfg, progress=False)
+    assert model.stat().st_mtime_ns == stamp
+    assert [r.get("accuracy") for r in again["rows"]] == [r.get("accuracy") for r in rows]
+
+
+def test_image_vs_signal_pairs_the_bootstrap():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 50)
+    signal = y + rng.normal(0, 0.5, 100)
+    image = y + rng.normal(0, 1.0, 100)
+    out = image_vs_signal(y, image, signal, n_boot=200)
+    assert out["gap"]["value"] == pytest.approx(out["signal"]["value"] - out["image"]["value"])
+    assert out["gap"]["value"] > 0 and out["gap"]["ci"][0] <= out["gap"]["value"]
+    same = image_vs_signal(y, image, image, n_boot=50)
+    assert same["gap"]["value"] == 0 and same["gap"]["ci"] == [0.0, 0.0]
+
+
+def test_rendered_config_is_checked(tmp_path):
+    with pytest.raises(EcgLensError, match="pretrain models"):
+        ImagesBenchmarkConfig(rendered_models=("image-cnn", "vgg16"), pretrain=("mobilenet-v2",))
+    with pytest.raises(EcgLensError, match="unknown image model"):
+        ImagesBenchmarkConfig(rendered_models=("resnet",))
+    run = ImagesBenchmarkConfig().rendered_run("image-cnn")
+    assert run.split == "ptbxl-folds" and run.train.epochs == 8
+    assert ImagesBenchmarkConfig().run("image-cnn").identity()["init"] is None
+    assert ptbxl_folder_of(tmp_path / "ecg-images", ImagesBenchmarkConfig()) is None

@@ -18,7 +18,7 @@ from ecglens.errors import EcgLensError
 from ecglens.progress import console
 
 # the command groups, in the order --help lists them
-COMMAND_GROUPS = ("models", "predict", "evaluate", "train", "batch", "serve")
+COMMAND_GROUPS = ("models", "predict", "evaluate", "train", "batch", "serve", "images")
 for _group in COMMAND_GROUPS:
     importlib.import_module(f"ecglens.cli.{_group}")  # registers the group's commands on app
 

@@ -72,7 +72,9 @@ from ecglens.progress import console, track
 from ecglens.train.provenance import environment, intended_use_section, reproduce_section
 from ecglens.train.trainer import ArrayDataset, TrainConfig, fit
 
-SPLITS = ("grouped-cv", "random")
+# "ptbxl-folds": printouts rendered from PTB-XL (ecglens.data.rendered), trained on
+# strat_folds 1-8, epoch chosen on 9, scored on 10 (ecglens.train.images_benchmark)
+SPLITS = ("grouped-cv", "random", "ptbxl-folds")
 SINGLE_MODELS = ("image-cnn", "mobilenet-v2", "vgg16")
 # Widths that train on one CPU core in about 2 minutes per fold at 128 x 224 pixels, 20
 # epochs (parameters: 245,620 / 243,092 / 231,212; see the benchmark).
@@ -151,6 +153,9 @@ class ImageRunConfig:
     head: TrainConfig = field(default_factory=default_head_config)
     head_variants: int = 2  # bank versions per image the feature-fusion head trains on
     head_dropout: float = 0.2
+    # a single model's layers start from these weights (a .safetensors of an image model of
+    # the same architecture, e.g. trained on rendered PTB-XL printouts); the head is new
+    init: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.input, dict):
@@ -429,6 +434,8 @@ def _inner_split(items: np.ndarray, labels: np.ndarray, fraction: float, seed: i
 
 def fold_splits(data: ImageData, run: ImageRunConfig) -> list[FoldSplit]:
     """The run's folds (grouped-cv: ``folds`` of them; random: one train/test split)."""
+    if run.split == "ptbxl-folds":
+        raise EcgLensError("ptbxl-folds runs take their split from the rendered manifest")
     glabels = data.group_labels
     if run.split == "grouped-cv":
         out = []
@@ -455,27 +462,47 @@ def fold_name(run: ImageRunConfig, k: int) -> str:
 # -- one fold -----------------------------------------------------------------------------
 
 
-def build_model(run: ImageRunConfig) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """An untrained single model of ``run`` (seeded) and its registry kwargs."""
+def build_model(
+    run: ImageRunConfig, n_classes: int = N_CLASSES
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """An untrained single model of ``run`` (seeded) and its registry kwargs; with
+    ``run.init``, every layer but the head (``fc``) is copied from those weights."""
     kwargs = {
         **run.architecture_kwargs,
-        "num_classes": N_CLASSES,
+        "num_classes": n_classes,
         "in_channels": run.input.channels,
     }
     torch.manual_seed(run.train.seed)
-    return create_model(run.architecture, **kwargs), kwargs
+    module = create_model(run.architecture, **kwargs)
+    if run.init:
+        loaded = load_model(run.init)
+        if loaded.config.get("architecture") != run.architecture:
+            raise EcgLensError(
+                f"init weights are a {loaded.config.get('architecture')}, not a "
+                f"{run.architecture}", run.init,
+            )  # fmt: skip
+        state = {k: v for k, v in loaded.module.state_dict().items() if not k.startswith("fc.")}
+        missing, unexpected = module.load_state_dict(state, strict=False)
+        if unexpected or any(not k.startswith("fc.") for k in missing):
+            raise EcgLensError("init weights do not fit the model's layers", run.init)
+    return module, kwargs
 
 
 def n_parameters(module: torch.nn.Module) -> int:
     return int(sum(p.numel() for p in module.parameters()))
 
 
-def _model_config(run: ImageRunConfig, kwargs: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def _model_config(
+    run: ImageRunConfig,
+    kwargs: dict[str, Any],
+    classes: tuple[str, ...] = IMAGE_CLASSES,
+    **extra: Any,
+) -> dict[str, Any]:
     return {
         "architecture": run.architecture,
         "architecture_kwargs": kwargs,
         "task": IMAGE_TASK,
-        "classes": list(IMAGE_CLASSES),
+        "classes": list(classes),
         "input": asdict(run.input),
         "run": run.to_dict(),
         "seed": run.seed,
@@ -495,7 +522,10 @@ def _since(began: tuple[float, float]) -> tuple[float, float]:
     return now[0] - began[0], now[1] - began[1]
 
 
-def _fit(module, train_x, train_y, val_x, val_y, config: TrainConfig, out_dir: Path, progress):
+def _fit(
+    module, train_x, train_y, val_x, val_y, config: TrainConfig, out_dir: Path, progress,
+    n_classes: int = N_CLASSES,
+):  # fmt: skip
     """fit into ``out_dir``/train, dropping the per-epoch checkpoints after; returns
     (result, wall seconds, CPU seconds)."""
     began = _clock()
@@ -507,7 +537,7 @@ def _fit(module, train_x, train_y, val_x, val_y, config: TrainConfig, out_dir: P
         out_dir / "train",
         progress=progress,
         augment=_pick_version,
-        n_classes=N_CLASSES,
+        n_classes=n_classes,
     )
     wall, cpu = _since(began)
     shutil.rmtree(out_dir / "train" / "checkpoints", ignore_errors=True)
@@ -530,16 +560,18 @@ def train_image_fold(
     if run.is_fusion:
         raise EcgLensError("train_image_fold trains single models; fusions: cross_validate")
     out_dir = Path(out_dir)
-    module, kwargs = build_model(run)
+    n_classes = len(data.classes)
+    module, kwargs = build_model(run, n_classes)
     glabels = data.group_labels
     result, wall, cpu = _fit(
         module, bank[split.train], glabels[split.train], clean[split.val], glabels[split.val],
-        run.train, out_dir, progress,
+        run.train, out_dir, progress, n_classes,
     )  # fmt: skip
     module = result.model.cpu().eval()
     config = _model_config(
         run,
         kwargs,
+        tuple(data.classes),
         fold=fold,
         n_train=int(len(split.train)),
         n_val=int(len(split.val)),
@@ -588,11 +620,12 @@ def train_fusion_fold(
     """Fuse the fold's trained ``members``: train the feature head (mode "features") or
     average (mode "probabilities"); write the fusion into ``out_dir``; return its config."""
     out_dir = Path(out_dir)
+    n_classes = len(data.classes)
     specs = [
         {"architecture": c["architecture"], "kwargs": c["architecture_kwargs"]}
         for c in member_configs
     ]
-    kwargs: dict[str, Any] = {"members": specs, "num_classes": N_CLASSES, "mode": run.fusion}
+    kwargs: dict[str, Any] = {"members": specs, "num_classes": n_classes, "mode": run.fusion}
     members = [m.eval() for m in members]
     extra: dict[str, Any] = {}
     wall = cpu = 0.0
@@ -608,16 +641,16 @@ def train_fusion_fold(
         std = np.maximum(std, STD_FLOOR * float(std.mean()) + 1e-12)
         torch.manual_seed(run.head.seed)
         head = torch.nn.Sequential(
-            torch.nn.Dropout(run.head_dropout), torch.nn.Linear(train_z.shape[-1], N_CLASSES)
+            torch.nn.Dropout(run.head_dropout), torch.nn.Linear(train_z.shape[-1], n_classes)
         )
         glabels = data.group_labels
         result, _, _ = _fit(
             head, (train_z - mean) / std, glabels[split.train], (val_z - mean) / std,
-            glabels[split.val], run.head, out_dir, progress,
+            glabels[split.val], run.head, out_dir, progress, n_classes,
         )  # fmt: skip
         wall, cpu = _since(began)
         kwargs["dropout"] = run.head_dropout
-        fused = ImageFusion(members, N_CLASSES, "features", dropout=run.head_dropout)
+        fused = ImageFusion(members, n_classes, "features", dropout=run.head_dropout)
         linear = result.model[1]
         with torch.no_grad():
             weight = linear.weight / torch.as_tensor(std)
@@ -625,11 +658,12 @@ def train_fusion_fold(
             fused.fc.bias.copy_(linear.bias - weight @ torch.as_tensor(mean))
         extra = {"head_best_epoch": result.best_epoch, "head_history": result.history}
     else:
-        fused = ImageFusion(members, N_CLASSES, "probabilities")
+        fused = ImageFusion(members, n_classes, "probabilities")
     member_seconds = sum(float(c["train_seconds"]) for c in member_configs)
     config = _model_config(
         run,
         kwargs,
+        tuple(data.classes),
         fold=fold,
         n_train=int(len(split.train)),
         n_val=int(len(split.val)),
@@ -746,7 +780,10 @@ def cross_validate(
             for spec, d in zip(run.members, dirs, strict=True)
             for k in range(len(splits))
         )
-        if bank is None and (todo or run.fusion == "features"):
+        head_todo = run.fusion == "features" and not all(
+            fold_finished(out_dir / fold_name(run, k), run) for k in range(len(splits))
+        )
+        if bank is None and (todo or head_todo):
             bank = augmentation_bank(data, run.input, run.variants, run.seed, progress)
         for spec, member_dir in zip(run.members, dirs, strict=True):
             result = cross_validate(
