@@ -11,6 +11,7 @@ from ecglens.explain.attribute import METHODS, attribute
 from ecglens.explain.beats import explain_beats
 from ecglens.explain.display import for_display, minmax, relu, scale_by_max
 from ecglens.explain.gradcam import conv_layer_names, get_layer
+from ecglens.explain.recommended import explainer_summary, recommended_method
 from ecglens.explain.twelve_lead import explain_12lead
 
 
@@ -31,10 +32,12 @@ __all__ = [
     "conv_layer_names",
     "explain_12lead",
     "explain_beats",
+    "explainer_summary",
     "for_display",
     "get_layer",
     "grad_cam",
     "minmax",
+    "recommended_method",
     "relu",
     "scale_by_max",
 ]

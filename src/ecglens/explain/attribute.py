@@ -1,25 +1,58 @@
 """One interface for every explainer, as captum's: ``attribute(model, inputs, target, method)``.
 
-Returns raw, signed maps at the input's resolution, one per example; display steps (ReLU,
-scaling) live in :mod:`ecglens.explain.display`. Methods:
+Returns raw maps at the input's resolution, one per example; display steps (ReLU, scaling)
+live in :mod:`ecglens.explain.display`. Larger values mean more evidence for ``target``.
+
+Shape contract (the figures rely on it): with ``inputs[0]`` of shape (B, *S),
+
+- per-input methods ("saliency", "smoothgrad", "integrated-gradients", "occlusion",
+  "shapley") return (B, *S): (B, L) for one-lead beats, (B, 12, L) for 12-lead records (one
+  map per lead), (B, K, L) for context windows of K beats (one map per beat), and (B, H, W)
+  for images (B, C, H, W) (summed over colour channels);
+- "grad-cam" returns (B, L) over time for beats and 12-lead records alike (one map shared by
+  all leads), (B, H, W) for images, and (B * K, L) for models that encode each beat of a
+  (B, K, L) context window; "cam" returns (B, L) over time.
+
+So a per-example map with as many dimensions as one example of the input (``maps.ndim ==
+inputs[0].ndim`` for 1-D signals) is per lead; one with a single dimension is over time.
+
+Methods (captum 0.9 implementations; ECG-specific choices in
+:mod:`ecglens.explain.captum_methods`):
 
 - ``"grad-cam"``: Grad-CAM at a Conv1d/Conv2d layer (``layer``; default the last), upsampled
-  linearly over time (and height for images). Over time only: one map shared by all leads.
+  linearly over time (and height for images); signed (no ReLU).
 - ``"cam"``: the class activation map a CAM network outputs itself (its second output).
+- ``"saliency"``: |gradient| of the output (Simonyan et al. 2014).
+- ``"smoothgrad"``: mean |gradient| over 16 noisy copies, noise 0.15 x the example's
+  standard deviation, seeded (Smilkov et al. 2017).
+- ``"integrated-gradients"``: from an all-zero baseline (the flat line of a normalised
+  beat / standardised record), 32 steps (Sundararajan et al. 2017); signed.
+- ``"occlusion"``: output drop when a window is zeroed (beats: L/16 samples sliding by half;
+  12-lead: lead x 1 s segment; images: H/16 x W/16 patches); signed.
+- ``"shapley"``: Shapley value sampling over segments (beats: 16 over time; 12-lead: lead x
+  10 segments; images: 8 x 8 patches), 8 seeded permutations, absent = zero; signed.
+
+Multi-input models (waveform + RR features): the first input is explained, the others are
+passed to the model unchanged. Ensembles: the ensemble's output is explained (Grad-CAM
+without ``layer``: the mean of its members' maps).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from ecglens.errors import EcgLensError
+from ecglens.explain import captum_methods as cm
 from ecglens.explain.gradcam import grad_cam_raw
 from ecglens.predict.forward import logits_of
+from ecglens.progress import track
 
 BATCH_SIZE = 512  # examples per backward pass
+PROGRESS_BATCH = 16  # examples per step of a progress bar
 
 
 def _cam(model, inputs, target, layer) -> np.ndarray:
@@ -32,7 +65,26 @@ def _cam(model, inputs, target, layer) -> np.ndarray:
     return cam.gather(1, index)[:, 0].cpu().numpy()
 
 
-METHODS: dict[str, Callable[..., np.ndarray]] = {"grad-cam": grad_cam_raw, "cam": _cam}
+METHODS: dict[str, Callable[..., np.ndarray]] = {
+    "grad-cam": grad_cam_raw,
+    "cam": _cam,
+    "saliency": cm.saliency,
+    "smoothgrad": cm.smoothgrad,
+    "integrated-gradients": cm.integrated_gradients,
+    "occlusion": cm.occlusion,
+    "shapley": cm.shapley,
+}
+PER_INPUT = ("saliency", "smoothgrad", "integrated-gradients", "occlusion", "shapley")
+SEEDED = ("smoothgrad", "shapley")  # take ``seed``
+SLOW = ("smoothgrad", "integrated-gradients", "occlusion", "shapley")  # show progress
+
+
+def show_progress(method: str, progress: bool | None) -> bool:
+    """Whether to draw a progress bar: ``progress`` when given; None: for the slow methods
+    (SmoothGrad, Integrated Gradients, occlusion, Shapley) when stderr is a terminal."""
+    if progress is not None:
+        return progress
+    return method in SLOW and sys.stderr.isatty()
 
 
 def _predicted(model: torch.nn.Module, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
@@ -47,27 +99,41 @@ def attribute(
     method: str = "grad-cam",
     layer: str | None = None,
     batch_size: int = BATCH_SIZE,
+    seed: int = cm.SEED,
+    progress: bool = False,
 ) -> np.ndarray:
     """Raw relevance maps of ``method`` for class ``target`` (an index, one per example, or
-    None for the predicted class): float32, (B, L) for beats and 12-lead records, (B, H, W)
-    for images; computed in batches of ``batch_size`` examples."""
+    None for the predicted class), float32, shaped as the module docstring states; computed
+    in batches of ``batch_size`` examples (slow methods with ``progress``: batches of
+    ``PROGRESS_BATCH`` under a progress bar). ``seed`` seeds SmoothGrad's noise and the
+    Shapley permutations (each batch starts from it). ``layer`` applies to Grad-CAM only."""
     if method not in METHODS:
         raise EcgLensError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+    if layer is not None and method != "grad-cam":
+        raise EcgLensError(f"layer applies to grad-cam only, not to method {method!r}")
     if isinstance(inputs, torch.Tensor):
         inputs = (inputs,)
     model.eval()
     n = inputs[0].shape[0]
+    show = progress and method in SLOW
+    if show:
+        batch_size = min(batch_size, PROGRESS_BATCH)
+    options: dict = {"seed": seed} if method in SEEDED else {}
+    if show and n == 1 and method in ("occlusion", "shapley"):
+        options["show_progress"] = True  # captum's own bar over the perturbations
+    starts = range(0, n, batch_size)
     chunks = []
-    for start in range(0, n, batch_size):
+    for start in track(starts, f"Explaining ({method})", enabled=show and n > 1):
         part = tuple(t[start : start + batch_size] for t in inputs)
         if target is None:
             part_target = _predicted(model, part)
-        elif isinstance(target, int):
-            part_target = torch.full((len(part[0]),), target, dtype=torch.long)
+        elif isinstance(target, int | np.integer):
+            part_target = torch.full((len(part[0]),), int(target), dtype=torch.long)
         else:
             part_target = torch.as_tensor(np.asarray(target)[start : start + batch_size])
         part_target = part_target.to(part[0].device, dtype=torch.long)
-        chunks.append(METHODS[method](model, part, part_target, layer))
+        chunks.append(METHODS[method](model, part, part_target, layer, **options))
     if not chunks:
-        return np.zeros((0, *inputs[0].shape[-1:]), dtype=np.float32)
+        shape = inputs[0].shape[1:] if method in PER_INPUT else inputs[0].shape[-1:]
+        return np.zeros((0, *shape), dtype=np.float32)
     return np.concatenate(chunks).astype(np.float32)

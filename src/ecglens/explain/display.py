@@ -33,12 +33,18 @@ def minmax(maps: np.ndarray, eps: float = 1e-12) -> np.ndarray:
     return ((flat - lo) / np.maximum(hi - lo, eps)).reshape(maps.shape).astype(np.float32)
 
 
+MAGNITUDE_METHODS = ("saliency", "smoothgrad")  # maps are gradient magnitudes (>= 0)
+
+
 def for_display(maps: np.ndarray, method: str) -> np.ndarray:
-    """The display form of raw maps of ``method``: Grad-CAM shows only the evidence for the
-    class (ReLU), scaled by its maximum; a CAM is min-max scaled (its sign carries no fixed
-    meaning); signed gradient methods are scaled by their largest magnitude."""
-    if method == "grad-cam":
-        return scale_by_max(relu(maps))
+    """The display form of raw maps of ``method``, in [0, 1] with the same shape: a CAM is
+    min-max scaled (its sign carries no fixed meaning); saliency and SmoothGrad (magnitudes)
+    are scaled by their maximum; the signed methods (Grad-CAM, Integrated Gradients,
+    occlusion, Shapley) show only the evidence for the class (ReLU), scaled by its maximum.
+    Per-lead maps (B, 12, L) are scaled by each example's maximum over all leads, so leads
+    stay comparable."""
     if method == "cam":
         return minmax(maps)
-    return scale_by_max(maps)
+    if method in MAGNITUDE_METHODS:
+        return scale_by_max(np.abs(np.asarray(maps, dtype=np.float32)))
+    return scale_by_max(relu(maps))

@@ -6,8 +6,9 @@ import numpy as np
 import torch
 
 from ecglens.errors import EcgLensError
-from ecglens.explain.attribute import METHODS, attribute
+from ecglens.explain.attribute import METHODS, attribute, show_progress
 from ecglens.explain.display import for_display
+from ecglens.explain.recommended import recommended_method
 from ecglens.models.registry import LoadedModel
 from ecglens.predict.twelve_lead import Prediction12
 
@@ -31,20 +32,23 @@ class SignedBinary(torch.nn.Module):
 def explain_12lead(
     pred: Prediction12,
     loaded: LoadedModel,
-    method: str = "cam",
+    method: str | None = None,
     target: int | str | None = None,
     device: str | torch.device = "cpu",
     raw: bool = False,
+    progress: bool | None = None,
 ) -> np.ndarray:
-    """(T,) relevance along the record for one class of ``pred.cam_classes`` (default: the
-    explained one, i.e. the predicted label / most probable class), in display form unless
-    ``raw``.
+    """Relevance for one class of ``pred.cam_classes`` (default: the explained one, i.e. the
+    predicted label / most probable class), in display form unless ``raw``: (T,) along the
+    record for "cam" and "grad-cam", (12, T) one map per lead for the per-input methods
+    (saliency, smoothgrad, integrated-gradients, occlusion, shapley).
 
     method "cam": the network's class activation map (its second output; display: min-max
     scaled); "grad-cam": Grad-CAM at the last conv layer (display: ReLU, scaled by its maximum;
-    all zeros where no region raises the class score). For binary models "normal" means the
-    negated logit.
+    all zeros where no region raises the class score); None: the model's recommended
+    explainer. For binary models "normal" means the negated logit.
     """
+    method = method or recommended_method(loaded)
     if method == "gradcam":
         method = "grad-cam"
     if method not in METHODS:
@@ -62,5 +66,5 @@ def explain_12lead(
     if pred.binary:
         module = SignedBinary(module)
     x = torch.from_numpy(pred.x[None]).to(device)
-    maps = attribute(module, x, k, method=method)
+    maps = attribute(module, x, k, method=method, progress=show_progress(method, progress))
     return (maps if raw else for_display(maps, method))[0]

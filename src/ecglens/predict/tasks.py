@@ -52,6 +52,13 @@ class Task:
 
 
 _TASKS: dict[str, Task] = {}
+# Explainers of :func:`ecglens.explain.attribute` (listed here, not imported: predict does not
+# import explain). The default a model uses is its benchmarked recommendation
+# (``ecglens.explain.recommended``); these lists' first entry is the fallback.
+_PER_INPUT = ("saliency", "smoothgrad", "integrated-gradients", "occlusion", "shapley")
+BEAT_METHODS = ("grad-cam", *_PER_INPUT)
+RECORD_METHODS = ("cam", "grad-cam", *_PER_INPUT)
+IMAGE_METHODS = ("grad-cam", *_PER_INPUT)
 
 
 def register_task(task: Task) -> Task:
@@ -110,7 +117,7 @@ register_task(
         description="single-lead beat models",
         classify=classify_record,
         options=("lead", "mc_samples", "review_threshold", "peaks", "with_reference"),
-        methods=("grad-cam",),
+        methods=BEAT_METHODS,
         figure="ecglens.plot.explain_beats:plot_beat_explanation",
         report="ecglens.report.beats:build_beat_report",
     )
@@ -124,7 +131,7 @@ for _name, _what in zip(TWELVE_LEAD_TASKS, _WHAT, strict=True):
             description=f"12-lead models ({_what})",
             classify=classify_12lead,
             options=(),
-            methods=("cam", "grad-cam"),
+            methods=RECORD_METHODS,
             figure="ecglens.plot.explain12:plot_12lead_explanation",
             report="ecglens.report.ptbxl:build_ptbxl_report",
         )
@@ -136,7 +143,7 @@ register_task(
         description="myocardial-infarction beat models",
         classify=classify_mi,
         options=("lead",),
-        methods=("grad-cam",),
+        methods=BEAT_METHODS,
         figure="ecglens.plot.explain_beats:plot_mi_explanation",
         report="ecglens.report.mi:build_mi_report",
     )
@@ -148,7 +155,7 @@ register_task(
         description="MI-vs-normal beat models trained on the Kaggle PTB CSVs",
         classify=classify_record,
         options=("lead", "mc_samples", "review_threshold", "peaks", "with_reference"),
-        methods=("grad-cam",),
+        methods=BEAT_METHODS,
         figure="ecglens.plot.explain_beats:plot_beat_explanation",
         report="ecglens.report.beats:build_beat_report",
     )
@@ -160,7 +167,7 @@ register_task(
         description="printout-image models",
         classify=classify_image,  # takes the image file's path, not a Record
         options=(),
-        methods=("grad-cam",),
+        methods=IMAGE_METHODS,
         figure="ecglens.plot.images:plot_image_explanation",
         report="ecglens.report.images:build_image_report",
     )

@@ -1,0 +1,764 @@
+"""``ecglens benchmark explanations``: sanity, faithfulness, plausibility and stability of every
+explainer on every shipped beat and 12-lead model (measures in
+:mod:`ecglens.evaluate.explanations`), and each model's recommended explainer.
+
+Examples (seeded): MIT-BIH beat models: ``beats`` annotated DS2 beats, a third each drawn
+from the N, S and V beats (so that plausibility compares the three; rare classes are
+over-represented on purpose); the MI beat model: ``beats`` lead-II beats of PTB-XL fold-10
+records, at most one per record, half MI and half normal; 12-lead models: ``beats`` PTB-XL
+fold-10 records. Every map explains the class the model predicts. Intervals resample
+records.
+
+**Recommendation rule** (fixed before measuring): among the explainers of the model's task
+that pass the randomisation sanity check (:func:`ecglens.evaluate.explanations.passes_sanity`)
+and whose deletion AUC is below the random map's with a paired 95% interval of the difference
+that excludes zero (zero baseline), the one with the largest margin over random, (insertion
+AUC - deletion AUC) - (the random map's), wins; margins within 0.01 count as ties, broken by
+speed. No explainer qualifying: no recommendation (the task's default stays). *Speed budget*
+(added after the first run recommended Shapley sampling for a beat model, which would take
+minutes on a 30-minute record): a default must keep the whole job within its target, so beat
+models (every beat of a record is explained) only take explainers at most
+:data:`BEAT_SPEED_FACTOR` x Grad-CAM's time per beat measured in the same run (Grad-CAM
+explains a 30-minute record within the target: ``bench/explain_speed.py``), and 12-lead models
+(one record at a time) only those under :data:`RECORD_BUDGET_S` per record.
+
+Data-label randomisation (MIT-BIH beat models): a model of the same architecture and inputs,
+trained briefly (``label_epochs`` epochs on ``label_beats`` DS1 beats) on shuffled labels;
+its maps are compared with the shipped model's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import textwrap
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ecglens._atomic import atomic_write_json, atomic_write_text
+from ecglens.errors import EcgLensError
+from ecglens.evaluate import explanations as ev
+from ecglens.explain.attribute import METHODS, attribute
+from ecglens.explain.display import for_display
+from ecglens.explain.recommended import EXPLAINERS_FILE
+from ecglens.explain.twelve_lead import SignedBinary
+from ecglens.models.registry import WEIGHTS_DIR, LoadedModel, create_model, list_pretrained
+from ecglens.models.registry import load_model as _load_model
+from ecglens.predict.tasks import task_of
+from ecglens.progress import console
+
+TIE = 0.01  # margins closer than this are ties, broken by speed
+BEAT_SPEED_FACTOR = 3.0  # beat models: a default at most this x Grad-CAM's time per beat
+RECORD_BUDGET_S = 3.0  # 12-lead models: a default within this per record
+CARD_LINE = "- **Recommended explainer**"
+
+
+@dataclass(frozen=True)
+class ExplanationsBenchmarkConfig:
+    """What is measured; saved beside the table."""
+
+    models: tuple[str, ...] = ()  # empty: every shipped beat and 12-lead model
+    methods: tuple[str, ...] = ()  # empty: every explainer of each model's task
+    beats: int = 64
+    seed: int = 0
+    n_boot: int = 1000
+    label_randomization: bool = True
+    label_beats: int = 8000
+    label_epochs: int = 3
+    sensitivity_examples: int = 8
+    sensitivity_perturbations: int = 3
+    baselines: tuple[str, ...] = ev.BASELINES
+    fractions: tuple[float, ...] = field(default_factory=lambda: tuple(ev.FRACTIONS.tolist()))
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown:
+            raise EcgLensError(
+                f"--method: unknown explainer {unknown[0]!r}; known: {', '.join(METHODS)}"
+            )
+        if self.beats < 4:
+            raise EcgLensError(f"--beats must be at least 4, not {self.beats}")
+
+
+def default_models() -> list[str]:
+    """Every shipped model of a beat or 12-lead task (not the image models)."""
+    out = []
+    for name in list_pretrained():
+        config = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
+        if config.get("task") not in ("images",):
+            out.append(name)
+    return out
+
+
+# ------------------------------------------------------------------------------ examples
+@dataclass
+class Examples:
+    """What one model explains: inputs (waveform first), the explained class, groups
+    (records) for the bootstrap, and what plausibility needs."""
+
+    inputs: tuple[torch.Tensor, ...]
+    target: np.ndarray
+    groups: np.ndarray
+    module: torch.nn.Module
+    probability: Any  # (waveform batch as numpy) -> (n,) probability of the target
+    reference: np.ndarray | None = None  # reference class per example (beats)
+    classes: tuple[str, ...] = ()
+    fs: float | None = None
+    r_index: int | None = None
+    kind: str = "beats"  # "beats", "mi" or "12-lead"
+    description: str = ""
+
+
+def _probability_fn(module, rest, target, temperature: float, sigmoid: bool):
+    target_t = torch.as_tensor(target, dtype=torch.long)
+
+    def probability(x: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            out = module(torch.as_tensor(x), *rest)
+            logits = out[0] if isinstance(out, tuple | list) else out
+            z = logits.float() / temperature
+            p = torch.sigmoid(z) if sigmoid else torch.softmax(z, dim=1)
+            return p.gather(1, target_t[:, None])[:, 0].numpy().astype(np.float64)
+
+    return probability
+
+
+def _draw(rng: np.random.Generator, pools: list[np.ndarray], n: int) -> np.ndarray:
+    """About n / len(pools) indices from each pool, seeded, more from others when one runs
+    short."""
+    want = [n // len(pools) + (i < n % len(pools)) for i in range(len(pools))]
+    picked = [rng.permutation(p)[:w] for p, w in zip(pools, want, strict=True)]
+    short = n - sum(len(p) for p in picked)
+    if short > 0:
+        rest = np.setdiff1d(np.concatenate(pools), np.concatenate(picked))
+        picked.append(rng.permutation(rest)[:short])
+    return np.sort(np.concatenate(picked)).astype(np.int64)
+
+
+def _beat_examples(loaded: LoadedModel, data: Path, n: int, seed: int) -> Examples:
+    from ecglens.data.mitdb import DS2, load_mitdb_beats
+    from ecglens.inputs.beats import BeatConfig
+
+    bc = BeatConfig(**loaded.config["beats"])
+    beats = load_mitdb_beats(data / "mitdb", DS2, bc, progress=False)
+    rng = np.random.default_rng(seed)
+    pools = [np.flatnonzero(beats.y == beats.classes.index(c)) for c in ("N", "S", "V")]
+    idx = _draw(rng, pools, n)
+    sub = beats.subset(idx)
+    description = f"{n} DS2 beats (a third each N, S, V) of {len(set(sub.record))} records"
+    return _examples_of(loaded, sub, bc, "beats", description)
+
+
+def _examples_of(loaded: LoadedModel, sub: Any, bc: Any, kind: str, description: str) -> Examples:
+    """The examples of beat set ``sub`` (its ``x``, ``rr``, ``record``, ``y``) for a beat model,
+    each explained for the class the model predicts."""
+    from ecglens.inputs.beats import model_input_arrays
+
+    arrays = model_input_arrays(sub.x, sub.rr, loaded.config["inputs"])
+    inputs = tuple(torch.as_tensor(np.ascontiguousarray(a)) for a in arrays)
+    module = loaded.module.eval()
+    temperature = float(loaded.config.get("temperature", 1.0))
+    with torch.inference_mode():
+        target = module(*inputs).argmax(1).numpy()
+    return Examples(
+        inputs=inputs,
+        target=target,
+        groups=np.asarray(sub.record, dtype=str),
+        module=module,
+        probability=_probability_fn(module, inputs[1:], target, temperature, sigmoid=False),
+        reference=sub.y,
+        classes=tuple(loaded.classes),
+        fs=bc.beat_fs,
+        r_index=bc.r_index,
+        kind=kind,
+        description=description,
+    )
+
+
+def _mi_examples(loaded: LoadedModel, data: Path, n: int, seed: int) -> Examples:
+    from ecglens.data.ptbxl_mi import load_mi_beats
+    from ecglens.inputs.beats import BeatConfig
+
+    bc = BeatConfig(**loaded.config["beats"])
+    lead = loaded.config.get("lead", "II")
+    mi = load_mi_beats(data / "ptb-xl", lead, folds=[10], cache_dir="runs/cache", config=bc)
+    beats = mi.beats
+    rng = np.random.default_rng(seed)
+    first = {}
+    for i in rng.permutation(len(beats)):  # one random beat per record
+        first.setdefault(beats.record[i], i)
+    one = np.array(sorted(first.values()), dtype=np.int64)
+    pools = [one[beats.y[one] == k] for k in (1, 0)]
+    idx = _draw(rng, pools, n)
+    sub = beats.subset(idx)
+    description = (
+        f"{len(idx)} lead-{lead} beats of as many PTB-XL fold-10 records (half MI, half normal)"
+    )
+    return _examples_of(loaded, sub, bc, "mi", description)
+
+
+def _record_examples(loaded: LoadedModel, data: Path, n: int, seed: int) -> Examples:
+    from ecglens.data.ptbxl import load_ptbxl_metadata, ptbxl_dir
+    from ecglens.inputs.twelve_lead import prepare_12lead
+    from ecglens.io import read_record
+
+    folder = ptbxl_dir(data / "ptb-xl")
+    meta = load_ptbxl_metadata(folder)
+    meta = meta[(meta["strat_fold"] == 10) & meta["binary"].notna() & meta["has_lr"]]
+    rng = np.random.default_rng(seed)
+    ids = np.sort(rng.permutation(meta.index.to_numpy())[:n])
+    xs = []
+    for ecg_id in ids:
+        record = read_record(folder / meta.loc[ecg_id, "filename_lr"])
+        xs.append(prepare_12lead(record, loaded.config)[1])
+    x = torch.as_tensor(np.stack(xs))
+    binary = loaded.task == "ptbxl-binary" or len(loaded.config.get("outputs", [1, 1])) == 1
+    module = SignedBinary(loaded.module).eval() if binary else loaded.module.eval()
+    with torch.inference_mode():
+        logits = module(x)[0]
+    if binary:
+        threshold = float(loaded.config.get("threshold", 0.5))
+        target = (torch.sigmoid(logits[:, 1]) >= threshold).long().numpy()
+    else:
+        target = logits.argmax(1).numpy()
+    return Examples(
+        inputs=(x,),
+        target=target,
+        groups=ids.astype(str),
+        module=module,
+        probability=_probability_fn(module, (), target, 1.0, sigmoid=True),
+        kind="12-lead",
+        description=f"{len(ids)} PTB-XL fold-10 records",
+    )
+
+
+def load_examples(loaded: LoadedModel, data: Path, n: int, seed: int) -> Examples:
+    """The examples a model is benchmarked on (module docstring)."""
+    family = task_of(loaded).family
+    if family == "12-lead":
+        return _record_examples(loaded, data, n, seed)
+    if loaded.task == "ptbxl-mi":
+        return _mi_examples(loaded, data, n, seed)
+    if loaded.task == "beats" and tuple(loaded.classes) == ("N", "S", "V", "F", "Q"):
+        return _beat_examples(loaded, data, n, seed)
+    raise EcgLensError(f"model {loaded.name}: no benchmark examples for task {loaded.task!r}")
+
+
+# ------------------------------------------------------------------------------ measures
+def _maps(module, ex: Examples, method: str, seed: int) -> np.ndarray:
+    """Raw maps shaped like the waveform input (grad-cam over context windows reshaped to
+    (n, K, L)); over time only (n, L) for grad-cam/cam on 12-lead records."""
+    maps = attribute(module, ex.inputs, ex.target, method, seed=seed)
+    x = ex.inputs[0]
+    if x.dim() == 3 and maps.shape[0] == x.shape[0] * x.shape[1]:
+        maps = maps.reshape(x.shape)
+    return maps
+
+
+def _middle(a: np.ndarray) -> np.ndarray:
+    """One-lead beat maps (n, L): the middle beat of (n, K, L) context windows."""
+    return a[:, a.shape[1] // 2] if a.ndim == 3 else a
+
+
+def _summary(values, groups, n_boot, seed, statistic=np.median) -> dict[str, Any]:
+    keep = np.isfinite(values)
+    return ev.interval(values[keep], groups[keep], statistic, n_boot, seed)
+
+
+def _curves(ex: Examples, scores: np.ndarray, baseline: np.ndarray, fractions) -> tuple:
+    x = ex.inputs[0].numpy()
+    return ev.deletion_insertion(ex.probability, x, scores, baseline, np.asarray(fractions))
+
+
+def _plausibility(ex: Examples, relevance: np.ndarray, correct: np.ndarray) -> dict[str, Any]:
+    if ex.fs is None or ex.r_index is None:
+        return {}
+    rel = _middle(relevance)
+    windows = ev.MI_WINDOWS_MS if ex.kind == "mi" else ev.BEAT_WINDOWS_MS
+    masks = ev.window_masks(rel.shape[-1], ex.fs, ex.r_index, windows)
+    shares = ev.window_shares(rel, masks)
+    out: dict[str, Any] = {"chance": {k: float(m.mean()) for k, m in masks.items()}}
+    names = ("normal", "MI") if ex.kind == "mi" else ex.classes
+    for k, name in enumerate(names):
+        if ex.kind != "mi" and name not in ("N", "S", "V"):
+            continue
+        sel = correct & (ex.reference == k)
+        out[name] = {
+            "n": int(sel.sum()),
+            **{
+                w: (float(np.nanmedian(s[sel])) if sel.any() and masks[w].any() else None)
+                for w, s in shares.items()
+            },
+        }
+    return out
+
+
+def _member_spearman(ex: Examples, method: str, seed: int) -> float | None:
+    members = getattr(ex.module, "members", None)
+    if members is None or not getattr(ex.module, "explain_by_members", False):
+        return None
+    maps = [_maps(m, ex, method, seed) for m in members]
+    pairs = [
+        np.median(ev.rank_correlation(maps[i], maps[j]))
+        for i in range(len(maps))
+        for j in range(i + 1, len(maps))
+    ]
+    return float(np.mean(pairs))
+
+
+def _sensitivity(ex: Examples, method: str, cfg: ExplanationsBenchmarkConfig) -> np.ndarray:
+    k = min(cfg.sensitivity_examples, len(ex.target))
+    inputs = tuple(t[:k] for t in ex.inputs)
+
+    def explain(xs, target: torch.Tensor) -> tuple[torch.Tensor]:
+        xs = xs if isinstance(xs, tuple) else (xs,)
+        m = attribute(ex.module, xs, target.numpy(), method, seed=cfg.seed)
+        return (torch.as_tensor(m.reshape(len(xs[0]), -1)),)
+
+    return ev.max_sensitivity(
+        explain,
+        inputs,
+        n_perturb=cfg.sensitivity_perturbations,
+        seed=cfg.seed,
+        target=torch.as_tensor(ex.target[:k]),
+    )
+
+
+# ------------------------------------------------------------ data-label randomisation
+def train_shuffled_label_model(
+    loaded: LoadedModel, data: Path, cache: Path, cfg: ExplanationsBenchmarkConfig
+) -> torch.nn.Module:
+    """A model of ``loaded``'s architecture and inputs trained on DS1 beats whose labels
+    are shuffled (seeded); cached as safetensors under ``cache``, keyed by the model's
+    architecture, inputs and beat settings (a replaced model gets its own)."""
+    from safetensors.torch import load_file, save_file
+
+    from ecglens.data.mitdb import DS1, load_mitdb_beats
+    from ecglens.inputs.beats import BeatConfig, model_input_arrays
+
+    module = create_model(loaded.config["architecture"], **loaded.config["architecture_kwargs"])
+    spec = {
+        k: loaded.config.get(k) for k in ("architecture", "architecture_kwargs", "inputs", "beats")
+    }
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
+    key = f"{loaded.name}-{digest}-s{cfg.seed}-n{cfg.label_beats}-e{cfg.label_epochs}"
+    path = cache / f"{key}.safetensors"
+    if path.is_file():
+        module.load_state_dict(load_file(str(path)))
+        return module.eval()
+    bc = BeatConfig(**loaded.config["beats"])
+    beats = load_mitdb_beats(data / "mitdb", DS1, bc, progress=False)
+    rng = np.random.default_rng(cfg.seed)
+    idx = np.sort(rng.permutation(len(beats))[: cfg.label_beats])
+    sub = beats.subset(idx)
+    arrays = [
+        torch.as_tensor(np.ascontiguousarray(a))
+        for a in model_input_arrays(sub.x, sub.rr, loaded.config["inputs"])
+    ]
+    y = torch.as_tensor(rng.permutation(sub.y))  # labels shuffled across beats
+    torch.manual_seed(cfg.seed)
+    optimizer = torch.optim.Adam(module.parameters(), lr=1e-3)
+    module.train()
+    for _ in range(cfg.label_epochs):
+        order = torch.randperm(len(y))
+        for start in range(0, len(y), 256):
+            b = order[start : start + 256]
+            optimizer.zero_grad()
+            out = module(*(a[b] for a in arrays))
+            loss = torch.nn.functional.cross_entropy(out, y[b])
+            loss.backward()
+            optimizer.step()
+    cache.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in module.state_dict().items()}, str(path))
+    return module.eval()
+
+
+# ---------------------------------------------------------------------------- one model
+def benchmark_model(
+    name: str, data: Path, out: Path, cfg: ExplanationsBenchmarkConfig
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Rows (one per explainer) and mean curves ``{method: {"deletion", "insertion"}}`` of one
+    model."""
+    torch.manual_seed(cfg.seed)
+    loaded = _load_model(name)
+    task = task_of(loaded)
+    methods = [m for m in (cfg.methods or task.methods) if m in task.methods]
+    ex = load_examples(loaded, data, cfg.beats, cfg.seed)
+    console.print(f"{name}: {ex.description}; explainers {', '.join(methods)}")
+    x = ex.inputs[0].numpy()
+    n = len(x)
+    correct = ex.target == ex.reference if ex.reference is not None else np.ones(n, bool)
+
+    shuffled = None
+    if cfg.label_randomization and ex.kind == "beats":
+        shuffled = train_shuffled_label_model(loaded, data, out / "label-random", cfg)
+
+    references: dict[str, dict[str, np.ndarray]] = {}
+    base_maps = {"random": ev.random_map(x.shape, cfg.seed), "edge": ev.edge_map(x)}
+    baselines = {b: ev.baseline_signal(x, b) for b in cfg.baselines}
+    curves_out: dict[str, Any] = {}
+    for kind, scores in base_maps.items():
+        references[kind] = {}
+        for b, base in baselines.items():
+            d, i = _curves(ex, scores, base, cfg.fractions)
+            references[kind][b] = (d, i)
+        d, i = references[kind][cfg.baselines[0]]
+        curves_out[kind] = {"deletion": _round(d.mean(0)), "insertion": _round(i.mean(0))}
+
+    fractions = np.asarray(cfg.fractions)
+    rows = []
+    for method in methods:
+        t0 = time.perf_counter()
+        maps = _maps(ex.module, ex, method, cfg.seed)
+        seconds = (time.perf_counter() - t0) / n
+
+        def explain(m: torch.nn.Module, method=method) -> np.ndarray:
+            return _maps(m, ex, method, cfg.seed)
+
+        cascade = ev.cascading_randomization(ex.module, explain, maps, seed=cfg.seed)
+        full = _summary(cascade[-1]["spearman"], ex.groups, cfg.n_boot, cfg.seed)
+        row: dict[str, Any] = {
+            "model": name,
+            "explainer": method,
+            "examples": ex.description,
+            "n_examples": n,
+            "unit": "record" if ex.kind == "12-lead" else "beat",
+            "seconds_per_example": seconds,
+            "randomisation_spearman": full["value"],
+            "randomisation_spearman_ci": full["ci"],
+            "randomisation_cascade": [
+                {
+                    "layers": c["layers"],
+                    "down_to": c["down_to"],
+                    "median": float(np.median(c["spearman"])),
+                }
+                for c in cascade
+            ],
+            "passes_sanity": ev.passes_sanity(full),
+        }
+        if shuffled is not None:
+            lab = _summary(
+                ev.rank_correlation(maps, explain(shuffled)), ex.groups, cfg.n_boot, cfg.seed
+            )
+            row["label_randomisation_spearman"] = lab["value"]
+            row["label_randomisation_spearman_ci"] = lab["ci"]
+        per_baseline = {}
+        for b, base in baselines.items():
+            d, i = _curves(ex, maps, base, cfg.fractions)
+            da, ia = ev.curve_auc(d, fractions), ev.curve_auc(i, fractions)
+            entry = {}
+            for ref in ("random", "edge"):
+                rd, ri = references[ref][b]
+                rda, ria = ev.curve_auc(rd, fractions), ev.curve_auc(ri, fractions)
+                entry[ref] = {
+                    "deletion_auc": _summary(rda, ex.groups, cfg.n_boot, cfg.seed, np.mean),
+                    "insertion_auc": _summary(ria, ex.groups, cfg.n_boot, cfg.seed, np.mean),
+                    "deletion_difference": _summary(
+                        da - rda, ex.groups, cfg.n_boot, cfg.seed, np.mean
+                    ),
+                    "margin": _summary(
+                        (ia - da) - (ria - rda), ex.groups, cfg.n_boot, cfg.seed, np.mean
+                    ),
+                }
+            entry["deletion_auc"] = _summary(da, ex.groups, cfg.n_boot, cfg.seed, np.mean)
+            entry["insertion_auc"] = _summary(ia, ex.groups, cfg.n_boot, cfg.seed, np.mean)
+            per_baseline[b] = entry
+            if b == cfg.baselines[0]:
+                curves_out[method] = {"deletion": _round(d.mean(0)), "insertion": _round(i.mean(0))}
+        main = per_baseline[cfg.baselines[0]]
+        row.update(
+            {
+                "baseline": cfg.baselines[0],
+                "deletion_auc": main["deletion_auc"]["value"],
+                "deletion_auc_ci": main["deletion_auc"]["ci"],
+                "deletion_auc_random": main["random"]["deletion_auc"]["value"],
+                "deletion_auc_random_ci": main["random"]["deletion_auc"]["ci"],
+                "deletion_auc_edge": main["edge"]["deletion_auc"]["value"],
+                "insertion_auc": main["insertion_auc"]["value"],
+                "insertion_auc_ci": main["insertion_auc"]["ci"],
+                "insertion_auc_random": main["random"]["insertion_auc"]["value"],
+                "insertion_auc_random_ci": main["random"]["insertion_auc"]["ci"],
+                "insertion_auc_edge": main["edge"]["insertion_auc"]["value"],
+                "deletion_vs_random": main["random"]["deletion_difference"]["value"],
+                "deletion_vs_random_ci": main["random"]["deletion_difference"]["ci"],
+                "margin_vs_random": main["random"]["margin"]["value"],
+                "margin_vs_random_ci": main["random"]["margin"]["ci"],
+                "margin_vs_edge": main["edge"]["margin"]["value"],
+                "margin_vs_edge_ci": main["edge"]["margin"]["ci"],
+                "baselines": per_baseline,
+            }
+        )
+        display = for_display(maps, method)
+        row["plausibility"] = _plausibility(ex, display, correct)
+        sens = _sensitivity(ex, method, cfg)
+        row["max_sensitivity"] = float(np.median(sens))
+        row["ensemble_member_spearman"] = _member_spearman(ex, method, cfg.seed)
+        rows.append(row)
+        console.print(
+            f"  {method}: {seconds * 1000:.1f} ms/example, randomised Spearman "
+            f"{full['value']:.2f} [{full['ci'][0]:.2f}, {full['ci'][1]:.2f}], deletion "
+            f"{row['deletion_auc']:.3f} vs random {row['deletion_auc_random']:.3f}"
+        )
+    recommend(rows, task.methods)
+    return rows, curves_out
+
+
+def _round(a: np.ndarray) -> list[float]:
+    return [round(float(v), 4) for v in a]
+
+
+def qualifies(row: dict[str, Any]) -> bool:
+    """Passes sanity and beats random on deletion with an interval excluding zero."""
+    return bool(row["passes_sanity"] and row["deletion_vs_random_ci"][1] < 0)
+
+
+def fast_enough(row: dict[str, Any], rows: list[dict[str, Any]]) -> bool:
+    """Within the speed budget of a default (module docstring); beat models without a
+    Grad-CAM row to compare with: every explainer."""
+    if row.get("unit") == "record":
+        return row["seconds_per_example"] < RECORD_BUDGET_S
+    grad = next((r for r in rows if r["explainer"] == "grad-cam"), None)
+    if grad is None:
+        return True
+    return row["seconds_per_example"] <= BEAT_SPEED_FACTOR * grad["seconds_per_example"]
+
+
+def recommend(rows: list[dict[str, Any]], allowed: tuple[str, ...]) -> str | None:
+    """Set ``recommended`` (and ``fast_enough``) on every row (the rule in the module
+    docstring); the winner."""
+    for r in rows:
+        r["fast_enough"] = fast_enough(r, rows)
+    eligible = [r for r in rows if qualifies(r) and r["fast_enough"] and r["explainer"] in allowed]
+    best = None
+    if eligible:
+        top = max(r["margin_vs_random"] for r in eligible)
+        tied = [r for r in eligible if r["margin_vs_random"] >= top - TIE]
+        best = min(tied, key=lambda r: r["seconds_per_example"])["explainer"]
+    for r in rows:
+        r["recommended"] = r["explainer"] == best
+    return best
+
+
+def ranking_agreement(rows: list[dict[str, Any]], baselines: tuple[str, ...]) -> float | None:
+    """Spearman between the explainers' margins over random under the first two baselines
+    (does the ranking hold across baselines?); None with fewer than 3 explainers."""
+    if len(rows) < 3 or len(baselines) < 2:
+        return None
+    a = np.array([r["baselines"][baselines[0]]["random"]["margin"]["value"] for r in rows])
+    b = np.array([r["baselines"][baselines[1]]["random"]["margin"]["value"] for r in rows])
+    return float(ev.rank_correlation(a[None] - a.min(), b[None] - b.min())[0])
+
+
+def why(rows: list[dict[str, Any]]) -> str:
+    """One sentence: why the recommended explainer won (or why none did)."""
+    best = next((r for r in rows if r["recommended"]), None)
+    if best is None:
+        return (
+            "no explainer both passed the randomisation check and beat a random map on "
+            "deletion (95% interval excluding zero) within the speed budget"
+        )
+    rivals = [r for r in rows if qualifies(r) and r["fast_enough"] and r is not best]
+    slower = [r["explainer"] for r in rows if qualifies(r) and not r["fast_enough"]]
+    text = (
+        f"passes the randomisation check (median Spearman {best['randomisation_spearman']:.2f} "
+        f"with every layer random) and beats a random map on deletion (AUC "
+        f"{best['deletion_auc']:.3f} vs {best['deletion_auc_random']:.3f}; insertion-deletion "
+        f"margin over random {best['margin_vs_random']:+.3f})"
+    )
+    if rivals:
+        text += f", the largest margin of the {len(rivals) + 1} explainers that qualify"
+        if any(r["margin_vs_random"] > best["margin_vs_random"] for r in rivals):
+            text += " (a tie within 0.01, the fastest)"
+    elif slower:
+        text += ", the only explainer that qualifies within the speed budget"
+    else:
+        text += ", the only explainer that qualifies"
+    if slower:
+        verb = "qualifies but is" if len(slower) == 1 else "qualify but are"
+        text += f"; {', '.join(slower)} also {verb} too slow for a default"
+    return text
+
+
+# ----------------------------------------------------------------------------- outputs
+def _ci(value: float, ci: list[float], digits: int = 2) -> str:
+    return f"{value:.{digits}f} [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+
+
+def _verdict(row: dict[str, Any]) -> str:
+    if row["recommended"]:
+        return "**yes**"
+    return "too slow" if qualifies(row) and not row.get("fast_enough", True) else ""
+
+
+def markdown(rows: list[dict[str, Any]], agreement: dict[str, float | None]) -> str:
+    """The table of the README."""
+    lines = [
+        "| model | explainer | rec. | sanity: randomised Spearman [95% CI] | label-rand. "
+        "Spearman | deletion AUC (random; edge) | insertion AUC (random; edge) | "
+        "margin vs random [95% CI] | ms/example |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        label = r.get("label_randomisation_spearman")
+        lines.append(
+            f"| {r['model']} | {r['explainer']} | {_verdict(r)} | "
+            f"{_ci(r['randomisation_spearman'], r['randomisation_spearman_ci'])} "
+            f"{'pass' if r['passes_sanity'] else 'FAIL'} | "
+            f"{'' if label is None else f'{label:.2f}'} | "
+            f"{r['deletion_auc']:.3f} ({r['deletion_auc_random']:.3f}; "
+            f"{r['deletion_auc_edge']:.3f}) | "
+            f"{r['insertion_auc']:.3f} ({r['insertion_auc_random']:.3f}; "
+            f"{r['insertion_auc_edge']:.3f}) | "
+            f"{_ci(r['margin_vs_random'], r['margin_vs_random_ci'], 3)} | "
+            f"{r['seconds_per_example'] * 1000:.1f} |"
+        )
+    lines += [
+        "",
+        "Second baseline (removed samples replaced by the signal blurred with a Gaussian of "
+        "sigma L/32) and stability (max-sensitivity: the largest relative change of the map "
+        "under 2% noise, median; members: median Spearman between the maps of an ensemble's "
+        "members):",
+        "",
+        "| model | explainer | blur: deletion AUC (random) | blur: insertion AUC (random) | "
+        "blur: margin vs random [95% CI] | max-sensitivity | members' Spearman |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        blur = r["baselines"].get("blur")
+        if blur is None:
+            continue
+        members = r.get("ensemble_member_spearman")
+        lines.append(
+            f"| {r['model']} | {r['explainer']} | {blur['deletion_auc']['value']:.3f} "
+            f"({blur['random']['deletion_auc']['value']:.3f}) | "
+            f"{blur['insertion_auc']['value']:.3f} ({blur['random']['insertion_auc']['value']:.3f})"
+            f" | {_ci(blur['random']['margin']['value'], blur['random']['margin']['ci'], 3)} | "
+            f"{r['max_sensitivity']:.2f} | {'' if members is None else f'{members:.2f}'} |"
+        )
+    lines += [
+        "",
+        "Plausibility (median share of the relevance per window, correctly classified beats; "
+        "chance = the window's share of the input; n/a: the window lies outside the input):",
+        "",
+        "| model | explainer | class | n | P | QRS | ST-T | ST (MI) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        for cls, v in (r.get("plausibility") or {}).items():
+            cells = [v.get(w) for w in ("P", "QRS", "ST-T", "ST")]
+            shown = " | ".join("n/a" if c is None else f"{c:.2f}" for c in cells)
+            lines.append(
+                f"| {r['model']} | {r['explainer']} | {cls} | {v.get('n', '')} | {shown} |"
+            )
+    held = ", ".join(f"{m} {'n/a' if a is None else f'{a:.2f}'}" for m, a in agreement.items())
+    lines += [
+        "",
+        "Does the ranking hold across baselines? Spearman between the explainers' margins "
+        f"over random with the zero and the blur baseline: {held}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def compact_json(obj: Any) -> str:
+    """JSON indented by key, with lists of numbers on one line (small, readable diffs)."""
+    text = json.dumps(obj, indent=1)
+    return (
+        re.sub(
+            r"\[\s+([^\[\]{}\"]*?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text
+        )
+        + "\n"
+    )
+
+
+def update_shipped(results: dict[str, dict[str, Any]]) -> None:
+    """Merge ``results`` ({model: {"recommended", "why", "curves"}}) into the shipped
+    ``explainers.json`` and put the "Recommended explainer" line in each model card."""
+    path = WEIGHTS_DIR / EXPLAINERS_FILE
+    table = json.loads(path.read_text()) if path.is_file() else {}
+    table.update(results)
+    atomic_write_text(path, compact_json(dict(sorted(table.items()))))
+    for model, entry in results.items():
+        card = WEIGHTS_DIR / f"{model}.md"
+        if card.is_file():
+            atomic_write_text(card, set_card_line(card.read_text(), entry))
+
+
+def set_card_line(text: str, entry: dict[str, Any]) -> str:
+    """``text`` with its "Recommended explainer" bullet (and continuation lines) replaced, or
+    added after the last bullet before the first section heading."""
+    method = entry.get("recommended")
+    if method:
+        body = f"{CARD_LINE}: {method}; it {entry['why']} (`ecglens benchmark explanations`)"
+    else:
+        body = (
+            f"{CARD_LINE}: none measured qualifies: {entry['why']} (`ecglens benchmark "
+            f"explanations`); `explain` uses the task's default, {entry.get('default')}"
+        )
+    line = "\n".join(textwrap.wrap(body, 92, subsequent_indent="  ", break_on_hyphens=False))
+    pattern = re.compile(re.escape(CARD_LINE) + r"[^\n]*\n(?:  [^\n]*\n)*")
+    if pattern.search(text):
+        return pattern.sub(lambda _: line + "\n", text, count=1)
+    lines = text.splitlines(keepends=True)
+    first_heading = next((i for i, s in enumerate(lines) if s.startswith("## ")), len(lines))
+    bullets = [i for i, s in enumerate(lines[:first_heading]) if s.startswith("- ")]
+    if not bullets:
+        return text.rstrip("\n") + "\n\n" + line + "\n"
+    end = bullets[-1] + 1
+    while end < len(lines) and lines[end].startswith("  "):
+        end += 1
+    return "".join(lines[:end]) + line + "\n" + "".join(lines[end:])
+
+
+def run_explanations_benchmark(
+    data: Path,
+    out: Path,
+    cfg: ExplanationsBenchmarkConfig,
+    update_models: bool = False,
+    command: str = "",
+) -> dict[str, Any]:
+    """Benchmark every model of ``cfg``; writes ``benchmark.md``, ``benchmark.json`` ({"rows":
+    [...]}), ``explainers.json`` and ``config.json`` in ``out``; ``update_models`` also
+    merges the recommendations into the shipped ``explainers.json`` and the model cards."""
+    torch.set_num_threads(1)
+    out.mkdir(parents=True, exist_ok=True)
+    models = list(cfg.models or default_models())
+    rows: list[dict[str, Any]] = []
+    results: dict[str, dict[str, Any]] = {}
+    agreement: dict[str, float | None] = {}
+    t0 = time.perf_counter()
+    for name in models:
+        model_rows, curves = benchmark_model(name, data, out, cfg)
+        rows += model_rows
+        best = next((r["explainer"] for r in model_rows if r["recommended"]), None)
+        results[name] = {
+            "recommended": best,
+            "default": best or task_of(_load_model(name)).default_method,
+            "why": why(model_rows),
+            "baseline": cfg.baselines[0],
+            "curves": {
+                m: {"fraction": [round(f, 4) for f in cfg.fractions], **c}
+                for m, c in curves.items()
+            },
+        }
+        agreement[name] = ranking_agreement(model_rows, cfg.baselines)
+    atomic_write_json(out / "config.json", {**asdict(cfg), "command": command})
+    atomic_write_json(
+        out / "benchmark.json",
+        {
+            "rows": rows,
+            "ranking_agreement": agreement,
+            "command": command,
+            "seconds": time.perf_counter() - t0,
+        },
+    )
+    atomic_write_json(out / EXPLAINERS_FILE, results)
+    atomic_write_text(out / "benchmark.md", markdown(rows, agreement))
+    if update_models:
+        update_shipped(results)
+    return {"rows": rows, "explainers": results}
