@@ -38,6 +38,7 @@ from ecglens.inputs.images import TRACE_BOTTOM, TRACE_TOP, crop_rows, read_print
 from ecglens.models.images import ImageFusion
 from ecglens.models.registry import LoadedModel
 from ecglens.predict.images import ImagePrediction, input_config
+from ecglens.predict.tasks import IMAGE_METHODS
 
 PAGE_HEIGHT_PX = 524  # the dataset's copies
 PAGE_WIDTH_PX = 738
@@ -49,7 +50,7 @@ LEAD_GRID = (
     ("III", "aVF", "V3", "V6"),
 )
 RHYTHM_STRIP = "rhythm strip"
-METHODS = ("grad-cam",)
+
 OVERLAY_ALPHA = 0.45
 OVERLAY_FLOOR = 0.05  # display relevance below this is not drawn
 
@@ -140,19 +141,26 @@ def explain_image(
     loaded: LoadedModel,
     device: str | torch.device = "cpu",
     layer: str | None = None,
+    method: str = "grad-cam",
 ) -> np.ndarray:
-    """Grad-CAM for the predicted class in display form: (H, W) in [0, 1] at the model
-    input's resolution (the trace area when the model crops)."""
+    """The map of ``method`` (default Grad-CAM, see :func:`image_relevance`) for the
+    predicted class in display form: (H, W) in [0, 1] at the model input's resolution (the
+    trace area when the model crops)."""
     x = torch.as_tensor(pred.x[None], dtype=torch.float32).to(device)
-    raw = image_relevance(loaded.module, x, pred.index, layer)
-    return for_display(raw[None], "grad-cam")[0]
+    if method == "grad-cam":
+        raw = image_relevance(loaded.module, x, pred.index, layer)
+    else:
+        raw = attribute(loaded.module, x, pred.index, method, layer)[0]
+    return for_display(raw[None], method)[0]
 
 
 def _check_options(method: str | None, beats: Sequence[int] | None) -> None:
     if beats:
         raise EcgLensError("--beat applies to beat models; an image is explained whole")
-    if method not in (None, *METHODS):
-        raise EcgLensError(f"unknown method {method!r} for image models; choose grad-cam")
+    if method not in (None, *IMAGE_METHODS):
+        raise EcgLensError(
+            f"unknown method {method!r} for image models; choose {', '.join(IMAGE_METHODS)}"
+        )
 
 
 def plot_image_explanation(
@@ -165,9 +173,10 @@ def plot_image_explanation(
 ) -> Figure:
     """The printout with the Grad-CAM map of the predicted class over it, the panels
     outlined and the most relevant one drawn thick; titled with the file, label and
-    probability. ``method``: None or "grad-cam"; ``beats`` do not apply."""
+    probability. ``method``: None (Grad-CAM) or one of ``IMAGE_METHODS``; ``beats`` do not
+    apply."""
     _check_options(method, beats)
-    relevance = explain_image(pred, loaded, device, layer)
+    relevance = explain_image(pred, loaded, device, layer, method or "grad-cam")
     config = input_config(loaded)
     return plot_relevance_on_page(
         pred, read_printout(pred.path, grayscale=False), relevance, config.crop

@@ -29,6 +29,8 @@ def plot_record_strip(
     title: str | None = None,
     grid: bool = True,
     unusable: Sequence[tuple[float, float]] = (),
+    highlight: int | None = None,
+    reason: str | None = None,
 ) -> Figure:
     """A ``duration_s`` window from ``start_s`` (seconds) of a 1-D recording in mV.
 
@@ -39,7 +41,9 @@ def plot_record_strip(
     letter is written in black along the bottom. Only the window is drawn, so this is
     cheap on long recordings. ``grid`` adds a light ECG-paper grid. ``unusable``: stretches
     ``(start_s, end_s)`` of unreadable signal (see :mod:`ecglens.signal.quality`), shaded grey
-    and marked "unusable". One axes.
+    and marked "unusable". ``highlight``: index into ``peaks`` of a beat to ring (the beat the
+    strip was chosen for); ``reason``: why this window is shown, put before the default title.
+    One axes.
     """
     signal = np.asarray(signal, dtype=float)
     if signal.ndim != 1:
@@ -122,6 +126,9 @@ def plot_record_strip(
             fontsize=11,
             fontweight="bold",
             zorder=5,
+            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "black"}
+            if highlight is not None and k == highlight
+            else None,
         )
         if refs is not None and refs[k] != name:
             n_mismatch += 1
@@ -157,6 +164,8 @@ def plot_record_strip(
         title = f"{t[0]:.1f}-{t[-1]:.1f} s ({in_window.size} beats)"
         if refs is not None:
             title += f", {n_mismatch} disagree with the reference"
+        if reason:
+            title = f"{reason}\n{title}"
     ax.set_title(title, loc="left", fontsize=11)
 
     handles: list[Patch | Line2D] = [

@@ -1,9 +1,12 @@
 """The beat-classification report: model card and metrics, then for each record its
-beat strip, class counts, agreement with reference annotations and Grad-CAM examples."""
+beat strips (the first non-N beat, the most uncertain beat), class counts, agreement with
+reference annotations and explained examples; the model's measured explainers when there are
+any."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +18,18 @@ from ecglens.explain.beats import explain_beats
 from ecglens.inputs.beats import BeatConfig
 from ecglens.io import read_record
 from ecglens.models.registry import LoadedModel, load_model
-from ecglens.plot import (
-    plot_beat_grid,
-    plot_class_counts,
-    plot_confusion_matrix,
-    plot_record_strip,
+from ecglens.plot import plot_class_counts, plot_confusion_matrix, plot_record_strip
+from ecglens.plot.explain_beats import (
+    DEFAULT_METHOD,
+    format_clock,
+    input_differs,
+    method_name,
+    plot_beats_with_relevance,
+    recommended_method,
+    uncertainty_source,
 )
-from ecglens.predict.beats import BeatPredictions, classify_record, display_beat
+from ecglens.predict.beats import BeatPredictions, classify_record
+from ecglens.report.explanations import explanations_section
 from ecglens.report.html import (
     ReportSection,
     add_history_and_card,
@@ -31,6 +39,7 @@ from ecglens.report.html import (
 )
 
 REVIEW_THRESHOLD = 0.5
+STRIP_S = 10.0  # seconds per record strip
 
 
 def build_beat_report(
@@ -49,6 +58,9 @@ def build_beat_report(
     ``metrics`` (from ``ecglens evaluate``) are shown after the model's section."""
     loaded = load_model(model, device)
     sections = [model_section(loaded)]
+    explanations = explanations_section(loaded.name)
+    if explanations is not None:
+        sections.append(explanations)
     for extra in metrics:
         sections.append(metrics_section(extra))
     sections += record_sections(
@@ -164,71 +176,119 @@ def record_section(pred: BeatPredictions, loaded: LoadedModel) -> ReportSection:
         )
     else:
         section.figures.append(("Predicted class counts", plot_class_counts(counts)))
-    section.figures.append(
-        (
-            "First 10 seconds, beats coloured by predicted class",
-            plot_record_strip(
-                pred.signal, pred.fs, pred.sample, labels, 0.0, 10.0, reference_labels=reference,
-                unusable=unusable,
-            ),
+    for choice in choose_strips(pred):
+        section.figures.append(
+            (
+                choice.caption,
+                plot_record_strip(
+                    pred.signal,
+                    pred.fs,
+                    pred.sample,
+                    labels,
+                    choice.start_s,
+                    STRIP_S,
+                    reference_labels=reference,
+                    unusable=unusable,
+                    highlight=choice.beat,
+                    reason=choice.reason,
+                ),
+            )
         )
-    )
     if unusable:
         start = max(unusable[0][0] - 2.0, 0.0)
         section.figures.append(
             (
                 f"10 seconds from the first unusable stretch ({unusable[0][0]:.0f} s), shaded: "
                 "its beats are flagged as artifacts and not counted",
-                plot_record_strip(pred.signal, pred.fs, pred.sample, labels, start, 10.0,
+                plot_record_strip(pred.signal, pred.fs, pred.sample, labels, start, STRIP_S,
                                   reference_labels=reference, unusable=unusable),
-            )
-        )
-    counted = np.ones(len(labels), dtype=bool) if pred.artifact is None else ~pred.artifact
-    abnormal = np.flatnonzero((labels != "N") & counted)
-    if len(abnormal):
-        start = max(pred.sample[abnormal[0]] / pred.fs - 4.0, 0.0)
-        section.figures.append(
-            (
-                f"10 seconds around the first non-N beat (beat {abnormal[0]})",
-                plot_record_strip(
-                    pred.signal,
-                    pred.fs,
-                    pred.sample,
-                    labels,
-                    start,
-                    10.0,
-                    reference_labels=reference,
-                    unusable=unusable,
-                ),
             )
         )
     examples = _examples_per_class(pred)
     if examples:
-        maps = explain_beats(pred, loaded, examples)
-        beats = BeatConfig(**loaded.config["beats"])
-        titles = [f"beat {i} ({pred.sample[i] / pred.fs:.1f} s)" for i in examples]
-        probs = [
-            dict(zip(pred.classes, map(float, pred.probabilities[i]), strict=True))
-            for i in examples
-        ]
-        waveforms = [display_beat(x) for x in pred.x[examples]]
+        method = recommended_method(loaded.name, DEFAULT_METHOD)
+        maps = explain_beats(pred, loaded, examples, method=method)
+        config = BeatConfig(**loaded.config["beats"])
+        beside = "; right, the model's input" if input_differs(config) else ""
         section.figures.append(
             (
-                "Grad-CAM (last conv layer) of the most confident beat of each predicted class: "
-                "the coloured background shows where the network looked",
-                plot_beat_grid(
-                    waveforms,
-                    maps,
-                    list(labels[examples]),
-                    beats.beat_fs,
-                    probabilities=probs,
-                    titles=titles,
-                    r_index=beats.r_index,
-                    amplitude_label=beats.amplitude_label,
+                f"{method_name(method)} of the most confident beat of each predicted class, "
+                "for its predicted class: left, the beat as recorded (mV) with its neighbours "
+                f"and the relevance behind the model's window{beside}",
+                plot_beats_with_relevance(
+                    pred,
+                    examples,
+                    maps.reshape(len(examples), -1),
+                    config,
+                    method=method,
+                    uncertainty_label=uncertainty_source(loaded),
                 ),
             )
         )
     return section
+
+
+@dataclass(frozen=True)
+class StripChoice:
+    """A window of the record shown as a strip: its start (s), the beat it was chosen for
+    (index into the predictions, or None) and why (the strip's title and caption)."""
+
+    start_s: float
+    beat: int | None
+    reason: str
+
+    @property
+    def caption(self) -> str:
+        return f"{self.reason}; beats coloured by predicted class"
+
+
+def _window_start(t: float, duration_s: float) -> float:
+    """Start of a ``STRIP_S`` window holding time ``t`` 4 s from its left edge, inside the
+    record."""
+    return float(max(min(t - 4.0, duration_s - STRIP_S), 0.0))
+
+
+def choose_strips(pred: BeatPredictions) -> list[StripChoice]:
+    """Two different places of the record to show: the first beat not classed N (else the
+    first 10 s) and the most uncertain beat outside that window (uncertainty score, else the
+    lowest top probability); beats in unusable stretches are not chosen."""
+    labels = np.array(pred.labels)
+    duration = len(pred.signal) / pred.fs
+    times = pred.sample / pred.fs
+    counted = np.ones(len(labels), dtype=bool) if pred.artifact is None else ~pred.artifact
+    abnormal = np.flatnonzero((labels != "N") & counted)
+    choices = []
+    if len(abnormal):
+        a = int(abnormal[0])
+        choices.append(
+            StripChoice(
+                _window_start(times[a], duration),
+                a,
+                f"First non-N beat: beat {a}, predicted {labels[a]} at {format_clock(times[a])}",
+            )
+        )
+    else:
+        choices.append(StripChoice(0.0, None, "First 10 s (every beat was classed N)"))
+    first = choices[0].start_s
+    if pred.uncertainty is not None:
+        score, what = np.asarray(pred.uncertainty, dtype=float), "uncertainty"
+    else:
+        score, what = 1.0 - pred.probabilities.max(1), "1 - top probability"
+    outside = counted & ((times < first) | (times >= first + STRIP_S))
+    candidates = np.flatnonzero(outside)
+    if len(candidates):
+        j = int(candidates[np.argmax(score[candidates])])
+        overall = int(np.flatnonzero(counted)[np.argmax(score[counted])])
+        where = "" if overall == j else " outside the strip above"
+        choices.append(
+            StripChoice(
+                _window_start(times[j], duration),
+                j,
+                f"Most uncertain beat{where}: beat {j}, predicted {labels[j]}, "
+                f"{what} {score[j]:.3f}, at {format_clock(times[j])}",
+            )
+        )
+    return choices
 
 
 def _examples_per_class(pred: BeatPredictions) -> list[int]:

@@ -18,6 +18,7 @@ from ecglens.models.registry import LoadedModel, load_model
 from ecglens.plot.images import explain_image, panel_relevance, plot_relevance_on_page
 from ecglens.plot.metrics import plot_confusion_matrix
 from ecglens.predict.images import IMAGE_TASK, ImagePrediction, classify_image, input_config
+from ecglens.report.explanations import explanations_section
 from ecglens.report.html import ReportSection, add_history_and_card, record_sections, write_report
 
 SCORES = ("precision", "recall", "f1")
@@ -44,6 +45,7 @@ def build_image_report(
     if loaded.task != IMAGE_TASK:
         raise EcgLensError(f"model {loaded.name} is not an image model (task {loaded.task!r})")
     sections = [model_section(loaded)]
+    sections += [s for s in [explanations_section(loaded.name)] if s is not None]
     for extra in metrics:
         sections.append(metrics_section(extra, f"Evaluation: {extra.get('model', '')}"))
     sections += record_sections(

@@ -18,6 +18,7 @@ from ecglens.models.registry import LoadedModel, load_model
 from ecglens.plot import plot_beat_grid, plot_record_strip
 from ecglens.predict.beats import display_beat
 from ecglens.predict.mi import MiPrediction, classify_mi
+from ecglens.report.explanations import explanations_section
 from ecglens.report.html import ReportSection, add_history_and_card, record_sections, write_report
 
 SCORES = ("roc_auc", "accuracy", "sensitivity", "specificity", "f1")
@@ -41,6 +42,7 @@ def build_mi_report(
     ``ecglens benchmark mi`` (its ``benchmark.json``), shown after the model."""
     loaded = load_model(model, device)
     sections = [model_section(loaded)]
+    sections += [s for s in [explanations_section(loaded.name)] if s is not None]
     for extra in metrics:
         sections.append(
             learning_curve_section(extra) if "summary" in extra else evaluation_section(extra)

@@ -1,6 +1,7 @@
 """The 12-lead report: the model (test metrics with intervals, confusion matrix, ROC curve,
 training curves, card), then for each record its prediction and the 12 leads on ECG paper
-coloured by the network's own class activation map and, below, by Grad-CAM."""
+coloured by the network's own class activation map and, below, by Grad-CAM (and by the model's
+recommended explainer when it is another one, per lead)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from ecglens.errors import EcgLensError
 from ecglens.explain.twelve_lead import explain_12lead
 from ecglens.io import read_record
 from ecglens.models.registry import LoadedModel, load_model
-from ecglens.plot.explain12 import plot_12lead_relevance
+from ecglens.plot.explain12 import most_relevant_leads, per_lead, plot_12lead_relevance
+from ecglens.plot.explain_beats import method_name, recommended_method
 from ecglens.plot.metrics import plot_confusion_matrix
 from ecglens.plot.roc import plot_roc_curves, roc_curves_from_metrics
 from ecglens.predict.twelve_lead import Prediction12, classify_12lead
+from ecglens.report.explanations import explanations_section
 from ecglens.report.html import ReportSection, add_history_and_card, record_sections, write_report
 
 BINARY_METRICS = ("accuracy", "precision", "recall", "specificity", "f1", "roc_auc")
@@ -45,6 +48,9 @@ def build_ptbxl_report(
         raise EcgLensError("--lead applies to beat models; 12-lead models use every lead")
     loaded = load_model(model, device)
     sections = [model_section(loaded)]
+    explanations = explanations_section(loaded.name)
+    if explanations is not None:
+        sections.append(explanations)
     for extra in metrics:
         sections.append(metrics_section(extra, "Evaluation"))
     sections += record_sections(
@@ -218,7 +224,8 @@ def record_section(
     section.figures.append(
         (
             f"Class activation map (the network's second output) for '{what}': red marks where "
-            "the evidence for it lies (one map for all 12 leads, scaled to [0, 1])",
+            "the evidence for it lies (over time only: one map for all 12 leads, scaled to "
+            "[0, 1])",
             plot_12lead_relevance(pred, cam, "CAM"),
         )
     )
@@ -228,8 +235,23 @@ def record_section(
         section.text += f" CAM and Grad-CAM along the record: Pearson r = {r:.2f}."
     section.figures.append(
         (
-            f"Grad-CAM (last conv layer) for '{what}'{flat}, same record",
+            f"Grad-CAM (last conv layer) for '{what}'{flat}, same record (over time only)",
             plot_12lead_relevance(pred, gc, "Grad-CAM"),
         )
     )
+    method = recommended_method(loaded.name, "grad-cam")
+    if method not in ("cam", "grad-cam"):
+        maps = explain_12lead(pred, loaded, method, device=device)
+        name = method_name(method)
+        if per_lead(maps, len(pred.lead_names)):
+            leads = ", ".join(most_relevant_leads(maps, pred.lead_names)) or "none"
+            caption = (
+                f"{name} (the model's recommended explainer) for '{what}', per lead: each "
+                "trace coloured by its own relevance; below, the mean |relevance| per lead and "
+                f"half second (the printout shows each lead for 2.5 s, the heatmap all 10 s; "
+                f"the rhythm strip is the most relevant lead). Most relevant: {leads}"
+            )
+        else:
+            caption = f"{name} (the model's recommended explainer) for '{what}', over time only"
+        section.figures.append((caption, plot_12lead_relevance(pred, maps, name)))
     return section
