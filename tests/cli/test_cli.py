@@ -181,6 +181,10 @@ def test_evaluate_shipped_beat_models_reproduce_their_cards(
     assert metrics["bootstrap"]["metrics"]["accuracy"]["ci"] == pytest.approx(
         card["bootstrap"]["metrics"]["accuracy"]["ci"]
     )
+    if model == "ecglens-mitdb-inter":  # per-record S/V Se and +P, as its card's table
+        assert len(card["per_record"]) == 22
+        assert metrics["per_record"] == card["per_record"]
+        assert metrics["without_232"]["per_class"] == card["without_232"]["per_class"]
 
 
 def test_predict_and_explain_12lead(ptbxl_dir, tmp_path):
@@ -330,3 +334,40 @@ def test_shipped_image_model_reproduces_its_row_and_explains_an_image(name, tmp_
     result = run_cli("explain", str(image), "--model", name, "--out", str(png))
     assert result.returncode == 0, result.stderr
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    "method", ["grad-cam", "saliency", "smoothgrad", "integrated-gradients", "occlusion", "shapley"]
+)
+def test_explain_takes_every_beat_explainer(method, demo_record, tmp_path):
+    from ecglens.predict.tasks import BEAT_METHODS
+
+    assert method in BEAT_METHODS
+    out = tmp_path / f"{method}.png"
+    result = run_cli("explain", str(demo_record), "--beat", "3", "--method", method,
+                     "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_explain_takes_every_record_and_image_explainer(tmp_path):
+    from conftest import data_root
+
+    from ecglens.predict.tasks import IMAGE_METHODS, RECORD_METHODS
+
+    root = data_root()
+    if root is None:
+        pytest.skip("ECGLENS_DATA is not set: PTB-XL and the printouts unavailable")
+    cases = [(root / "ptb-xl/records100/00000/00162_lr", "ecglens-ptbxl-binary", RECORD_METHODS),
+             (root / "ecg-images/mi/MI(1).jpg", "ecglens-images-cnn", IMAGE_METHODS)]
+    for path, model, methods in cases:
+        for method in methods:
+            out = tmp_path / f"{model}-{method}.png"
+            result = run_cli("explain", str(path), "--model", model, "--method", method,
+                             "--out", str(out))
+            assert result.returncode == 0, f"{model} {method}: {result.stderr}"
+            assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", (model, method)
+    bad = run_cli("explain", str(cases[1][0]), "--model", "ecglens-images-cnn", "--method",
+                  "lime", "--out", str(tmp_path / "x.png"))
+    assert_one_line_error(bad, "lime")

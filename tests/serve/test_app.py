@@ -26,6 +26,8 @@ pytest.importorskip("httpx")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
+from ecglens.explain.recommended import recommended_method  # noqa: E402
+from ecglens.models.registry import load_model  # noqa: E402
 from ecglens.serve.app import RESULT_HEADER, create_app  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -147,7 +149,8 @@ def test_explain_a_kept_result(client, full_213):
     response = client.post("/explain", data={"result": rid, "beat": ["0", "7"]})
     assert response.status_code == 200, response.text
     out = response.json()
-    assert out["record"] == "213" and out["method"] == "grad-cam" and out["beat_fs"] > 0
+    default = recommended_method(load_model(out["model"]))  # the benchmark's choice
+    assert out["record"] == "213" and out["method"] == default and out["beat_fs"] > 0
     assert [b["index"] for b in out["beats"]] == [0, 7]
     for b in out["beats"]:
         assert b["sample"] == pred["beats"][b["index"]]["sample"]
@@ -234,7 +237,9 @@ def test_a_12_lead_record_goes_to_the_12_lead_model(client, twelve_lead):
     explained = client.post("/explain", data={"result": rid})
     assert explained.status_code == 200, explained.text
     body = explained.json()
-    assert body["method"] == "cam" and len(body["relevance"]) == 10 * body["sampling_rate"]
+    assert body["method"] == recommended_method(load_model("ecglens-ptbxl-binary"))
+    assert len(body["relevance"]) == 10 * body["sampling_rate"]
+    assert len(body.get("relevance_per_lead", [body["relevance"]])[0]) == len(body["relevance"])
     assert base64.b64decode(body["figure"]["data"])[:4] == b"\x89PNG"
     assert_one_line_error(client.post("/explain", data={"result": rid, "beat": "1"}), 422)
     assert_one_line_error(client.get(f"/results/{rid}/signal"), 422)
@@ -346,7 +351,7 @@ def test_other_bad_requests(client, full_213):
         client.post("/explain", data={"result": rid, "beat": "99999"}), 422)
     assert_one_line_error(client.post("/explain", data={"result": rid}), 422)
     assert_one_line_error(client.post("/explain", data={"result": rid, "beat": "1",
-                                                        "method": "saliency"}), 422)
+                                                        "method": "lime"}), 422)
     assert_one_line_error(client.post("/explain", data={"result": rid, "beat": "x"}), 422)
     assert_one_line_error(client.post("/explain", data={"result": rid, "beat": "1"},
                                       files=[("files", ("a.hea", HEA))]), 400)

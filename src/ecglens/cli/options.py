@@ -39,6 +39,7 @@ class Benchmark(StrEnum):
     mitdb = "mitdb"
     mi = "mi"
     images = "images"
+    explanations = "explanations"
 
 
 DATA_FOLDERS = {"mitdb": "mitdb", "ptbxl": "ptb-xl", "images": "ecg-images"}
@@ -176,6 +177,7 @@ class RR(StrEnum):
     ratios = "ratios"
     rhythm = "rhythm"
     all = "all"
+    context = "context"
 
 
 class Representation(StrEnum):

@@ -207,9 +207,11 @@ def explain_command(
     method: Annotated[
         str | None,
         typer.Option(
-            help="Explainer. Beat models: grad-cam (default). 12-lead models: cam (the "
-            "network's own class activation map), grad-cam, or both (default: one figure "
-            "above the other)."
+            help="Explainer: grad-cam, saliency, smoothgrad, integrated-gradients, "
+            "occlusion, shapley; 12-lead models also cam (the network's own class activation "
+            "map) and both (CAM above Grad-CAM). Default: the model's recommended explainer "
+            "(`ecglens benchmark explanations`; see its card). Per-lead maps on 12-lead "
+            "records: saliency, smoothgrad, integrated-gradients, occlusion, shapley."
         ),
     ] = None,
     lead: LeadOpt = None,
@@ -219,6 +221,8 @@ def explain_command(
 ) -> None:
     """Draw beats with their relevance for the predicted class (PNG); for 12-lead models, the
     record on ECG paper with its CAM / Grad-CAM."""
+    from ecglens.errors import EcgLensError
+    from ecglens.explain.recommended import recommended_method
     from ecglens.io import read_record
     from ecglens.models.registry import load_model
     from ecglens.plot.style import save_figure
@@ -228,6 +232,13 @@ def explain_command(
     dev = device_of(device, threads)
     loaded = load_model(model, dev)
     task = task_of(loaded)
+    method = method or recommended_method(loaded)
+    allowed = (*task.methods, "both") if task.family == "12-lead" else task.methods
+    if method not in allowed:
+        raise EcgLensError(
+            f"--method {method!r} does not apply to {task.description}; choose "
+            f"{', '.join(allowed)}"
+        )
     if task.family == "image":
         from ecglens.predict.images import classify_image
 

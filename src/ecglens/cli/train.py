@@ -65,8 +65,9 @@ def train_command(
             "the local and the record mean: per-record normalised; 4 features); rhythm "
             "(pre/post RR over the record median and over the median of the neighbouring "
             "beats, post/pre RR, pre RR over the previous one; 6 features); all (the ratios "
-            "and RR in seconds; 7). Needs an architecture that takes them (cnn-lstm, "
-            "kachuee); n_rr_features is set to match unless --arch-kwargs gives it."
+            "and RR in seconds; 7); context (rhythm + per-record rhythm context, P-wave "
+            "evidence and morphology clusters; 32). Needs an architecture that takes them "
+            "(cnn-lstm, kachuee); n_rr_features is set to match unless --arch-kwargs gives it."
         ),
     ] = RR.none,
     arch_kwargs: Annotated[
@@ -142,6 +143,14 @@ def train_command(
             "different seeds can share one validation set (e.g. ensemble members)."
         ),
     ] = None,
+    cv_folds: Annotated[
+        int,
+        typer.Option(
+            help="mitdb inter-patient: > 0 scores the run by leave-records-out "
+            "cross-validation over DS1 with this many folds, then trains on all of DS1; "
+            "exactly --epochs epochs, last epoch kept, temperature from out-of-fold logits."
+        ),
+    ] = 0,
     task: Annotated[
         PtbxlTask,
         typer.Option(
@@ -267,6 +276,7 @@ def train_command(
         mc_samples=mc_samples,
         val_records=val_records,
         split_seed=split_seed,
+        cv_folds=cv_folds,
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,
@@ -280,14 +290,19 @@ def train_command(
         seed=seed,
         device=device,
     )
-    config = train_mitdb(
-        data_dir(data, dataset.value),
-        out,
-        run,
-        name=name,
-        resume=resume,
-        progress=progress,
-    )
+    if cv_folds:
+        from ecglens.train.mitdb import train_mitdb_cv
+
+        config = train_mitdb_cv(data_dir(data, dataset.value), out, run, name, progress=progress)
+    else:
+        config = train_mitdb(
+            data_dir(data, dataset.value),
+            out,
+            run,
+            name=name,
+            resume=resume,
+            progress=progress,
+        )
     print_trained(name or out.name, split.value, config)
     console.print(f"wrote {out / 'model.safetensors'} (+ .json, .md)")
 
@@ -375,7 +390,11 @@ def benchmark_command(
         typer.Argument(
             help="mitdb: the inter-patient ablation grid; mi: the MI learning curve (transfer "
             "from MIT-BIH vs from scratch, on PTB-XL); images: the printout-image models "
-            "(grouped 5-fold cross-validation, the leaky random split, robustness)."
+            "(grouped 5-fold cross-validation, the leaky random split, robustness; with ptb-xl "
+            "beside the images also printouts rendered from PTB-XL: fold 10, cross-domain, "
+            "pretraining, image vs signal); "
+            "explanations: sanity, faithfulness, plausibility and speed of every explainer "
+            "on the shipped beat and 12-lead models."
         ),
     ],
     out: Annotated[
@@ -394,7 +413,8 @@ def benchmark_command(
         typer.Option(
             help="RR options (repeat): none, ratios (4 ratios to the local and record mean "
             "RR), rhythm (6 ratios to the record median, the neighbouring beats and the "
-            "previous RR); default none and ratios."
+            "previous RR), context (rhythm + per-record rhythm, P-wave and morphology-cluster "
+            "features; 32); default none and ratios."
         ),
     ] = None,
     imbalance: Annotated[
@@ -435,6 +455,14 @@ def benchmark_command(
             "training keeps most of S, V and F); 0 = 10% of the DS1 beats instead."
         ),
     ] = 5,
+    cv_folds: Annotated[
+        int,
+        typer.Option(
+            help="mitdb: > 0 selects by leave-records-out cross-validation over DS1 with this "
+            "many folds (the S-richest DS1 records in different folds) instead of "
+            "--val-records; every cell trains exactly --epochs epochs."
+        ),
+    ] = 0,
     normalize: Annotated[
         list[str] | None,
         typer.Option(
@@ -442,6 +470,35 @@ def benchmark_command(
             "amplitude), median-beat (subtract the record's median beat first); default record."
         ),
     ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            help="explanations: shipped models to benchmark (repeat); default every shipped "
+            "beat and 12-lead model.",
+        ),
+    ] = None,
+    beats: Annotated[
+        int,
+        typer.Option(
+            help="explanations: examples per model (DS2 beats, PTB-XL fold-10 beats or "
+            "records), drawn with --seed."
+        ),
+    ] = 64,
+    method: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="explanations: explainers (repeat); default every explainer of each "
+            "model's task."
+        ),
+    ] = None,
+    update_models: Annotated[
+        bool,
+        typer.Option(
+            help="explanations: write the recommendations into the shipped explainers.json "
+            "and the model cards."
+        ),
+    ] = False,
     data: DataOpt = None,
     device: DeviceOpt = "auto",
     progress: ProgressOpt = True,
@@ -454,7 +511,34 @@ def benchmark_command(
 
     mi: trains MI beat models on 5-100% of the PTB-XL training records, three seeds each,
     from scratch and by transfer from a MIT-BIH model; writes the learning curve (table,
-    JSON, PNG)."""
+    JSON, PNG).
+
+    explanations: every explainer on every shipped beat and 12-lead model: cascading
+    randomisation (sanity), deletion/insertion vs a random and an edge map (faithfulness),
+    plausibility, stability and speed; writes the table, JSON and each model's recommended
+    explainer (runs/benchmark-explanations)."""
+    if dataset == Benchmark.explanations:
+        from ecglens.train.explanations_benchmark import (
+            ExplanationsBenchmarkConfig,
+            run_explanations_benchmark,
+        )
+
+        cfg_ex = ExplanationsBenchmarkConfig(
+            models=tuple(model or ()),
+            methods=tuple(method or ()),
+            beats=beats,
+            seed=seed,
+            n_boot=n_boot,
+        )
+        out = out or Path("runs/benchmark-explanations")
+        root = data if data is not None else data_dir(None, "mitdb").parent  # mitdb/, ptb-xl/
+        run_explanations_benchmark(
+            root, out, cfg_ex, update_models=update_models,
+            command=command_line(),
+        )
+        print((out / "benchmark.md").read_text())
+        console.print(f"wrote {out / 'benchmark.md'}, {out / 'benchmark.json'}")
+        return
     if dataset == Benchmark.images:
         from ecglens.train.images_benchmark import ImagesBenchmarkConfig, run_images_benchmark
 
@@ -506,13 +590,15 @@ def benchmark_command(
         n_boot=n_boot,
         device=device,
         val_records=val_records,
+        cv_folds=cv_folds,
     )
     cfg.cells()
     result = run_benchmark(
         data_dir(data, dataset.value), out, cfg, progress=progress, command=command_line()
     )
     print((out / "benchmark.md").read_text())
-    console.print(f"best by validation macro-F1: {result['best']}; wrote {out / 'benchmark.md'}")
+    how = f"{cv_folds}-fold cross-validated" if cv_folds else "validation"
+    console.print(f"selected by {how} macro-F1: {result['best']}; wrote {out / 'benchmark.md'}")
 
 
 @app.command("ensemble")

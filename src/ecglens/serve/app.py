@@ -65,6 +65,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ecglens.errors import EcgLensError
 from ecglens.explain import explain_12lead, explain_beats
+from ecglens.explain.recommended import recommended_method_for
 from ecglens.inputs.beats import BeatConfig
 from ecglens.inputs.leads import lead_order
 from ecglens.io import Record, read_record
@@ -799,7 +800,7 @@ class _Service:
                 422, f"method {method!r} does not apply to {task.description}; choose "
                 f"{', '.join(task.methods)}"
             )
-        chosen = method or task.default_method
+        chosen = method or recommended_method_for(result.model, task)  # measured default
         out: dict[str, Any] = {
             "record": result.record,
             "model": result.model,
@@ -831,14 +832,17 @@ class _Service:
                         422, "beat applies to beat models; a 12-lead record is explained whole"
                     )
                 relevance = explain_12lead(prediction, loaded, method=chosen, device=self.device)
+                per_lead = relevance.ndim == 2  # (12, T) per-lead explainers: also over time
                 out |= {
                     "label": prediction.label,
                     "explained_class": prediction.explained_class,
                     "cam_classes": list(prediction.cam_classes),
                     "sampling_rate": prediction.fs,
                     "leads": list(prediction.lead_names),
-                    "relevance": _rounded(relevance),
+                    "relevance": _rounded(relevance.max(axis=0) if per_lead else relevance),
                 }
+                if per_lead:
+                    out["relevance_per_lead"] = [_rounded(r) for r in relevance]
                 fig = figure(prediction, loaded, method=chosen, device=self.device)
             elif task.family == "beats":
                 raise ClientError(
