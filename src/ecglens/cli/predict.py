@@ -249,7 +249,7 @@ def explain_command(
     figure = resolve(task.figure)
     fig = figure(prediction, loaded, method=method, device=dev, beats=beat, layer=layer)
     if out is None:
-        what = f"beat{'-'.join(map(str, beat))}" if beat else (method or "both")
+        what = f"beat{'-'.join(map(str, beat))}" if beat else method
         out = Path("runs/explain") / f"{rec_name}-{what}.png"
     save_figure(fig, out)
     console.print(f"wrote {out}")
