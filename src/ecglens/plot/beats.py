@@ -50,6 +50,33 @@ def _check_beat(beat: np.ndarray, attribution: np.ndarray) -> tuple[np.ndarray, 
     return beat, attribution
 
 
+def relevance_band(
+    ax: Axes,
+    edges: np.ndarray,
+    lo: float,
+    hi: float,
+    relevance: np.ndarray,
+    signed: bool,
+    zorder: float = 0,
+) -> QuadMesh:
+    """Relevance (L,) in [-1, 1] (``signed``) or [0, 1] drawn as a coloured band from ``lo`` to
+    ``hi`` over the L cells between ``edges`` (L + 1,); returns it (for a colourbar)."""
+    return ax.pcolormesh(
+        edges,
+        [lo, hi],
+        np.asarray(relevance, dtype=float)[np.newaxis, :],
+        cmap=SIGNED_CMAP if signed else UNSIGNED_CMAP,
+        vmin=-1.0 if signed else 0.0,
+        vmax=1.0,
+        alpha=RELEVANCE_ALPHA,
+        shading="flat",
+        edgecolors="none",
+        linewidth=0,
+        rasterized=True,
+        zorder=zorder,
+    )
+
+
 def _draw_beat(
     ax: Axes,
     beat: np.ndarray,
@@ -68,20 +95,7 @@ def _draw_beat(
     pad = max(0.1 * (hi - lo), 0.05)
     lo, hi = lo - pad, hi + pad
     rel = normalize_attribution(attribution, signed=signed)
-    mesh = ax.pcolormesh(
-        edges,
-        [lo, hi],
-        rel[np.newaxis, :],
-        cmap=SIGNED_CMAP if signed else UNSIGNED_CMAP,
-        vmin=-1.0 if signed else 0.0,
-        vmax=1.0,
-        alpha=RELEVANCE_ALPHA,
-        shading="flat",
-        edgecolors="none",
-        linewidth=0,
-        rasterized=True,
-        zorder=0,
-    )
+    mesh = relevance_band(ax, edges, lo, hi, rel, signed, zorder=0)
     ax.plot(t, beat, color="black", linewidth=1.3, zorder=2)
     if r_index is not None:
         ax.axvline(0.0, color="0.35", linestyle=":", linewidth=0.9, zorder=1)

@@ -29,10 +29,9 @@ from ecglens.inputs.beats import BeatConfig
 from ecglens.models.registry import LoadedModel
 from ecglens.plot.beats import (
     RELEVANCE_ALPHA,
-    SIGNED_CMAP,
-    UNSIGNED_CMAP,
     _draw_beat,
     normalize_attribution,
+    relevance_band,
 )
 from ecglens.plot.style import apply_ecg_grid, class_color, new_figure
 from ecglens.predict.beats import BeatPredictions, display_beat
@@ -169,20 +168,7 @@ def draw_recorded_beat(
     lo, hi = lo - 0.15 * span, hi + 0.35 * span  # room for the class letters at the top
 
     _, edges = _relevance_span(len(relevance), config)
-    mesh = ax.pcolormesh(
-        edges,
-        [lo, hi],
-        np.asarray(relevance, dtype=float)[np.newaxis, :],
-        cmap=SIGNED_CMAP if signed else UNSIGNED_CMAP,
-        vmin=-1.0 if signed else 0.0,
-        vmax=1.0,
-        alpha=RELEVANCE_ALPHA,
-        shading="flat",
-        edgecolors="none",
-        linewidth=0,
-        rasterized=True,
-        zorder=1,
-    )
+    mesh = relevance_band(ax, edges, lo, hi, relevance, signed, zorder=1)
     for x in (edges[0], edges[-1]):
         ax.axvline(x, color="0.3", linestyle="--", linewidth=0.8, zorder=2)
     ax.text(

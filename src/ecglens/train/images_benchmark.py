@@ -204,6 +204,21 @@ def _pending(run: ImageRunConfig, cell: Path, n_splits: int) -> bool:
     return not all(fold_finished(cell / fold_name(run, k), run) for k in range(n_splits))
 
 
+def _scores(m: dict[str, Any]) -> dict[str, Any]:
+    """The scores every row holds, from evaluate's metrics ``m``: counts, accuracy and
+    macro-F1 with their intervals, per-class F1."""
+    return {
+        "n_scored": int(m["n"]["value"]),
+        "accuracy": m["accuracy"]["value"],
+        "accuracy_ci": m["accuracy"]["ci"],
+        "macro_f1": m["macro_f1"]["value"],
+        "macro_f1_ci": m["macro_f1"]["ci"],
+        "f1": {
+            c: {"value": v["f1"]["value"], "ci": v["f1"]["ci"]} for c, v in m["per_class"].items()
+        },
+    }
+
+
 def _row(split: str, model: str, result: CvResult, cfg: ImagesBenchmarkConfig) -> dict[str, Any]:
     m = result.metrics
     run = result.run
@@ -218,14 +233,7 @@ def _row(split: str, model: str, result: CvResult, cfg: ImagesBenchmarkConfig) -
         "split": label,
         "model": model,
         "parameters": result.parameters,
-        "n_scored": int(m["n"]["value"]),
-        "accuracy": m["accuracy"]["value"],
-        "accuracy_ci": m["accuracy"]["ci"],
-        "macro_f1": m["macro_f1"]["value"],
-        "macro_f1_ci": m["macro_f1"]["ci"],
-        "f1": {
-            c: {"value": v["f1"]["value"], "ci": v["f1"]["ci"]} for c, v in m["per_class"].items()
-        },
+        **_scores(m),
         "train_minutes": round(result.train_seconds / 60, 2),
         "member_minutes": None if member_seconds is None else round(member_seconds / 60, 2),
         "best_epochs": [f["best_epoch"] for f in result.folds],
@@ -519,14 +527,7 @@ def _binary_row(kind: str, split: str, model: str, m: dict[str, Any], **extra: A
         "kind": kind,
         "split": split,
         "model": model,
-        "n_scored": int(m["n"]["value"]),
-        "accuracy": m["accuracy"]["value"],
-        "accuracy_ci": m["accuracy"]["ci"],
-        "macro_f1": m["macro_f1"]["value"],
-        "macro_f1_ci": m["macro_f1"]["ci"],
-        "f1": {
-            c: {"value": v["f1"]["value"], "ci": v["f1"]["ci"]} for c, v in m["per_class"].items()
-        },
+        **_scores(m),
         "roc_auc": m["roc_auc"]["value"],
         "roc_auc_ci": m["roc_auc"]["ci"],
         **extra,
