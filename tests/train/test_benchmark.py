@@ -205,3 +205,58 @@ def test_train_options_for_the_context_option_and_cross_validation():
     assert "--rr context" in command and "--cv-folds 6" in command
     plain = MitdbRunConfig.from_options(rr="rhythm")
     assert not plain.beats.record_features and plain.cv_folds == 0
+
+
+def test_rhythm_rule_scores_every_setting_on_out_of_fold_logits():
+    import numpy as np
+
+    from ecglens.inputs.beats import N_CONTEXT_FEATURES, N_RR_COLUMNS
+    from ecglens.inputs.rhythm import CONTEXT_FEATURE_NAMES
+    from ecglens.train.benchmark import RHYTHM_RULE_GRID, score_rhythm_rules
+
+    rng = np.random.default_rng(0)
+    n = 400
+    y = rng.choice([0, 1, 2, 3], n, p=[0.7, 0.1, 0.15, 0.05])
+    logits = np.eye(5)[np.where(y == 1, 0, y)] * 3  # the classifier calls every S beat N
+    rr = np.ones((n, N_RR_COLUMNS + N_CONTEXT_FEATURES), dtype=np.float32)
+    column = N_RR_COLUMNS + CONTEXT_FEATURE_NAMES.index("pre_over_local_p90")
+    rr[:, column] = np.where(y == 1, 0.5, 0.95)  # S beats come 50% early
+    rr[:, N_RR_COLUMNS + CONTEXT_FEATURE_NAMES.index("segment_irregularity")] = 0.05
+    rows = score_rhythm_rules(logits, y, rr, ["N", "S", "V", "F", "Q"])
+    assert len(rows) == 1 + len(RHYTHM_RULE_GRID) and rows[0]["settings"] is None
+    assert rows[0]["S_f1"] == 0.0
+    assert max(r["S_f1"] for r in rows[1:]) == 1.0
+    assert all(r["macro_f1_nsvf"] >= rows[0]["macro_f1_nsvf"] for r in rows[1:])
+
+
+def test_markdown_lists_the_rhythm_rule_settings():
+    from ecglens.predict.rhythm import RhythmRule
+
+    rule = RhythmRule(0.7, 0.1, 0.7)
+    grid = [
+        {"settings": None, "macro_f1_nsvf": 0.5, "S_f1": 0.3, "S_recall": 0.2, "S_precision": 0.6},
+        {"settings": rule.to_dict(), "macro_f1_nsvf": 0.6, "S_f1": 0.5, "S_recall": 0.4,
+         "S_precision": 0.7},
+    ]
+    row = {
+        "cell": "a_rhythm-rule",
+        "architecture": "kachuee",
+        "rr": "context",
+        "imbalance": "focal",
+        "val_macro_f1": 0.6,
+        "val_S_f1": 0.5,
+        "accuracy": 0.9,
+        "accuracy_ci": [0.85, 0.95],
+        "macro_f1_nsvf": 0.7,
+        "macro_f1_nsvf_ci": [0.6, 0.8],
+        "S_f1_ci": [0.1, 0.3],
+        "V_f1_ci": [0.8, 0.9],
+        "ece_before": None,
+        "ece_after": None,
+        "rhythm_rule": {"settings": rule.to_dict(), "description": rule.describe(), "grid": grid},
+        **{f"{c}_{k}": 0.5 for c in "NSVF" for k in ("recall", "precision", "f1")},
+    }
+    config = BenchmarkConfig(cv_folds=6).__dict__
+    text = markdown_table({"rows": [row], "best": "a_rhythm-rule", "config": config})
+    assert "context + rhythm rule" in text and "| 0.7 | 0.1 | 0.7 **(selected)** | 60.0" in text
+    assert "| no rule | |  | 50.0" in text

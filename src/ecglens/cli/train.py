@@ -463,6 +463,16 @@ def benchmark_command(
             "--val-records; every cell trains exactly --epochs epochs."
         ),
     ] = 0,
+    rhythm_rule: Annotated[
+        bool,
+        typer.Option(
+            "--rhythm-rule",
+            help="mitdb, with --cv-folds and --rr context: also score the rhythm rule (a beat "
+            "called N becomes S when premature against the sinus cycle in a regular segment; "
+            "ecglens.predict.rhythm) on each cell's out-of-fold logits, and add a row per cell "
+            "with the setting the cross-validation selects.",
+        ),
+    ] = False,
     normalize: Annotated[
         list[str] | None,
         typer.Option(
@@ -591,6 +601,7 @@ def benchmark_command(
         device=device,
         val_records=val_records,
         cv_folds=cv_folds,
+        rhythm_rule=rhythm_rule,
     )
     cfg.cells()
     result = run_benchmark(

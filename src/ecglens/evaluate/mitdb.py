@@ -15,6 +15,7 @@ from ecglens.evaluate.metrics import classification_metrics
 from ecglens.inputs.beats import BeatConfig, model_input_arrays
 from ecglens.models.registry import LoadedModel
 from ecglens.predict.forward import predict_logits
+from ecglens.predict.rhythm import apply_rhythm_rule, model_rhythm_rule
 from ecglens.predict.tasks import task_of
 
 
@@ -26,6 +27,18 @@ def beat_model_inputs(beats: BeatSet, inputs: list[str]) -> tuple[np.ndarray, ..
 SCORED_CLASSES = ("N", "S", "V", "F")  # Q (7 beats in DS2) is reported but not scored
 
 
+def predicted_classes(
+    model: torch.nn.Module, beats: BeatSet, config: dict[str, Any], device="cpu"
+) -> np.ndarray:
+    """(n,) class index per beat: the logits' argmax after the config's rhythm rule
+    (``rhythm_rule``, :mod:`ecglens.predict.rhythm`), as at inference."""
+    logits = predict_logits(model, beat_model_inputs(beats, config["inputs"]), device=device)
+    rule = model_rhythm_rule(config)
+    if rule is not None:
+        logits = apply_rhythm_rule(logits, beats.rr, config["classes"], rule)
+    return logits.argmax(1)
+
+
 def evaluate_beats(
     model: torch.nn.Module,
     beats: BeatSet,
@@ -33,15 +46,17 @@ def evaluate_beats(
     device="cpu",
     n_boot: int = 0,
     seed: int = 0,
+    predicted: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Metrics of ``model`` on ``beats``: accuracy, per-class Se/+P/F1, macro-F1, confusion.
 
-    ``macro_f1`` averages the classes present; ``macro_f1_nsvf`` only N, S, V and F, as
-    inter-patient studies report. ``n_boot > 0`` adds ``bootstrap``: record-level intervals
-    (see :func:`record_bootstrap`) of the same predictions.
+    ``predicted``: the model's classes for ``beats`` when already computed, else
+    :func:`predicted_classes`. ``macro_f1`` averages the classes present; ``macro_f1_nsvf``
+    only N, S, V and F, as inter-patient studies report. ``n_boot > 0`` adds ``bootstrap``:
+    record-level intervals (see :func:`record_bootstrap`) of the same predictions.
     """
-    logits = predict_logits(model, beat_model_inputs(beats, config["inputs"]), device=device)
-    predicted = logits.argmax(1)
+    if predicted is None:
+        predicted = predicted_classes(model, beats, config, device)
     metrics = classification_metrics(beats.y, predicted, config["classes"])
     nsvf = classification_metrics(beats.y, predicted, config["classes"], SCORED_CLASSES)
     metrics["macro_f1_nsvf"] = nsvf["macro_f1"]
@@ -161,13 +176,11 @@ def evaluate_mitdb(
     beats = load_mitdb_beats(data_dir, split_records(split), beat_config, cache_dir, progress)
     parts = make_split(beats, split, seed=seed)
     test = beats.subset(parts.test)
-    metrics = evaluate_beats(loaded.module, test, config, device, n_boot=n_boot)
+    predicted = predicted_classes(loaded.module, test, config, device)
+    metrics = evaluate_beats(loaded.module, test, config, n_boot=n_boot, predicted=predicted)
     if split == "inter-patient" and "232" in metrics["records"]:
-        logits = predict_logits(
-            loaded.module, beat_model_inputs(test, config["inputs"]), device=device
-        )
         metrics["without_232"] = metrics_without(
-            test, logits.argmax(1), list(config["classes"]), ("232",), n_boot
+            test, predicted, list(config["classes"]), ("232",), n_boot
         )
     trained_on = config.get("split")
     return {

@@ -29,12 +29,11 @@ from ecglens.data.mitdb import annotated_record_beats
 from ecglens.errors import EcgLensError
 from ecglens.evaluate.detection import detection_scores, match_pairs, reference_beats
 from ecglens.evaluate.metrics import classification_metrics
-from ecglens.evaluate.mitdb import beat_model_inputs
+from ecglens.evaluate.mitdb import predicted_classes
 from ecglens.inputs.beats import BeatConfig
 from ecglens.io import Record, read_annotations, read_record, select_lead
 from ecglens.models.registry import LoadedModel, load_model
 from ecglens.predict.beats import classify_record
-from ecglens.predict.forward import predict_logits
 from ecglens.predict.tasks import task_of
 from ecglens.signal.peaks import ecg_peaks
 
@@ -199,7 +198,7 @@ def _score_record(
         beat_config = BeatConfig(**config["beats"])
         # (a) at the reference annotations
         beats = annotated_record_beats(path, beat_config)
-        pred_ref = predict_logits(lm.module, beat_model_inputs(beats, config["inputs"])).argmax(1)
+        pred_ref = predicted_classes(lm.module, beats, config)
         parts_ref = part_masks(beats.sample, fs, noisy_from_s, segment_s)
         # (b) end to end from the detector's beats
         m_peaks, m_lead = peaks_of(beat_config.lead)

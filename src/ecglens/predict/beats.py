@@ -8,8 +8,9 @@
 
 Steps: detect R peaks (:func:`~ecglens.signal.peaks.ecg_peaks`) on one lead, turn the beats
 into the model's inputs (:mod:`ecglens.inputs.beats`), one deterministic forward pass with the
-model's fitted temperature, and an uncertainty score per beat (MC dropout, or the entropy of
-the calibrated probabilities).
+model's fitted temperature, an uncertainty score per beat (MC dropout, or the entropy of
+the calibrated probabilities), and the model's rhythm rule when it has one
+(:mod:`ecglens.predict.rhythm`: N or S by the beat's rhythm).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ecglens.inputs.beats import BeatConfig, beat_inputs, model_input_arrays
 from ecglens.io import Record, read_annotations, select_lead
 from ecglens.models.registry import LoadedModel
 from ecglens.predict.forward import TemperatureScaled, predict_logits
+from ecglens.predict.rhythm import apply_rhythm_rule, model_rhythm_rule
 from ecglens.predict.uncertainty import has_dropout, mc_dropout_predict
 from ecglens.signal.peaks import ecg_peaks
 from ecglens.signal.quality import SignalQuality, assess_quality
@@ -260,6 +262,9 @@ def classify_record(
         mc_samples,
         device,
     )
+    rule = model_rhythm_rule(config)
+    if rule is not None:
+        probabilities = apply_rhythm_rule(probabilities, rr, loaded.classes, rule)
     reference = _reference_labels(record, peaks) if with_reference else None
     with _naming(record.path or record.name):
         quality = assess_quality(signal, record.fs, peaks)

@@ -78,6 +78,7 @@ from ecglens.predict.beats import (
     beat_probabilities,
     check_beat_options,
 )
+from ecglens.predict.rhythm import apply_rhythm_rule, model_rhythm_rule
 from ecglens.signal.beats import rr_features
 from ecglens.signal.peaks import ecg_peaks
 from ecglens.signal.quality import (
@@ -331,13 +332,17 @@ def _probabilities(
     """(n, k) calibrated probabilities and (n,) uncertainty; empty for a window without beats."""
     if len(x) == 0:
         return np.zeros((0, len(loaded.classes)), np.float32), np.zeros(0, np.float32)
-    return beat_probabilities(
+    probabilities, uncertainty = beat_probabilities(
         loaded.module,
         model_input_arrays(x, rr, plan.config["inputs"]),
         float(plan.config.get("temperature", 1.0)),
         plan.mc_samples,
         device,
     )
+    rule = model_rhythm_rule(plan.config)
+    if rule is not None:
+        probabilities = apply_rhythm_rule(probabilities, rr, loaded.classes, rule)
+    return probabilities, uncertainty
 
 
 def _core_quality(

@@ -24,6 +24,7 @@ from ecglens.errors import EcgLensError
 from ecglens.evaluate.mitdb import SCORED_CLASSES, evaluate_beats
 from ecglens.inputs.beats import RR_NEEDS_RECORD_FEATURES, RR_OPTIONS, RR_WIDTHS, BeatConfig
 from ecglens.models.registry import load_model
+from ecglens.predict.rhythm import RhythmRule, apply_rhythm_rule
 from ecglens.progress import console
 from ecglens.train.mitdb import MitdbRunConfig, model_kwargs, train_mitdb, train_mitdb_cv
 from ecglens.train.trainer import MONITOR_MIN_SUPPORT, TrainConfig
@@ -36,6 +37,13 @@ IMBALANCE = {
 }
 RR_INPUTS = {k: RR_OPTIONS[k] for k in ("none", "ratios", "rhythm", "context")}  # grid's RR options
 NORMALIZE = ("record", "median-beat")
+# settings of the rhythm rule compared by cross-validation (``--rhythm-rule``)
+RHYTHM_RULE_GRID: tuple[RhythmRule, ...] = tuple(
+    RhythmRule(premature, irregularity, p_corr)
+    for premature in (0.6, 0.7, 0.8)
+    for irregularity in (0.1, 0.2)
+    for p_corr in (0.5, 0.7, 1.0)
+)
 
 
 @dataclass
@@ -59,6 +67,9 @@ class BenchmarkConfig:
     # > 0: select by leave-records-out cross-validation over DS1 with that many folds
     # (every cell trains exactly ``epochs`` epochs, no early stopping; val_records unused)
     cv_folds: int = 0
+    # with cv_folds: also score the rhythm rule (ecglens.predict.rhythm) on each cell's
+    # out-of-fold logits; a row per cell with the setting of RHYTHM_RULE_GRID it selects
+    rhythm_rule: bool = False
     cnn_lstm_kwargs: dict[str, Any] = field(
         default_factory=lambda: {"channels": [16, 32, 64], "lstm_hidden": 48, "context_hidden": 48}
     )
@@ -171,10 +182,17 @@ def run_benchmark(
                     resume=_interrupted_cell(out_dir / name, run),
                 )
             seconds = time.perf_counter() - began
+        cell = (arch, rr, imbalance, normalize)
         rows.append(
-            _row(name, (arch, rr, imbalance, normalize), config, data_dir, out_dir / name, cfg)
+            _row(name, cell, config, data_dir, out_dir / name, cfg)
             | {"train_seconds": round(seconds, 1)}
         )
+        if cfg.rhythm_rule and cfg.cv_folds and rr in RR_NEEDS_RECORD_FEATURES:
+            with_rule = rhythm_rule_config(config, data_dir, out_dir / name)
+            rows.append(
+                _row(f"{name}_rhythm-rule", cell, with_rule, data_dir, out_dir / name, cfg)
+                | {"train_seconds": round(seconds, 1)}
+            )
         _write(out_dir, cfg, rows, command, val_records)
     return _write(out_dir, cfg, rows, command, val_records)
 
@@ -242,24 +260,100 @@ def selection_score(val_metrics: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def out_of_fold(
+    config: dict[str, Any], data_dir: str | Path, run_dir: str | Path
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A cross-validated cell's out-of-fold DS1 logits (n, k), labels (n,) and RR + context
+    features (n, 39), from its ``cv/fold-K.npz`` (see
+    :func:`~ecglens.train.mitdb.cross_validate_mitdb`)."""
+    from ecglens.data.mitdb import DS1
+
+    beats = load_mitdb_beats(
+        data_dir, split_records("inter-patient"), BeatConfig(**config["beats"]), progress=False
+    )
+    ds1 = np.flatnonzero(np.isin(beats.record, DS1) & (beats.y >= 0))
+    logits = np.zeros((len(ds1), len(config["classes"])), dtype=np.float32)
+    for k, records in enumerate(config["cv"]["folds"]):
+        held = np.isin(beats.record[ds1], records)
+        with np.load(Path(run_dir) / "cv" / f"fold-{k}.npz", allow_pickle=False) as z:
+            if len(z["logits"]) != held.sum():
+                raise EcgLensError("out-of-fold logits do not match the fold", run_dir)
+            logits[held] = z["logits"]
+    return logits, beats.y[ds1], beats.rr[ds1]
+
+
+def score_rhythm_rules(
+    logits: np.ndarray,
+    y: np.ndarray,
+    rr: np.ndarray,
+    classes: list[str],
+    rules: tuple[RhythmRule, ...] = RHYTHM_RULE_GRID,
+) -> list[dict[str, Any]]:
+    """Macro-F1 (N,S,V,F) and S F1 of out-of-fold ``logits`` without a rule (first row) and
+    with each of ``rules`` (:func:`~ecglens.predict.rhythm.apply_rhythm_rule`)."""
+    from ecglens.evaluate.metrics import classification_metrics
+
+    rows = []
+    for rule in (None, *rules):
+        scores = logits if rule is None else apply_rhythm_rule(logits, rr, classes, rule)
+        m = classification_metrics(y, scores.argmax(1), classes, SCORED_CLASSES)
+        rows.append(
+            {
+                "settings": None if rule is None else rule.to_dict(),
+                "macro_f1_nsvf": float(m["macro_f1"]),
+                "S_f1": float(m["per_class"]["S"]["f1"]),
+                "S_recall": float(m["per_class"]["S"]["recall"]),
+                "S_precision": float(m["per_class"]["S"]["precision"]),
+            }
+        )
+    return rows
+
+
+def rhythm_rule_config(
+    config: dict[str, Any], data_dir: str | Path, run_dir: str | Path
+) -> dict[str, Any]:
+    """A cross-validated cell's config with the rhythm rule that maximises its out-of-fold
+    macro-F1 (N,S,V,F) among :data:`RHYTHM_RULE_GRID` (``rhythm_rule``: settings, its CV
+    scores, every setting's scores)."""
+    logits, y, rr = out_of_fold(config, data_dir, run_dir)
+    scores = score_rhythm_rules(logits, y, rr, list(config["classes"]))
+    best = max(scores[1:], key=lambda r: r["macro_f1_nsvf"])
+    return config | {
+        "rhythm_rule": {
+            "settings": best["settings"],
+            "description": RhythmRule.from_dict(best["settings"]).describe(),
+            "selected_by": "out-of-fold macro-F1 (N,S,V,F) over DS1, the cell's CV folds",
+            "cv": {k: best[k] for k in ("macro_f1_nsvf", "S_f1", "S_recall", "S_precision")},
+            "grid": scores,
+        }
+    }
+
+
 def _row(name, cell, config, data_dir, run_dir, cfg) -> dict[str, Any]:
+    """One table row: selection score and DS2 metrics with record-bootstrap intervals (the
+    config's rhythm rule applied when it has one)."""
     arch, rr, imbalance, normalize = cell
-    m = config["metrics"]
     loaded = load_model(run_dir / "model.safetensors")
     beats = load_mitdb_beats(
         data_dir, split_records("inter-patient"), BeatConfig(**config["beats"]), progress=False
     )
     test = beats.subset(make_split(beats, "inter-patient", seed=cfg.seed).test)
-    ci = evaluate_beats(loaded.module, test, config, n_boot=cfg.n_boot, seed=cfg.seed)
-    ci = ci["bootstrap"]["metrics"]
+    m = evaluate_beats(loaded.module, test, config, n_boot=cfg.n_boot, seed=cfg.seed)
+    ci = m["bootstrap"]["metrics"]
     per = m["per_class"]
+    rule = config.get("rhythm_rule")
+    selection = selection_score(config["val_metrics"])
+    if rule:
+        selection |= {"val_macro_f1": rule["cv"]["macro_f1_nsvf"], "val_S_f1": rule["cv"]["S_f1"]}
+    calibration = config["calibration"]["test"]
     return {
         "cell": name,
         "architecture": arch,
         "rr": rr,
         "imbalance": imbalance,
         "normalize": normalize,
-        **selection_score(config["val_metrics"]),
+        "rhythm_rule": rule,
+        **selection,
         "accuracy": m["accuracy"],
         "accuracy_ci": ci["accuracy"]["ci"],
         "macro_f1_nsvf": m["macro_f1_nsvf"],
@@ -267,8 +361,9 @@ def _row(name, cell, config, data_dir, run_dir, cfg) -> dict[str, Any]:
         **{f"{c}_{k}": per[c][k] for c in SCORED_CLASSES for k in ("recall", "precision", "f1")},
         "S_f1_ci": ci["per_class"]["S"]["f1"]["ci"],
         "V_f1_ci": ci["per_class"]["V"]["f1"]["ci"],
-        "ece_before": config["calibration"]["test"]["ece_before"],
-        "ece_after": config["calibration"]["test"]["ece_after"],
+        # the rule swaps N and S, so the cell's calibration does not describe its row
+        "ece_before": None if rule else calibration["ece_before"],
+        "ece_after": None if rule else calibration["ece_after"],
         "best_epoch": config["best_epoch"],
         "epochs_run": len(config["history"]),
         "model": str(run_dir / "model.safetensors"),
@@ -330,8 +425,9 @@ def markdown_table(result: dict[str, Any]) -> str:
         selection = f"{100 * r['val_macro_f1']:.1f}"
         if cv:
             selection += f" | {100 * r.get('val_S_f1', float('nan')):.1f}"
+        rr = f"{r['rr']} + rhythm rule" if r.get("rhythm_rule") else r["rr"]
         lines.append(
-            f"| {r['architecture']}{mark} | {r['rr']} | {r['imbalance']} | "
+            f"| {r['architecture']}{mark} | {rr} | {r['imbalance']} | "
             f"{r.get('normalize', 'record')} | "
             f"{selection} | {100 * r['accuracy']:.1f} "
             f"{_ci(r['accuracy_ci'])} | {100 * r['S_recall']:.1f} / {100 * r['S_precision']:.1f} | "
@@ -339,10 +435,10 @@ def markdown_table(result: dict[str, Any]) -> str:
             f"{100 * r['V_recall']:.1f} / {100 * r['V_precision']:.1f} | "
             f"{100 * r['V_f1']:.1f} {_ci(r['V_f1_ci'])} | {100 * r['F_f1']:.1f} | "
             f"{100 * r['macro_f1_nsvf']:.1f} {_ci(r['macro_f1_nsvf_ci'])} | "
-            f"{r['ece_before']:.3f} / {r['ece_after']:.3f} |"
+            f"{_ece(r)} |"
         )
     if cv:
-        return "\n".join(lines) + "\n" + _cv_words(result)
+        return "\n".join(lines) + "\n" + _cv_words(result) + _rhythm_rule_words(result)
     cfg = result["config"]
     lines += [
         "",
@@ -365,6 +461,42 @@ def markdown_table(result: dict[str, Any]) -> str:
             f"{len(result['rows'])} cells (computed after the fact; not used for selection).",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _ece(row: dict[str, Any]) -> str:
+    if row.get("ece_before") is None:
+        return "-"
+    return f"{row['ece_before']:.3f} / {row['ece_after']:.3f}"
+
+
+def _rhythm_rule_words(result: dict[str, Any]) -> str:
+    """The rhythm rule's settings and their out-of-fold scores, per cell that has one."""
+    text = ""
+    for r in result["rows"]:
+        rule = r.get("rhythm_rule")
+        if not rule:
+            continue
+        text += (
+            f"\nRhythm rule on {r['cell'].removesuffix('_rhythm-rule')}'s out-of-fold DS1 logits "
+            f"(`ecglens.predict.rhythm`: a beat called N becomes S when {rule['description']}; "
+            "chosen by out-of-fold macro-F1, N,S,V,F):\n\n"
+            "| pre-RR / longest regular cycle < | irregularity < | P-wave correlation < | "
+            "CV macro-F1 | CV S F1 | CV S Se / +P |\n|---|---|---|---|---|---|\n"
+        )
+        for g in rule["grid"]:
+            s = g["settings"]
+            cells = (
+                "no rule | | "
+                if s is None
+                else f"{s['premature_below']:g} | {s['irregularity_below']:g} | "
+                + ("-" if s["p_corr_below"] >= 1.0 else f"{s['p_corr_below']:g}")
+            )
+            mark = " **(selected)**" if s == rule["settings"] else ""
+            text += (
+                f"| {cells}{mark} | {100 * g['macro_f1_nsvf']:.1f} | {100 * g['S_f1']:.1f} | "
+                f"{100 * g['S_recall']:.1f} / {100 * g['S_precision']:.1f} |\n"
+            )
+    return text
 
 
 def _cv_words(result: dict[str, Any]) -> str:
@@ -468,6 +600,7 @@ def ship_cv_cell(
     grid: list[dict[str, Any]] | None = None,
     command: str | None = None,
     class_bias: dict[str, Any] | None = None,
+    rhythm_rule: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Ship a cell of a cross-validated grid (``cv_folds > 0``) as ``weights_dir/name.*``.
 
@@ -477,6 +610,8 @@ def ship_cv_cell(
     ``class_bias`` (from :func:`~ecglens.train.mitdb.nested_bias_score` on the cell's
     out-of-fold logits: ``bias`` and its nested-CV ``macro_f1_nsvf`` / ``S_f1``) is folded
     into the output layer (:func:`~ecglens.train.mitdb.add_output_bias`) and recorded;
+    ``rhythm_rule`` (a row's ``rhythm_rule``, from :func:`rhythm_rule_config`) is recorded
+    and applied at inference (:mod:`ecglens.predict.rhythm`);
     the card's test metrics, per-record table and intervals come from
     :func:`~ecglens.evaluate.mitdb.evaluate_mitdb`.
     """
@@ -490,7 +625,8 @@ def ship_cv_cell(
     if not config.get("cv"):
         raise EcgLensError("not a cross-validated cell (no cv in model.json)", cell_dir)
     if grid:
-        ordered = sorted(grid, key=lambda r: r["cell"] != cell_dir.name)
+        selected = f"{cell_dir.name}_rhythm-rule" if rhythm_rule else cell_dir.name
+        ordered = sorted(grid, key=lambda r: r["cell"] != selected)
         config["cv"]["grid"] = [
             {"cell": r["cell"], "macro_f1_nsvf": r["val_macro_f1"], "S_f1": r["val_S_f1"]}
             for r in ordered
@@ -498,6 +634,15 @@ def ship_cv_cell(
     config["run_config"] = json.loads((cell_dir / "run_config.json").read_text())
     if command:
         config["command"] = command
+    if rhythm_rule:
+        from ecglens.train.mitdb import load_split, rhythm_rule_review, run_config_from_dict
+
+        config["rhythm_rule"] = rhythm_rule
+        beats, split = load_split(data_dir, run_config_from_dict(config["run_config"]), progress=False)
+        loaded = load_model(cell_dir / "model.safetensors")
+        review = rhythm_rule_review(loaded.module, beats.subset(split.test), config)
+        config["review"] = review["review"]
+        config["calibration"]["test"]["ece_with_rhythm_rule"] = review["ece_with_rhythm_rule"]
     target = weights_dir / f"{name}.safetensors"
     if class_bias:
         from ecglens.models.registry import save_pretrained
@@ -515,6 +660,7 @@ def ship_cv_cell(
         data_dir,
         note="Selected by cross-validated macro-F1 (N,S,V,F) over DS1 among the cells of "
         f"`ecglens benchmark mitdb --cv-folds {config['cv']['n_folds']}`; this is cell "
-        f"{cell_dir.name}. The command above trains the same run.",
+        f"{cell_dir.name}{' with the rhythm rule' if rhythm_rule else ''}. The command above "
+        "trains the same run.",
         progress=False,
     )

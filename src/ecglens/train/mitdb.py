@@ -542,6 +542,32 @@ def calibrate_and_review(
     }
 
 
+def rhythm_rule_review(
+    model: torch.nn.Module, test: BeatSet, config: dict[str, Any], device="cpu"
+) -> dict[str, Any]:
+    """What a model with a rhythm rule reports on ``test``: the review table and the test
+    ECE of its calibrated probabilities after the rule (the rule swaps N and S, so the
+    training-time figures no longer describe them)."""
+    from ecglens.evaluate.calibration import expected_calibration_error
+    from ecglens.evaluate.uncertainty import review_summary
+    from ecglens.pipeline import beat_probabilities
+    from ecglens.predict.rhythm import apply_rhythm_rule, model_rhythm_rule
+
+    probs, uncertainty = beat_probabilities(
+        model,
+        beat_model_inputs(test, list(config["inputs"])),
+        float(config.get("temperature", 1.0)),
+        int(config.get("mc_samples", 0)),
+        device,
+    )
+    probs = apply_rhythm_rule(probs, test.rr, config["classes"], model_rhythm_rule(config))
+    review = review_summary(uncertainty, probs.argmax(1) == test.y)
+    return {
+        "review": [{k: _plain(v) for k, v in row.items()} for row in review],
+        "ece_with_rhythm_rule": expected_calibration_error(probs, test.y),
+    }
+
+
 def _members_text(config: dict[str, Any]) -> str:
     members = config.get("members")
     if not members:
@@ -561,10 +587,17 @@ def _calibration_text(config: dict[str, Any]) -> str:
     lines = [
         "## Calibration and uncertainty",
         "",
-        f"Temperature {cal['temperature']:.3f}, fitted on the validation beats. Expected "
+        f"Temperature {cal['temperature']:.3f}, fitted on the "
+        f"{cal.get('fitted_on', 'validation beats')}. Expected "
         f"calibration error (15 bins) on validation {cal['val']['ece_before']:.3f} -> "
         f"{cal['val']['ece_after']:.3f}; on test {cal['test']['ece_before']:.3f} -> "
-        f"{cal['test']['ece_after']:.3f}.",
+        f"{cal['test']['ece_after']:.3f}"
+        + (
+            f"; with the rhythm rule {cal['test']['ece_with_rhythm_rule']:.3f} (the table "
+            "below is with the rule)."
+            if "ece_with_rhythm_rule" in cal["test"]
+            else "."
+        ),
         "",
         "Uncertainty: normalised predictive entropy, "
         + (
@@ -651,7 +684,39 @@ def _cv_text(config: dict[str, Any]) -> str:
             f"layer; nested cross-validation (offsets fitted without the scored fold): "
             f"macro-F1 (N,S,V,F) {bias['macro_f1_nsvf']:.3f}, S F1 {bias['S_f1']:.3f}.",
         ]
-    return "\n".join(lines) + "\n\n"
+    return "\n".join(lines) + _rhythm_rule_text(config) + "\n\n"
+
+
+def _data_counts_text(config: dict[str, Any]) -> str:
+    """Card: beats in training, validation and test (with CV, validation is out of fold)."""
+    data = config["data"]
+    if config.get("cv"):
+        return (
+            f"train {data['n_train']} beats (all of DS1) / validation: the same beats, out of "
+            f"fold ({config['cv']['n_folds']}-fold cross-validation) / test {data['n_test']} beats"
+        )
+    return f"train {data['n_train']} / validation {data['n_val']} / test {data['n_test']} beats"
+
+
+def _rhythm_rule_text(config: dict[str, Any]) -> str:
+    """Card section: the rhythm rule after the classifier, and how it was chosen."""
+    rule = config.get("rhythm_rule")
+    if not rule:
+        return ""
+    cv, none = rule["cv"], rule["grid"][0]
+    return (
+        "\n\n### Rhythm rule\n\n"
+        f"After the network, a beat it calls N is called S when {rule['description']} "
+        "(`ecglens.predict.rhythm`; features from the unlabelled record, "
+        "`ecglens.inputs.rhythm`). The setting was chosen among "
+        f"{len(rule['grid']) - 1} by {rule['selected_by']}: macro-F1 (N,S,V,F) "
+        f"{none['macro_f1_nsvf']:.3f} -> {cv['macro_f1_nsvf']:.3f}, S F1 {none['S_f1']:.3f} -> "
+        f"{cv['S_f1']:.3f} (S Se {100 * cv['S_recall']:.1f} / +P {100 * cv['S_precision']:.1f}). "
+        "Its form (prematurity against the longest regular cycle nearby rather than the "
+        "record's usual RR) follows the analysis of record 232 in the issue that asked for it, "
+        "which was made from DS2's annotations: DS2 is not blind to the rule's design, only to "
+        "its thresholds."
+    )
 
 
 def _fmt(value: float | None) -> str:
@@ -734,7 +799,13 @@ def refresh_card_metrics(
     config["metrics_at_training"] = config.get("metrics")
     config["metrics"] = {k: metrics[k] for k in keep if k in metrics}
     config["metrics_note"] = note
+    from ecglens.explain.recommended import explainer_summary
+    from ecglens.train.explanations_benchmark import set_card_line
+
     card = model_card(loaded.name, config, _split_info(config))
+    explainer = explainer_summary(loaded.name)
+    if explainer:  # the "Recommended explainer" line of `ecglens benchmark explanations`
+        card = set_card_line(card, explainer)
     card += f"\n## Note\n\n{note}\n"
     atomic_write_json(weights.with_suffix(".json"), config)
     atomic_write_text(weights.with_suffix(".md"), card)
@@ -797,9 +868,7 @@ Beat classifier (AAMI classes {", ".join(config["classes"])}) trained with ecgle
 - **Input**: {config["beats"]["representation"]} beats {config["inputs"]}, lead {
         config["beats"]["lead"] or "MLII"
     }
-- **Data**: {config["data"]["database"]}; train {config["data"]["n_train"]} / validation {
-        config["data"]["n_val"]
-    } / test {config["data"]["n_test"]} beats
+- **Data**: {config["data"]["database"]}; {_data_counts_text(config)}
 - **Split**: {config["split"]}: {split.description}
 - **Training**: seed {train["seed"]}, loss {train["loss"]}, class-weighted {
         train["class_weighted"]

@@ -1,0 +1,119 @@
+"""Rhythm interpretation after the beat classifier: supraventricular beats that come early.
+
+The AAMI S class is a supraventricular QRS that comes *premature* against the sinus rhythm.
+A classifier trained on DS1 learns "premature" as early against the record's usual RR,
+which fails where premature beats are the record's usual rhythm (MIT-BIH 232: sinus
+bradycardia with long pauses and runs of atrial premature beats, 78% of its beats S).
+An analyst reads such a record against its sinus cycle instead, as does Teijeiro et al.'s
+abductive interpreter (Teijeiro T, Felix P, Presedo J, Castro D. Heartbeat classification
+using abstract features from the abductive interpretation of the ECG. IEEE J Biomed Health
+Inform 2018;22(2):409-20).
+
+:class:`RhythmRule` states that reading with three per-beat context features of
+:mod:`ecglens.inputs.rhythm` (computed from the unlabelled record): a beat the classifier
+calls N (a supraventricular QRS) is S when its RR is short against the longest regular cycle
+nearby (``pre_over_local_p90``), the surrounding +-8 beats are regular (not atrial
+fibrillation: ``segment_irregularity``), and, optionally, its P wave departs from the
+record's sinus P wave (``p_corr_sinus``). The rule only chooses between N and S; V, F and Q
+stay the classifier's. Its thresholds are chosen by cross-validation over DS1
+(``ecglens benchmark mitdb --rhythm-rule``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from ecglens.errors import EcgLensError
+from ecglens.inputs.beats import N_CONTEXT_FEATURES, N_RR_COLUMNS
+from ecglens.inputs.rhythm import CONTEXT_FEATURE_NAMES
+
+
+def _column(name: str) -> int:
+    """Column of a context feature in the rr array of :func:`~ecglens.inputs.beats.beat_inputs`."""
+    return N_RR_COLUMNS + CONTEXT_FEATURE_NAMES.index(name)
+
+
+@dataclass(frozen=True)
+class RhythmRule:
+    """When a beat called N is S by its rhythm.
+
+    premature_below: pre-RR over the longest regular cycle within +-16 beats (90th
+        percentile of their RR) below which a beat is premature (e.g. 0.7: 30% early).
+    irregularity_below: median |dRR| / median RR over +-8 beats below which the segment is
+        regular (atrial fibrillation is irregular: its N beats are never relabelled).
+    p_corr_below: Pearson correlation of the beat's P window with the record's sinus P
+        template below which the P wave is not sinus; 1.0 (or more) leaves the P wave out.
+    """
+
+    premature_below: float = 0.7
+    irregularity_below: float = 0.1
+    p_corr_below: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.premature_below <= 1.0:
+            raise EcgLensError(f"premature_below must be in (0, 1], got {self.premature_below}")
+        if self.irregularity_below <= 0.0:
+            raise EcgLensError(f"irregularity_below must be > 0, got {self.irregularity_below}")
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, saved: dict[str, Any]) -> RhythmRule:
+        return cls(**{k: float(v) for k, v in saved.items() if k in cls.__dataclass_fields__})
+
+    def describe(self) -> str:
+        """One line for cards and tables."""
+        p_wave = (
+            f", P-wave correlation with the sinus P < {self.p_corr_below:g}"
+            if self.p_corr_below < 1.0
+            else ""
+        )
+        return (
+            f"RR < {self.premature_below:g} x the longest regular cycle nearby, "
+            f"segment irregularity < {self.irregularity_below:g}{p_wave}"
+        )
+
+
+def premature_by_rhythm(rr: np.ndarray, rule: RhythmRule) -> np.ndarray:
+    """(n,) bool: beats premature against the sinus cycle in a regular segment.
+
+    rr: (n, 13 + 26) RR and record context features from
+    :func:`~ecglens.inputs.beats.beat_inputs` with ``record_features``.
+    """
+    if rr.ndim != 2 or rr.shape[1] < N_RR_COLUMNS + N_CONTEXT_FEATURES:
+        raise EcgLensError(
+            "the rhythm rule needs the record context features: cut beats with "
+            "BeatConfig(record_features=True)"
+        )
+    premature = rr[:, _column("pre_over_local_p90")] < rule.premature_below
+    regular = rr[:, _column("segment_irregularity")] < rule.irregularity_below
+    if rule.p_corr_below >= 1.0:  # the P wave left out
+        return premature & regular
+    return premature & regular & (rr[:, _column("p_corr_sinus")] < rule.p_corr_below)
+
+
+def apply_rhythm_rule(
+    scores: np.ndarray, rr: np.ndarray, classes: list[str] | tuple[str, ...], rule: RhythmRule
+) -> np.ndarray:
+    """Scores (logits or probabilities, (n, k)) with N and S swapped where the classifier's
+    choice is N and :func:`premature_by_rhythm` holds: the choice becomes S with the same
+    confidence. A copy; ``classes`` must hold N and S."""
+    if "N" not in classes or "S" not in classes:
+        raise EcgLensError("the rhythm rule needs a model with classes N and S")
+    n, s = list(classes).index("N"), list(classes).index("S")
+    scores = np.array(scores, copy=True)
+    if len(scores) == 0:
+        return scores
+    relabel = (scores.argmax(1) == n) & premature_by_rhythm(rr, rule)
+    scores[relabel, n], scores[relabel, s] = scores[relabel, s], scores[relabel, n].copy()
+    return scores
+
+
+def model_rhythm_rule(config: dict[str, Any]) -> RhythmRule | None:
+    """The rhythm rule a model config carries (``rhythm_rule``), or None."""
+    saved = config.get("rhythm_rule")
+    return RhythmRule.from_dict(saved["settings"]) if saved else None
