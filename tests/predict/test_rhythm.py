@@ -82,3 +82,17 @@ def test_shipped_model_reads_record_232_against_its_sinus_cycle():
         matched = pred.reference == s
         sensitivity = float((pred.probabilities[matched].argmax(1) == s).mean())
         assert low <= sensitivity <= high, (model.config.get("rhythm_rule"), sensitivity)
+
+
+def test_predictions_say_which_beats_the_rule_made_s(demo_record):
+    from ecglens.io import read_record
+    from ecglens.models import load_model
+    from ecglens.plot.explain_beats import beat_title
+    from ecglens.predict.beats import classify_record
+
+    pred = classify_record(read_record(demo_record), load_model("ecglens-mitdb-inter"))
+    out = pred.to_dict()
+    flagged = [b for b in out["beats"] if b["by_rhythm_rule"]]
+    assert out["n_by_rhythm_rule"] == len(flagged)
+    assert flagged and all(b["label"] == "S" for b in flagged)  # 2 in record 213
+    assert "by the rhythm rule" in beat_title(pred, out["beats"].index(flagged[0]))

@@ -113,6 +113,10 @@ def beat_title(pred: BeatPredictions, i: int, uncertainty_label: str = "entropy"
     label = pred.classes[k]
     first = f"Record {pred.record}, beat {i} at {format_clock(t)} (lead {pred.lead})"
     parts = [f"predicted {label} (p = {float(pred.probabilities[i, k]):.3f})"]
+    if pred.by_rhythm is not None and bool(pred.by_rhythm[i]):
+        parts[0] = f"predicted {label} by the rhythm rule (the network: N, p = " + (
+            f"{float(pred.probabilities[i, k]):.3f}; premature against the sinus cycle)"
+        )
     if pred.reference is not None:
         ref = int(pred.reference[i])
         if ref < 0:

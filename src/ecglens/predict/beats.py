@@ -30,7 +30,7 @@ from ecglens.inputs.beats import BeatConfig, beat_inputs, model_input_arrays
 from ecglens.io import Record, read_annotations, select_lead
 from ecglens.models.registry import LoadedModel
 from ecglens.predict.forward import TemperatureScaled, predict_logits
-from ecglens.predict.rhythm import apply_rhythm_rule, model_rhythm_rule
+from ecglens.predict.rhythm import apply_rhythm_rule, model_rhythm_rule, relabelled_by_rhythm
 from ecglens.predict.uncertainty import has_dropout, mc_dropout_predict
 from ecglens.signal.peaks import ecg_peaks
 from ecglens.signal.quality import SignalQuality, assess_quality
@@ -130,6 +130,8 @@ class BeatPredictions:
     extra: dict[str, Any] = field(default_factory=dict)
     quality: SignalQuality | None = None  # usable and unusable stretches of the lead
     artifact: np.ndarray | None = None  # (n,) bool: beat inside an unusable stretch
+    # (n,) bool: S by the model's rhythm rule, where the network said N (ecglens.predict.rhythm)
+    by_rhythm: np.ndarray | None = None
 
     def _counted(self) -> np.ndarray:
         """(n,) bool: beats that count (not artifacts)."""
@@ -165,6 +167,8 @@ class BeatPredictions:
                     beat["review"] = bool(self.uncertainty[i] > self.review_threshold)
             if self.artifact is not None:
                 beat["artifact"] = bool(self.artifact[i])
+            if self.by_rhythm is not None:
+                beat["by_rhythm_rule"] = bool(self.by_rhythm[i])
             beats.append(beat)
         return {
             "record": self.record,
@@ -179,6 +183,7 @@ class BeatPredictions:
             if self.review_threshold is None or self.uncertainty is None
             else int(np.sum(self.uncertainty > self.review_threshold)),
             "n_artifact": 0 if self.artifact is None else int(self.artifact.sum()),
+            "n_by_rhythm_rule": None if self.by_rhythm is None else int(self.by_rhythm.sum()),
             "signal_quality": None if self.quality is None else self.quality.to_dict(),
             "beats": beats,
             **self.extra,
@@ -263,7 +268,9 @@ def classify_record(
         device,
     )
     rule = model_rhythm_rule(config)
+    by_rhythm = None
     if rule is not None:
+        by_rhythm = relabelled_by_rhythm(probabilities, rr, loaded.classes, rule)
         probabilities = apply_rhythm_rule(probabilities, rr, loaded.classes, rule)
     reference = _reference_labels(record, peaks) if with_reference else None
     with _naming(record.path or record.name):
@@ -285,6 +292,7 @@ def classify_record(
         review_threshold=review_threshold,
         quality=quality,
         artifact=quality.beat_is_artifact(peaks, record.fs),
+        by_rhythm=by_rhythm,
     )
 
 

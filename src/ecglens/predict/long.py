@@ -78,7 +78,7 @@ from ecglens.predict.beats import (
     beat_probabilities,
     check_beat_options,
 )
-from ecglens.predict.rhythm import apply_rhythm_rule, model_rhythm_rule
+from ecglens.predict.rhythm import apply_rhythm_rule, model_rhythm_rule, relabelled_by_rhythm
 from ecglens.signal.beats import rr_features
 from ecglens.signal.peaks import ecg_peaks
 from ecglens.signal.quality import (
@@ -271,7 +271,9 @@ def _windows(
         pending = pool.submit(next, prepared, None)
         while (window := pending.result()) is not None:
             pending = pool.submit(next, prepared, None)
-            probabilities, uncertainty = _probabilities(loaded, window.x, window.rr, plan, device)
+            probabilities, uncertainty, by_rhythm = _probabilities(
+                loaded, window.x, window.rr, plan, device
+            )
             predictions = BeatPredictions(
                 record=info.name,
                 path=str(info.path),
@@ -288,6 +290,7 @@ def _windows(
                 review_threshold=review_threshold,
                 quality=window.quality,
                 artifact=window.artifact,
+                by_rhythm=by_rhythm,
             )
             yield LongWindow(
                 index=window.index,
@@ -328,10 +331,13 @@ def _inputs(
 
 def _probabilities(
     loaded: LoadedModel, x: np.ndarray, rr: np.ndarray, plan: _Plan, device
-) -> tuple[np.ndarray, np.ndarray]:
-    """(n, k) calibrated probabilities and (n,) uncertainty; empty for a window without beats."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(n, k) calibrated probabilities, (n,) uncertainty and, for a model with a rhythm rule,
+    (n,) bool beats it made S; empty for a window without beats."""
+    rule = model_rhythm_rule(plan.config)
     if len(x) == 0:
-        return np.zeros((0, len(loaded.classes)), np.float32), np.zeros(0, np.float32)
+        empty = None if rule is None else np.zeros(0, dtype=bool)
+        return np.zeros((0, len(loaded.classes)), np.float32), np.zeros(0, np.float32), empty
     probabilities, uncertainty = beat_probabilities(
         loaded.module,
         model_input_arrays(x, rr, plan.config["inputs"]),
@@ -339,10 +345,10 @@ def _probabilities(
         plan.mc_samples,
         device,
     )
-    rule = model_rhythm_rule(plan.config)
-    if rule is not None:
-        probabilities = apply_rhythm_rule(probabilities, rr, loaded.classes, rule)
-    return probabilities, uncertainty
+    if rule is None:
+        return probabilities, uncertainty, None
+    by_rhythm = relabelled_by_rhythm(probabilities, rr, loaded.classes, rule)
+    return apply_rhythm_rule(probabilities, rr, loaded.classes, rule), uncertainty, by_rhythm
 
 
 def _core_quality(
@@ -449,7 +455,7 @@ def _json_pieces(
     }
     yield json.dumps(head)[:-1] + ', "beats": ['
     counts = dict.fromkeys(loaded.classes, 0)
-    n_beats = n_review = n_artifact = 0
+    n_beats = n_review = n_artifact = n_by_rhythm = 0
     qualities = []
     for window in windows:
         predictions = window.predictions
@@ -462,12 +468,15 @@ def _json_pieces(
         if review_threshold is not None:
             n_review += int(np.sum(predictions.uncertainty > review_threshold))
         n_artifact += int(predictions.artifact.sum())
+        if predictions.by_rhythm is not None:
+            n_by_rhythm += int(predictions.by_rhythm.sum())
         qualities.append(predictions.quality)
     tail = {
         "n_beats": n_beats,
         "class_counts": counts,
         "n_review": None if review_threshold is None else n_review,
         "n_artifact": n_artifact,
+        "n_by_rhythm_rule": n_by_rhythm if model_rhythm_rule(plan.config) else None,
         "signal_quality": record_quality(qualities).to_dict(),
         "warnings": list(info.warnings),
         **extra,

@@ -96,19 +96,29 @@ def premature_by_rhythm(rr: np.ndarray, rule: RhythmRule) -> np.ndarray:
     return premature & regular & (rr[:, _column("p_corr_sinus")] < rule.p_corr_below)
 
 
+def relabelled_by_rhythm(
+    scores: np.ndarray, rr: np.ndarray, classes: list[str] | tuple[str, ...], rule: RhythmRule
+) -> np.ndarray:
+    """(n,) bool: beats the classifier calls N (argmax of ``scores``, (n, k)) that
+    :func:`premature_by_rhythm` makes S."""
+    if "N" not in classes or "S" not in classes:
+        raise EcgLensError("the rhythm rule needs a model with classes N and S")
+    if len(scores) == 0:
+        return np.zeros(0, dtype=bool)
+    return (np.asarray(scores).argmax(1) == list(classes).index("N")) & premature_by_rhythm(
+        rr, rule
+    )
+
+
 def apply_rhythm_rule(
     scores: np.ndarray, rr: np.ndarray, classes: list[str] | tuple[str, ...], rule: RhythmRule
 ) -> np.ndarray:
     """Scores (logits or probabilities, (n, k)) with N and S swapped where the classifier's
     choice is N and :func:`premature_by_rhythm` holds: the choice becomes S with the same
     confidence. A copy; ``classes`` must hold N and S."""
-    if "N" not in classes or "S" not in classes:
-        raise EcgLensError("the rhythm rule needs a model with classes N and S")
     n, s = list(classes).index("N"), list(classes).index("S")
     scores = np.array(scores, copy=True)
-    if len(scores) == 0:
-        return scores
-    relabel = (scores.argmax(1) == n) & premature_by_rhythm(rr, rule)
+    relabel = relabelled_by_rhythm(scores, rr, classes, rule)
     scores[relabel, n], scores[relabel, s] = scores[relabel, s], scores[relabel, n].copy()
     return scores
 

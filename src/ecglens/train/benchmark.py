@@ -638,7 +638,8 @@ def ship_cv_cell(
         from ecglens.train.mitdb import load_split, rhythm_rule_review, run_config_from_dict
 
         config["rhythm_rule"] = rhythm_rule
-        beats, split = load_split(data_dir, run_config_from_dict(config["run_config"]), progress=False)
+        run = run_config_from_dict(config["run_config"])
+        beats, split = load_split(data_dir, run, progress=False)
         loaded = load_model(cell_dir / "model.safetensors")
         review = rhythm_rule_review(loaded.module, beats.subset(split.test), config)
         config["review"] = review["review"]
