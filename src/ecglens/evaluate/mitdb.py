@@ -35,7 +35,7 @@ def predicted_classes(
     logits = predict_logits(model, beat_model_inputs(beats, config["inputs"]), device=device)
     rule = model_rhythm_rule(config)
     if rule is not None:
-        logits = apply_rhythm_rule(logits, beats.rr, config["classes"], rule)
+        logits = apply_rhythm_rule(logits, beats.rr, config["classes"], rule, beats.record)
     return logits.argmax(1)
 
 

@@ -46,11 +46,16 @@ class RhythmRule:
         regular (atrial fibrillation is irregular: its N beats are never relabelled).
     p_corr_below: Pearson correlation of the beat's P window with the record's sinus P
         template below which the P wave is not sinus; 1.0 (or more) leaves the P wave out.
+    without_ventricular: measure the longest regular cycle only on RR intervals that
+        neither start nor end at a beat the classifier calls V or F: a compensatory pause
+        after a ventricular beat is not the sinus cycle (it makes the next sinus beats of a
+        trigeminy look premature).
     """
 
     premature_below: float = 0.7
     irregularity_below: float = 0.1
     p_corr_below: float = 1.0
+    without_ventricular: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 < self.premature_below <= 1.0:
@@ -63,7 +68,10 @@ class RhythmRule:
 
     @classmethod
     def from_dict(cls, saved: dict[str, Any]) -> RhythmRule:
-        return cls(**{k: float(v) for k, v in saved.items() if k in cls.__dataclass_fields__})
+        known = {k: v for k, v in saved.items() if k in cls.__dataclass_fields__}
+        return cls(
+            **{k: bool(v) if k == "without_ventricular" else float(v) for k, v in known.items()}
+        )
 
     def describe(self) -> str:
         """One line for cards and tables."""
@@ -72,24 +80,69 @@ class RhythmRule:
             if self.p_corr_below < 1.0
             else ""
         )
+        cycle = (
+            " (intervals next to beats called V or F left out)" if self.without_ventricular else ""
+        )
         return (
-            f"RR < {self.premature_below:g} x the longest regular cycle nearby, "
+            f"RR < {self.premature_below:g} x the longest regular cycle nearby{cycle}, "
             f"segment irregularity < {self.irregularity_below:g}{p_wave}"
         )
 
 
-def premature_by_rhythm(rr: np.ndarray, rule: RhythmRule) -> np.ndarray:
+def sinus_cycle_ratio(
+    pre_rr: np.ndarray, ventricular: np.ndarray, groups: np.ndarray | None = None, half: int = 16
+) -> np.ndarray:
+    """(n,) pre-RR over the 90th percentile of the RR intervals within +-``half`` beats that
+    neither start nor end at a ``ventricular`` beat; NaN where none is left.
+
+    pre_rr: (n,) seconds from the previous beat (column 0 of
+    :func:`~ecglens.signal.beats.rr_features`); ventricular: (n,) bool; groups: (n,) the
+    record of each beat (beats in record order), None for one record.
+    """
+    pre_rr = np.asarray(pre_rr, dtype=np.float64)
+    ventricular = np.asarray(ventricular, dtype=bool)
+    groups = np.zeros(len(pre_rr), dtype=np.int64) if groups is None else np.asarray(groups)
+    out = np.full(len(pre_rr), np.nan)
+    for g in np.unique(groups) if len(groups) else []:
+        idx = np.flatnonzero(groups == g)
+        pre, v = pre_rr[idx], ventricular[idx]
+        touches = v | np.concatenate([[False], v[:-1]])  # the interval ends or starts at a V
+        clean = np.where(touches, np.nan, pre)
+        padded = np.concatenate([np.full(half, np.nan), clean, np.full(half, np.nan)])
+        windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
+        usable = (~np.isnan(windows)).any(axis=1)
+        p90 = np.full(len(pre), np.nan)
+        if usable.any():
+            p90[usable] = np.nanpercentile(windows[usable], 90, axis=1)
+        out[idx] = pre / p90
+    return out
+
+
+def premature_by_rhythm(
+    rr: np.ndarray,
+    rule: RhythmRule,
+    ventricular: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
+) -> np.ndarray:
     """(n,) bool: beats premature against the sinus cycle in a regular segment.
 
     rr: (n, 13 + 26) RR and record context features from
-    :func:`~ecglens.inputs.beats.beat_inputs` with ``record_features``.
+    :func:`~ecglens.inputs.beats.beat_inputs` with ``record_features``; ventricular: (n,)
+    bool, the beats the classifier calls V or F (needed by ``rule.without_ventricular``);
+    groups: (n,) record of each beat when ``rr`` holds several records, in record order.
     """
     if rr.ndim != 2 or rr.shape[1] < N_RR_COLUMNS + N_CONTEXT_FEATURES:
         raise EcgLensError(
             "the rhythm rule needs the record context features: cut beats with "
             "BeatConfig(record_features=True)"
         )
-    premature = rr[:, _column("pre_over_local_p90")] < rule.premature_below
+    ratio = rr[:, _column("pre_over_local_p90")]
+    if rule.without_ventricular:
+        if ventricular is None:
+            raise EcgLensError("without_ventricular needs the classifier's V and F calls")
+        clean = sinus_cycle_ratio(rr[:, 0], ventricular, groups)
+        ratio = np.where(np.isnan(clean), ratio, clean)
+    premature = ratio < rule.premature_below
     regular = rr[:, _column("segment_irregularity")] < rule.irregularity_below
     if rule.p_corr_below >= 1.0:  # the P wave left out
         return premature & regular
@@ -97,28 +150,39 @@ def premature_by_rhythm(rr: np.ndarray, rule: RhythmRule) -> np.ndarray:
 
 
 def relabelled_by_rhythm(
-    scores: np.ndarray, rr: np.ndarray, classes: list[str] | tuple[str, ...], rule: RhythmRule
+    scores: np.ndarray,
+    rr: np.ndarray,
+    classes: list[str] | tuple[str, ...],
+    rule: RhythmRule,
+    groups: np.ndarray | None = None,
 ) -> np.ndarray:
     """(n,) bool: beats the classifier calls N (argmax of ``scores``, (n, k)) that
-    :func:`premature_by_rhythm` makes S."""
+    :func:`premature_by_rhythm` makes S. ``groups``: (n,) record of each beat when the
+    beats of several records are given together (in record order)."""
     if "N" not in classes or "S" not in classes:
         raise EcgLensError("the rhythm rule needs a model with classes N and S")
     if len(scores) == 0:
         return np.zeros(0, dtype=bool)
-    return (np.asarray(scores).argmax(1) == list(classes).index("N")) & premature_by_rhythm(
-        rr, rule
-    )
+    called = np.asarray(scores).argmax(1)
+    ventricular = np.isin(called, [list(classes).index(c) for c in ("V", "F") if c in classes])
+    premature = premature_by_rhythm(rr, rule, ventricular, groups)
+    return (called == list(classes).index("N")) & premature
 
 
 def apply_rhythm_rule(
-    scores: np.ndarray, rr: np.ndarray, classes: list[str] | tuple[str, ...], rule: RhythmRule
+    scores: np.ndarray,
+    rr: np.ndarray,
+    classes: list[str] | tuple[str, ...],
+    rule: RhythmRule,
+    groups: np.ndarray | None = None,
 ) -> np.ndarray:
     """Scores (logits or probabilities, (n, k)) with N and S swapped where the classifier's
     choice is N and :func:`premature_by_rhythm` holds: the choice becomes S with the same
-    confidence. A copy; ``classes`` must hold N and S."""
+    confidence. A copy; ``classes`` must hold N and S; ``groups`` as
+    :func:`relabelled_by_rhythm`."""
     n, s = list(classes).index("N"), list(classes).index("S")
     scores = np.array(scores, copy=True)
-    relabel = relabelled_by_rhythm(scores, rr, classes, rule)
+    relabel = relabelled_by_rhythm(scores, rr, classes, rule, groups)
     scores[relabel, n], scores[relabel, s] = scores[relabel, s], scores[relabel, n].copy()
     return scores
 

@@ -39,7 +39,8 @@ RR_INPUTS = {k: RR_OPTIONS[k] for k in ("none", "ratios", "rhythm", "context")} 
 NORMALIZE = ("record", "median-beat")
 # settings of the rhythm rule compared by cross-validation (``--rhythm-rule``)
 RHYTHM_RULE_GRID: tuple[RhythmRule, ...] = tuple(
-    RhythmRule(premature, irregularity, p_corr)
+    RhythmRule(premature, irregularity, p_corr, without_ventricular)
+    for without_ventricular in (False, True)
     for premature in (0.6, 0.7, 0.8)
     for irregularity in (0.1, 0.2)
     for p_corr in (0.5, 0.7, 1.0)
@@ -262,9 +263,9 @@ def selection_score(val_metrics: dict[str, Any]) -> dict[str, Any]:
 
 def out_of_fold(
     config: dict[str, Any], data_dir: str | Path, run_dir: str | Path
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A cross-validated cell's out-of-fold DS1 logits (n, k), labels (n,) and RR + context
-    features (n, 39), from its ``cv/fold-K.npz`` (see
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A cross-validated cell's out-of-fold DS1 logits (n, k), labels (n,), RR + context
+    features (n, 39) and records (n,), from its ``cv/fold-K.npz`` (see
     :func:`~ecglens.train.mitdb.cross_validate_mitdb`)."""
     from ecglens.data.mitdb import DS1
 
@@ -279,7 +280,7 @@ def out_of_fold(
             if len(z["logits"]) != held.sum():
                 raise EcgLensError("out-of-fold logits do not match the fold", run_dir)
             logits[held] = z["logits"]
-    return logits, beats.y[ds1], beats.rr[ds1]
+    return logits, beats.y[ds1], beats.rr[ds1], beats.record[ds1]
 
 
 def score_rhythm_rules(
@@ -288,14 +289,16 @@ def score_rhythm_rules(
     rr: np.ndarray,
     classes: list[str],
     rules: tuple[RhythmRule, ...] = RHYTHM_RULE_GRID,
+    groups: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
     """Macro-F1 (N,S,V,F) and S F1 of out-of-fold ``logits`` without a rule (first row) and
-    with each of ``rules`` (:func:`~ecglens.predict.rhythm.apply_rhythm_rule`)."""
+    with each of ``rules`` (:func:`~ecglens.predict.rhythm.apply_rhythm_rule`; ``groups``:
+    the record of each beat)."""
     from ecglens.evaluate.metrics import classification_metrics
 
     rows = []
     for rule in (None, *rules):
-        scores = logits if rule is None else apply_rhythm_rule(logits, rr, classes, rule)
+        scores = logits if rule is None else apply_rhythm_rule(logits, rr, classes, rule, groups)
         m = classification_metrics(y, scores.argmax(1), classes, SCORED_CLASSES)
         rows.append(
             {
@@ -315,8 +318,8 @@ def rhythm_rule_config(
     """A cross-validated cell's config with the rhythm rule that maximises its out-of-fold
     macro-F1 (N,S,V,F) among :data:`RHYTHM_RULE_GRID` (``rhythm_rule``: settings, its CV
     scores, every setting's scores)."""
-    logits, y, rr = out_of_fold(config, data_dir, run_dir)
-    scores = score_rhythm_rules(logits, y, rr, list(config["classes"]))
+    logits, y, rr, records = out_of_fold(config, data_dir, run_dir)
+    scores = score_rhythm_rules(logits, y, rr, list(config["classes"]), groups=records)
     best = max(scores[1:], key=lambda r: r["macro_f1_nsvf"])
     return config | {
         "rhythm_rule": {
@@ -480,15 +483,17 @@ def _rhythm_rule_words(result: dict[str, Any]) -> str:
             f"\nRhythm rule on {r['cell'].removesuffix('_rhythm-rule')}'s out-of-fold DS1 logits "
             f"(`ecglens.predict.rhythm`: a beat called N becomes S when {rule['description']}; "
             "chosen by out-of-fold macro-F1, N,S,V,F):\n\n"
-            "| pre-RR / longest regular cycle < | irregularity < | P-wave correlation < | "
-            "CV macro-F1 | CV S F1 | CV S Se / +P |\n|---|---|---|---|---|---|\n"
+            "| V/F intervals left out | pre-RR / longest regular cycle < | irregularity < | "
+            "P-wave correlation < | CV macro-F1 | CV S F1 | CV S Se / +P |\n"
+            "|---|---|---|---|---|---|---|\n"
         )
         for g in rule["grid"]:
             s = g["settings"]
             cells = (
-                "no rule | | "
+                "no rule | | | "
                 if s is None
-                else f"{s['premature_below']:g} | {s['irregularity_below']:g} | "
+                else ("yes" if s.get("without_ventricular") else "no")
+                + f" | {s['premature_below']:g} | {s['irregularity_below']:g} | "
                 + ("-" if s["p_corr_below"] >= 1.0 else f"{s['p_corr_below']:g}")
             )
             mark = " **(selected)**" if s == rule["settings"] else ""

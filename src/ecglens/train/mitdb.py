@@ -560,7 +560,8 @@ def rhythm_rule_review(
         int(config.get("mc_samples", 0)),
         device,
     )
-    probs = apply_rhythm_rule(probs, test.rr, config["classes"], model_rhythm_rule(config))
+    rule = model_rhythm_rule(config)
+    probs = apply_rhythm_rule(probs, test.rr, config["classes"], rule, test.record)
     review = review_summary(uncertainty, probs.argmax(1) == test.y)
     return {
         "review": [{k: _plain(v) for k, v in row.items()} for row in review],

@@ -96,3 +96,28 @@ def test_predictions_say_which_beats_the_rule_made_s(demo_record):
     assert out["n_by_rhythm_rule"] == len(flagged)
     assert flagged and all(b["label"] == "S" for b in flagged)  # 2 in record 213
     assert "by the rhythm rule" in beat_title(pred, out["beats"].index(flagged[0]))
+
+
+def test_compensatory_pauses_are_not_the_sinus_cycle():
+    from ecglens.predict.rhythm import sinus_cycle_ratio
+
+    # trigeminy: N N V, the V 0.6 s early and followed by a 1.6-s compensatory pause
+    pre = np.tile([1.6, 1.0, 0.6], 20)
+    ventricular = np.tile([False, False, True], 20)
+    ratio = sinus_cycle_ratio(pre, ventricular)
+    sinus = ~ventricular & (pre == 1.0)
+    sinus[:18] = False  # the first beat's 1.6 s has no V before it in the array
+    np.testing.assert_allclose(ratio[sinus], 1.0)
+    rr = _rr([1.0] * 60, [0.05] * 60, [0.2] * 60)
+    rr[:, 0] = pre
+    rr[:, N_RR_COLUMNS + CONTEXT_FEATURE_NAMES.index("pre_over_local_p90")] = pre / 1.6
+    plain = premature_by_rhythm(rr, RhythmRule(0.7, 0.1))
+    clean = premature_by_rhythm(rr, RhythmRule(0.7, 0.1, without_ventricular=True), ventricular)
+    assert plain[31] and not clean[31]  # a sinus beat after the pause's beat
+    # two records side by side are read apart: the second one's pauses do not reach the first
+    groups = np.repeat([0, 1], 30)
+    both = sinus_cycle_ratio(np.concatenate([np.full(30, 1.0), np.full(30, 2.0)]),
+                             np.zeros(60, bool), groups)
+    np.testing.assert_allclose(both, 1.0)
+    with pytest.raises(EcgLensError, match="V and F"):
+        premature_by_rhythm(rr, RhythmRule(without_ventricular=True))
