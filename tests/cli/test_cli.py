@@ -371,3 +371,10 @@ def test_explain_takes_every_record_and_image_explainer(tmp_path):
     bad = run_cli("explain", str(cases[1][0]), "--model", "ecglens-images-cnn", "--method",
                   "lime", "--out", str(tmp_path / "x.png"))
     assert_one_line_error(bad, "lime")
+
+
+def test_predict_table_marks_the_beats_the_rhythm_rule_made_s(demo_record):
+    result = run_cli("predict", str(demo_record.parent / "232"), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "S (rhythm)" in result.stdout  # record 232: runs of atrial premature beats
+    assert "S beats by the model's rhythm rule" in " ".join(result.stderr.split())

@@ -76,6 +76,9 @@ def print_beats(pred, max_rows: int) -> None:
         t.add_column(col, justify="right")
     if pred.reference is not None:
         t.add_column("reference", justify="right")
+    by_rhythm = getattr(pred, "by_rhythm", None)
+    if by_rhythm is None:
+        by_rhythm = [False] * len(labels)
     order = range(len(labels))
     abnormal = [i for i in order if labels[i] != "N"]
     shown = sorted(set(list(range(min(5, len(labels)))) + abnormal))[:max_rows]
@@ -84,7 +87,7 @@ def print_beats(pred, max_rows: int) -> None:
             str(i),
             str(int(pred.sample[i])),
             f"{pred.sample[i] / pred.fs:.2f}",
-            labels[i],
+            f"{labels[i]} (rhythm)" if by_rhythm[i] else labels[i],
             f"{pred.probabilities[i].max():.3f}",
             _uncertainty_cell(pred, i),
         ]
@@ -100,6 +103,11 @@ def print_beats(pred, max_rows: int) -> None:
         )
     counts = pred.class_counts()
     stdout.print("class counts: " + ", ".join(f"{c} {n}" for c, n in counts.items()))
+    if any(by_rhythm):
+        console.print(
+            f"{int(sum(by_rhythm))} S beats by the model's rhythm rule, marked (rhythm): premature "
+            "against the sinus cycle where the network said N"
+        )
     if pred.review_threshold is not None and pred.uncertainty is not None:
         n_review = int((pred.uncertainty > pred.review_threshold).sum())
         console.print(
