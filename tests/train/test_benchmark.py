@@ -57,8 +57,9 @@ def test_selection_ignores_classes_with_few_validation_beats():
     assert score["val_macro_f1"] == pytest.approx(0.7)
 
 
-def test_markdown_marks_the_selected_cell():
-    row = {
+def _table_row(**changes) -> dict:
+    """A benchmark.json row for the markdown tests."""
+    return {
         "cell": "a",
         "architecture": "kachuee",
         "rr": "none",
@@ -73,7 +74,12 @@ def test_markdown_marks_the_selected_cell():
         "ece_before": 0.05,
         "ece_after": 0.02,
         **{f"{c}_{k}": 0.5 for c in "NSVF" for k in ("recall", "precision", "f1")},
+        **changes,
     }
+
+
+def test_markdown_marks_the_selected_cell():
+    row = _table_row()
     text = markdown_table({"rows": [row], "best": "a", "config": BenchmarkConfig().__dict__})
     assert "**(selected)**" in text and "90.0 [85.0, 95.0]" in text
 
@@ -238,24 +244,16 @@ def test_markdown_lists_the_rhythm_rule_settings():
         {"settings": rule.to_dict(), "macro_f1_nsvf": 0.6, "S_f1": 0.5, "S_recall": 0.4,
          "S_precision": 0.7},
     ]
-    row = {
-        "cell": "a_rhythm-rule",
-        "architecture": "kachuee",
-        "rr": "context",
-        "imbalance": "focal",
-        "val_macro_f1": 0.6,
-        "val_S_f1": 0.5,
-        "accuracy": 0.9,
-        "accuracy_ci": [0.85, 0.95],
-        "macro_f1_nsvf": 0.7,
-        "macro_f1_nsvf_ci": [0.6, 0.8],
-        "S_f1_ci": [0.1, 0.3],
-        "V_f1_ci": [0.8, 0.9],
-        "ece_before": None,
-        "ece_after": None,
-        "rhythm_rule": {"settings": rule.to_dict(), "description": rule.describe(), "grid": grid},
-        **{f"{c}_{k}": 0.5 for c in "NSVF" for k in ("recall", "precision", "f1")},
-    }
+    rhythm_rule = {"settings": rule.to_dict(), "description": rule.describe(), "grid": grid}
+    row = _table_row(
+        cell="a_rhythm-rule",
+        rr="context",
+        val_macro_f1=0.6,
+        val_S_f1=0.5,
+        ece_before=None,
+        ece_after=None,
+        rhythm_rule=rhythm_rule,
+    )
     config = BenchmarkConfig(cv_folds=6).__dict__
     text = markdown_table({"rows": [row], "best": "a_rhythm-rule", "config": config})
     assert "context + rhythm rule" in text
