@@ -147,6 +147,11 @@ def record_section(pred: BeatPredictions, loaded: LoadedModel) -> ReportSection:
             f" {n_artifact} beats fall in unusable stretches, are flagged as artifacts and are "
             "not counted below."
         )
+    if pred.by_rhythm is not None and pred.by_rhythm.any():
+        section.text += (
+            f" {int(pred.by_rhythm.sum())} beats are S by the model's rhythm rule: the network "
+            "called them N, and they come early against the sinus cycle in a regular stretch."
+        )
     counts = pred.class_counts()
     section.tables.append(
         (

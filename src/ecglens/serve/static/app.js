@@ -20,7 +20,7 @@
     json: null,
     signal: null, // Float32Array of the classified lead (mV)
     fs: 0,
-    beats: [], // {i, sample, t, label, p, u, review, artifact}
+    beats: [], // {i, sample, t, label, p, u, review, artifact, byRhythm}
     filtered: [],
     view: { t0: 0, span: 10 },
     selected: -1,
@@ -228,6 +228,9 @@
       parts.push(`${json.n_review} flagged for review (uncertainty > ${json.review_threshold})`);
     }
     if (json.n_artifact) parts.push(`${json.n_artifact} in unusable stretches (not counted)`);
+    if (json.n_by_rhythm_rule) {
+      parts.push(`${json.n_by_rhythm_rule} S by the rhythm rule (premature against the sinus cycle)`);
+    }
     if (json.signal_quality && json.signal_quality.usable_fraction !== undefined) {
       parts.push(`${(100 * json.signal_quality.usable_fraction).toFixed(1)}% of the lead usable`);
     }
@@ -256,6 +259,7 @@
       u: b.uncertainty,
       review: Boolean(b.review),
       artifact: Boolean(b.artifact),
+      byRhythm: Boolean(b.by_rhythm_rule),
     };
   }
 
@@ -786,7 +790,7 @@
     const rows = state.filtered.slice(0, MAX_ROWS).map((b) => {
       const tr = el("tr");
       tr.dataset.beat = String(b.i);
-      const clsCell = el("td", b.label, "cls");
+      const clsCell = el("td", b.byRhythm ? `${b.label} (rhythm)` : b.label, "cls");
       clsCell.style.color = color(b.label);
       tr.append(
         el("td", b.i),
