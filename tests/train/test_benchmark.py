@@ -257,5 +257,5 @@ def test_markdown_lists_the_rhythm_rule_settings():
     config = BenchmarkConfig(cv_folds=6).__dict__
     text = markdown_table({"rows": [row], "best": "a_rhythm-rule", "config": config})
     assert "context + rhythm rule" in text
-    assert "| no | 0.7 | 0.1 | 0.7 **(selected)** | 60.0" in text
-    assert "| no rule | | |  | 50.0" in text
+    assert "| 16 | no | 0.7 | 0.1 | 0.7 **(selected)** | 60.0" in text
+    assert "| no rule | | | |  | 50.0" in text

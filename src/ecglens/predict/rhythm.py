@@ -30,6 +30,8 @@ from ecglens.errors import EcgLensError
 from ecglens.inputs.beats import N_CONTEXT_FEATURES, N_RR_COLUMNS
 from ecglens.inputs.rhythm import CONTEXT_FEATURE_NAMES
 
+CONTEXT_CYCLE_BEATS = 16  # the neighbourhood of the context feature pre_over_local_p90
+
 
 def _column(name: str) -> int:
     """Column of a context feature in the rr array of :func:`~ecglens.inputs.beats.beat_inputs`."""
@@ -40,8 +42,8 @@ def _column(name: str) -> int:
 class RhythmRule:
     """When a beat called N is S by its rhythm.
 
-    premature_below: pre-RR over the longest regular cycle within +-16 beats (90th
-        percentile of their RR) below which a beat is premature (e.g. 0.7: 30% early).
+    premature_below: pre-RR over the longest regular cycle within +-``cycle_beats`` beats
+        (90th percentile of their RR) below which a beat is premature (e.g. 0.7: 30% early).
     irregularity_below: median |dRR| / median RR over +-8 beats below which the segment is
         regular (atrial fibrillation is irregular: its N beats are never relabelled).
     p_corr_below: Pearson correlation of the beat's P window with the record's sinus P
@@ -50,18 +52,23 @@ class RhythmRule:
         neither start nor end at a beat the classifier calls V or F: a compensatory pause
         after a ventricular beat is not the sinus cycle (it makes the next sinus beats of a
         trigeminy look premature).
+    cycle_beats: half-width of that neighbourhood, in beats: wider reaches past long runs
+        of premature beats (supraventricular tachycardia) to the sinus cycle around them.
     """
 
     premature_below: float = 0.7
     irregularity_below: float = 0.1
     p_corr_below: float = 1.0
     without_ventricular: bool = False
+    cycle_beats: int = 16
 
     def __post_init__(self) -> None:
         if not 0.0 < self.premature_below <= 1.0:
             raise EcgLensError(f"premature_below must be in (0, 1], got {self.premature_below}")
         if self.irregularity_below <= 0.0:
             raise EcgLensError(f"irregularity_below must be > 0, got {self.irregularity_below}")
+        if self.cycle_beats < 2:
+            raise EcgLensError(f"cycle_beats must be >= 2, got {self.cycle_beats}")
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -69,9 +76,8 @@ class RhythmRule:
     @classmethod
     def from_dict(cls, saved: dict[str, Any]) -> RhythmRule:
         known = {k: v for k, v in saved.items() if k in cls.__dataclass_fields__}
-        return cls(
-            **{k: bool(v) if k == "without_ventricular" else float(v) for k, v in known.items()}
-        )
+        kinds = {"without_ventricular": bool, "cycle_beats": int}
+        return cls(**{k: kinds.get(k, float)(v) for k, v in known.items()})
 
     def describe(self) -> str:
         """One line for cards and tables."""
@@ -84,7 +90,8 @@ class RhythmRule:
             " (intervals next to beats called V or F left out)" if self.without_ventricular else ""
         )
         return (
-            f"RR < {self.premature_below:g} x the longest regular cycle nearby{cycle}, "
+            f"RR < {self.premature_below:g} x the longest regular cycle within +-"
+            f"{self.cycle_beats} beats{cycle}, "
             f"segment irregularity < {self.irregularity_below:g}{p_wave}"
         )
 
@@ -136,11 +143,12 @@ def premature_by_rhythm(
             "the rhythm rule needs the record context features: cut beats with "
             "BeatConfig(record_features=True)"
         )
-    ratio = rr[:, _column("pre_over_local_p90")]
-    if rule.without_ventricular:
-        if ventricular is None:
+    ratio = rr[:, _column("pre_over_local_p90")]  # +-16 beats, every interval
+    if rule.without_ventricular or rule.cycle_beats != CONTEXT_CYCLE_BEATS:
+        if rule.without_ventricular and ventricular is None:
             raise EcgLensError("without_ventricular needs the classifier's V and F calls")
-        clean = sinus_cycle_ratio(rr[:, 0], ventricular, groups)
+        left_out = ventricular if rule.without_ventricular else np.zeros(len(rr), dtype=bool)
+        clean = sinus_cycle_ratio(rr[:, 0], left_out, groups, rule.cycle_beats)
         ratio = np.where(np.isnan(clean), ratio, clean)
     premature = ratio < rule.premature_below
     regular = rr[:, _column("segment_irregularity")] < rule.irregularity_below

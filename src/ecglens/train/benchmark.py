@@ -39,7 +39,8 @@ RR_INPUTS = {k: RR_OPTIONS[k] for k in ("none", "ratios", "rhythm", "context")} 
 NORMALIZE = ("record", "median-beat")
 # settings of the rhythm rule compared by cross-validation (``--rhythm-rule``)
 RHYTHM_RULE_GRID: tuple[RhythmRule, ...] = tuple(
-    RhythmRule(premature, irregularity, p_corr, without_ventricular)
+    RhythmRule(premature, irregularity, p_corr, without_ventricular, cycle_beats)
+    for cycle_beats in (16, 32, 64)
     for without_ventricular in (False, True)
     for premature in (0.6, 0.7, 0.8)
     for irregularity in (0.1, 0.2)
@@ -483,16 +484,17 @@ def _rhythm_rule_words(result: dict[str, Any]) -> str:
             f"\nRhythm rule on {r['cell'].removesuffix('_rhythm-rule')}'s out-of-fold DS1 logits "
             f"(`ecglens.predict.rhythm`: a beat called N becomes S when {rule['description']}; "
             "chosen by out-of-fold macro-F1, N,S,V,F):\n\n"
-            "| V/F intervals left out | pre-RR / longest regular cycle < | irregularity < | "
-            "P-wave correlation < | CV macro-F1 | CV S F1 | CV S Se / +P |\n"
-            "|---|---|---|---|---|---|---|\n"
+            "| cycle within +- beats | V/F intervals left out | pre-RR / longest regular cycle < "
+            "| irregularity < | P-wave correlation < | CV macro-F1 | CV S F1 | CV S Se / +P |\n"
+            "|---|---|---|---|---|---|---|---|\n"
         )
         for g in rule["grid"]:
             s = g["settings"]
             cells = (
-                "no rule | | | "
+                "no rule | | | | "
                 if s is None
-                else ("yes" if s.get("without_ventricular") else "no")
+                else f"{s.get('cycle_beats', 16)} | "
+                + ("yes" if s.get("without_ventricular") else "no")
                 + f" | {s['premature_below']:g} | {s['irregularity_below']:g} | "
                 + ("-" if s["p_corr_below"] >= 1.0 else f"{s['p_corr_below']:g}")
             )
