@@ -716,7 +716,8 @@ def _rhythm_rule_text(config: dict[str, Any]) -> str:
         "Its form (prematurity against the longest regular cycle nearby rather than the "
         "record's usual RR) follows the analysis of record 232 in the issue that asked for it, "
         "which was made from DS2's annotations: DS2 is not blind to the rule's design, only to "
-        "its thresholds."
+        "its thresholds. The README (issue #20's section) lists how the grid of settings grew "
+        "and what each choice scored on CV and on DS2."
     )
 
 
