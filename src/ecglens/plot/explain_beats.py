@@ -11,6 +11,7 @@ the record has annotations, and the uncertainty score.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,6 +41,7 @@ from ecglens.predict.mi import MiPrediction
 N_MI_BEATS = 3  # beats drawn by default for an MI prediction
 CONTEXT_S = 1.5  # seconds of the recording drawn on either side of the explained R peak
 DEFAULT_METHOD = "grad-cam"
+TITLE_WIDTH = 100  # characters per line of a beat title, so that it stays above its own axes
 METHOD_NAMES = {
     "grad-cam": "Grad-CAM",
     "cam": "CAM",
@@ -114,9 +116,8 @@ def beat_title(pred: BeatPredictions, i: int, uncertainty_label: str = "entropy"
     first = f"Record {pred.record}, beat {i} at {format_clock(t)} (lead {pred.lead})"
     parts = [f"predicted {label} (p = {float(pred.probabilities[i, k]):.3f})"]
     if pred.by_rhythm is not None and bool(pred.by_rhythm[i]):
-        parts[0] = f"predicted {label} by the rhythm rule (the network: N, p = " + (
-            f"{float(pred.probabilities[i, k]):.3f}; premature against the sinus cycle)"
-        )
+        p = float(pred.probabilities[i, k])
+        parts[0] = f"predicted {label} by the rhythm rule (network: N, p = {p:.3f})"
     if pred.reference is not None:
         ref = int(pred.reference[i])
         if ref < 0:
@@ -132,7 +133,7 @@ def beat_title(pred: BeatPredictions, i: int, uncertainty_label: str = "entropy"
         parts.append(f"uncertainty {u:.3f} ({uncertainty_label}{review})")
     if pred.artifact is not None and bool(pred.artifact[i]):
         parts.append("in an unusable stretch")
-    return first + "\n" + "; ".join(parts)
+    return first + "\n" + textwrap.fill("; ".join(parts), TITLE_WIDTH, break_long_words=False)
 
 
 def _seconds_formatter() -> FuncFormatter:
