@@ -23,7 +23,7 @@ from ecglens.inputs.beats import BeatConfig, beat_inputs, model_input_arrays
 from ecglens.io import read_record, select_lead
 from ecglens.models import load_model
 from ecglens.predict.forward import predict_logits
-from ecglens.predict.rhythm import apply_rhythm_rule, model_rhythm_rule
+from ecglens.predict.rhythm import with_model_rhythm_rule
 from ecglens.signal.peaks import ecg_peaks
 
 REPO = Path(__file__).resolve().parents[1]
@@ -68,8 +68,7 @@ def whole_job(path: Path, loaded) -> dict[str, float]:
 def classify(loaded, inputs: tuple, rr):
     """Logits of every beat, after the model's rhythm rule when it has one."""
     logits = predict_logits(loaded.module, inputs)
-    rule = model_rhythm_rule(loaded.config)
-    return logits if rule is None else apply_rhythm_rule(logits, rr, loaded.classes, rule)
+    return with_model_rhythm_rule(logits, rr, loaded.classes, loaded.config)[0]
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from ecglens.evaluate.metrics import classification_metrics
 from ecglens.inputs.beats import BeatConfig, model_input_arrays
 from ecglens.models.registry import LoadedModel
 from ecglens.predict.forward import predict_logits
-from ecglens.predict.rhythm import apply_rhythm_rule, model_rhythm_rule
+from ecglens.predict.rhythm import with_model_rhythm_rule
 from ecglens.predict.tasks import task_of
 
 
@@ -33,9 +33,7 @@ def predicted_classes(
     """(n,) class index per beat: the logits' argmax after the config's rhythm rule
     (``rhythm_rule``, :mod:`ecglens.predict.rhythm`), as at inference."""
     logits = predict_logits(model, beat_model_inputs(beats, config["inputs"]), device=device)
-    rule = model_rhythm_rule(config)
-    if rule is not None:
-        logits = apply_rhythm_rule(logits, beats.rr, config["classes"], rule, beats.record)
+    logits, _ = with_model_rhythm_rule(logits, beats.rr, config["classes"], config, beats.record)
     return logits.argmax(1)
 
 

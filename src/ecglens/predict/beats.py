@@ -30,7 +30,7 @@ from ecglens.inputs.beats import BeatConfig, beat_inputs, model_input_arrays
 from ecglens.io import Record, read_annotations, select_lead
 from ecglens.models.registry import LoadedModel
 from ecglens.predict.forward import TemperatureScaled, predict_logits
-from ecglens.predict.rhythm import apply_rhythm_rule, model_rhythm_rule, relabelled_by_rhythm
+from ecglens.predict.rhythm import with_model_rhythm_rule
 from ecglens.predict.uncertainty import has_dropout, mc_dropout_predict
 from ecglens.signal.peaks import ecg_peaks
 from ecglens.signal.quality import SignalQuality, assess_quality
@@ -267,11 +267,7 @@ def classify_record(
         mc_samples,
         device,
     )
-    rule = model_rhythm_rule(config)
-    by_rhythm = None
-    if rule is not None:
-        by_rhythm = relabelled_by_rhythm(probabilities, rr, loaded.classes, rule)
-        probabilities = apply_rhythm_rule(probabilities, rr, loaded.classes, rule)
+    probabilities, by_rhythm = with_model_rhythm_rule(probabilities, rr, loaded.classes, config)
     reference = _reference_labels(record, peaks) if with_reference else None
     with _naming(record.path or record.name):
         quality = assess_quality(signal, record.fs, peaks)

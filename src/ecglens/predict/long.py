@@ -78,7 +78,7 @@ from ecglens.predict.beats import (
     beat_probabilities,
     check_beat_options,
 )
-from ecglens.predict.rhythm import apply_rhythm_rule, model_rhythm_rule, relabelled_by_rhythm
+from ecglens.predict.rhythm import model_rhythm_rule, with_model_rhythm_rule
 from ecglens.signal.beats import rr_features
 from ecglens.signal.peaks import ecg_peaks
 from ecglens.signal.quality import (
@@ -334,9 +334,8 @@ def _probabilities(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(n, k) calibrated probabilities, (n,) uncertainty and, for a model with a rhythm rule,
     (n,) bool beats it made S; empty for a window without beats."""
-    rule = model_rhythm_rule(plan.config)
     if len(x) == 0:
-        empty = None if rule is None else np.zeros(0, dtype=bool)
+        empty = None if model_rhythm_rule(plan.config) is None else np.zeros(0, dtype=bool)
         return np.zeros((0, len(loaded.classes)), np.float32), np.zeros(0, np.float32), empty
     probabilities, uncertainty = beat_probabilities(
         loaded.module,
@@ -345,10 +344,10 @@ def _probabilities(
         plan.mc_samples,
         device,
     )
-    if rule is None:
-        return probabilities, uncertainty, None
-    by_rhythm = relabelled_by_rhythm(probabilities, rr, loaded.classes, rule)
-    return apply_rhythm_rule(probabilities, rr, loaded.classes, rule), uncertainty, by_rhythm
+    probabilities, by_rhythm = with_model_rhythm_rule(
+        probabilities, rr, loaded.classes, plan.config
+    )
+    return probabilities, uncertainty, by_rhythm
 
 
 def _core_quality(

@@ -188,9 +188,32 @@ def apply_rhythm_rule(
     choice is N and :func:`premature_by_rhythm` holds: the choice becomes S with the same
     confidence. A copy; ``classes`` must hold N and S; ``groups`` as
     :func:`relabelled_by_rhythm`."""
+    return _swap_n_and_s(scores, relabelled_by_rhythm(scores, rr, classes, rule, groups), classes)
+
+
+def with_model_rhythm_rule(
+    scores: np.ndarray,
+    rr: np.ndarray,
+    classes: list[str] | tuple[str, ...],
+    config: dict[str, Any],
+    groups: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`apply_rhythm_rule` with the rule of a model ``config``: ``(scores, relabelled)``,
+    relabelled the (n,) bool beats it made S; ``(scores, None)`` unchanged for a model
+    without a rule."""
+    rule = model_rhythm_rule(config)
+    if rule is None:
+        return scores, None
+    relabelled = relabelled_by_rhythm(scores, rr, classes, rule, groups)
+    return _swap_n_and_s(scores, relabelled, classes), relabelled
+
+
+def _swap_n_and_s(
+    scores: np.ndarray, relabel: np.ndarray, classes: list[str] | tuple[str, ...]
+) -> np.ndarray:
+    """A copy of ``scores`` (n, k) with the N and S columns swapped in the ``relabel`` rows."""
     n, s = list(classes).index("N"), list(classes).index("S")
     scores = np.array(scores, copy=True)
-    relabel = relabelled_by_rhythm(scores, rr, classes, rule, groups)
     scores[relabel, n], scores[relabel, s] = scores[relabel, s], scores[relabel, n].copy()
     return scores
 

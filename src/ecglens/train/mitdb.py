@@ -551,7 +551,7 @@ def rhythm_rule_review(
     from ecglens.evaluate.calibration import expected_calibration_error
     from ecglens.evaluate.uncertainty import review_summary
     from ecglens.pipeline import beat_probabilities
-    from ecglens.predict.rhythm import apply_rhythm_rule, model_rhythm_rule
+    from ecglens.predict.rhythm import with_model_rhythm_rule
 
     probs, uncertainty = beat_probabilities(
         model,
@@ -560,8 +560,7 @@ def rhythm_rule_review(
         int(config.get("mc_samples", 0)),
         device,
     )
-    rule = model_rhythm_rule(config)
-    probs = apply_rhythm_rule(probs, test.rr, config["classes"], rule, test.record)
+    probs, _ = with_model_rhythm_rule(probs, test.rr, config["classes"], config, test.record)
     review = review_summary(uncertainty, probs.argmax(1) == test.y)
     return {
         "review": [{k: _plain(v) for k, v in row.items()} for row in review],
