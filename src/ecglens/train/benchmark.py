@@ -263,25 +263,19 @@ def selection_score(val_metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def out_of_fold(
-    config: dict[str, Any], data_dir: str | Path, run_dir: str | Path
+    data_dir: str | Path, run_dir: str | Path
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A cross-validated cell's out-of-fold DS1 logits (n, k), labels (n,), RR + context
-    features (n, 39) and records (n,), from its ``cv/fold-K.npz`` (see
-    :func:`~ecglens.train.mitdb.cross_validate_mitdb`)."""
-    from ecglens.data.mitdb import DS1
+    features (n, 39) and records (n,): :func:`~ecglens.train.mitdb.cross_validate_mitdb`
+    with the cell's settings, which reads its ``cv/fold-K.npz``."""
+    import json
 
-    beats = load_mitdb_beats(
-        data_dir, split_records("inter-patient"), BeatConfig(**config["beats"]), progress=False
-    )
-    ds1 = np.flatnonzero(np.isin(beats.record, DS1) & (beats.y >= 0))
-    logits = np.zeros((len(ds1), len(config["classes"])), dtype=np.float32)
-    for k, records in enumerate(config["cv"]["folds"]):
-        held = np.isin(beats.record[ds1], records)
-        with np.load(Path(run_dir) / "cv" / f"fold-{k}.npz", allow_pickle=False) as z:
-            if len(z["logits"]) != held.sum():
-                raise EcgLensError("out-of-fold logits do not match the fold", run_dir)
-            logits[held] = z["logits"]
-    return logits, beats.y[ds1], beats.rr[ds1], beats.record[ds1]
+    from ecglens.train.mitdb import cross_validate_mitdb, run_config_from_dict
+
+    run = run_config_from_dict(json.loads((Path(run_dir) / "run_config.json").read_text()))
+    beats = load_mitdb_beats(data_dir, split_records("inter-patient"), run.beats, progress=False)
+    cv = cross_validate_mitdb(beats, run, run_dir, progress=False)
+    return cv["logits"], cv["y"], beats.rr[cv["index"]], cv["record"]
 
 
 def score_rhythm_rules(
@@ -319,7 +313,7 @@ def rhythm_rule_config(
     """A cross-validated cell's config with the rhythm rule that maximises its out-of-fold
     macro-F1 (N,S,V,F) among :data:`RHYTHM_RULE_GRID` (``rhythm_rule``: settings, its CV
     scores, every setting's scores)."""
-    logits, y, rr, records = out_of_fold(config, data_dir, run_dir)
+    logits, y, rr, records = out_of_fold(data_dir, run_dir)
     scores = score_rhythm_rules(logits, y, rr, list(config["classes"]), groups=records)
     best = max(scores[1:], key=lambda r: r["macro_f1_nsvf"])
     return config | {

@@ -330,7 +330,9 @@ def cross_validate_mitdb(
     Folds from :func:`~ecglens.data.splits.record_folds` (the records richest in S beats
     in different folds); each fold's model trains on the other folds for the run's epochs
     (last epoch kept). Writes ``cv/fold-K.npz`` (out-of-fold logits, resumable) and returns
-    the folds, pooled out-of-fold metrics over N, S, V, F and per-fold S and V F1.
+    the folds, pooled out-of-fold metrics over N, S, V, F and per-fold S and V F1, and the
+    out-of-fold ``logits`` with the ``y``, ``record`` and ``index`` (into ``beats``) of the
+    DS1 beats they score.
     """
     from ecglens.data.mitdb import DS1
     from ecglens.data.splits import class_counts, record_folds
@@ -390,6 +392,7 @@ def cross_validate_mitdb(
         "logits": logits,
         "y": y,
         "record": beats.record[ds1],
+        "index": ds1,
     }
 
 
