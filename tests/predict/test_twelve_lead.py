@@ -199,8 +199,8 @@ def test_real_record_with_leads_removed_is_refused(ptbxl_dir, tmp_path):
 @pytest.mark.slow
 def test_report_shows_cam_and_grad_cam_for_each_record(ptbxl_dir, tmp_path):
     from ecglens.evaluate.ptbxl import score_binary
-    from ecglens.models.registry import save_pretrained
-    from ecglens.report.ptbxl import build_ptbxl_report
+    from ecglens.models.registry import load_model, save_pretrained
+    from ecglens.tasks import report
 
     model = _model()
     rng = np.random.default_rng(0)
@@ -214,7 +214,7 @@ def test_report_shows_cam_and_grad_cam_for_each_record(ptbxl_dir, tmp_path):
     ]
     path = save_pretrained(model.module, config, tmp_path / "tiny", card="# tiny\n")
     records = [ptbxl_dir / "records100" / "00000" / "00002_lr"]
-    out = build_ptbxl_report(records, path, tmp_path / "report.html", progress=False)
+    out = report(records, load_model(path), tmp_path / "report.html", progress=False)
     text = out.read_text()
     assert "Record 00002_lr" in text and "Class activation map" in text and "Grad-CAM" in text
     assert "ROC curve" in text and "95% CI low" in text and "Training curves" in text

@@ -9,9 +9,9 @@ from PIL import Image, ImageDraw
 from ecglens.data.images import IMAGE_CLASSES
 from ecglens.errors import EcgLensError
 from ecglens.inputs.images import ImageInputConfig
-from ecglens.models.registry import create_model, save_pretrained
+from ecglens.models.registry import create_model, load_model, save_pretrained
 from ecglens.predict.images import IMAGE_TASK
-from ecglens.report.images import build_image_report
+from ecglens.tasks import report
 
 CNN = {"architecture": "image-cnn", "kwargs": {"channels": [4, 8]}}
 METRIC = {"value": 0.5, "ci": [0.4, 0.6]}
@@ -63,8 +63,9 @@ def test_report_goes_on_after_a_corrupt_file(tmp_path, model_dir):
     good = [_printout(tmp_path / "Normal(1).png", 0), _printout(tmp_path / "HB(2).png", 1)]
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
-    out = build_image_report(
-        [good[0], bad, good[1]], model_dir, tmp_path / "r.html", progress=False, command="x"
+    out = report(
+        [good[0], bad, good[1]], load_model(model_dir), tmp_path / "r.html", progress=False,
+        command="x", errors=[],
     )
     html = out.read_text()
     assert "Image Normal(1).png" in html and "Image HB(2).png" in html
@@ -77,9 +78,9 @@ def test_report_goes_on_after_a_corrupt_file(tmp_path, model_dir):
 def test_report_with_an_evaluation_and_wrong_options(tmp_path, model_dir):
     path = _printout(tmp_path / "a.png", 0)
     extra = {**_metrics(), "model": "m"}
-    out = build_image_report(
-        [path], model_dir, tmp_path / "r.html", metrics=[extra], progress=False
+    out = report(
+        [path], load_model(model_dir), tmp_path / "r.html", metrics=[extra], progress=False
     )
     assert "Evaluation: m" in out.read_text()
-    with pytest.raises(EcgLensError, match="--lead and --fs"):
-        build_image_report([path], model_dir, tmp_path / "r.html", lead="II")
+    with pytest.raises(EcgLensError, match="lead does not apply to image models"):
+        report([path], load_model(model_dir), tmp_path / "r.html", lead="II", progress=False)

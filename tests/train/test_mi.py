@@ -96,12 +96,13 @@ def test_classify_a_record(trained):
 
 
 def test_report(trained, tmp_path):
-    from ecglens.report.mi import build_mi_report
+    from ecglens.models.registry import load_model
+    from ecglens.tasks import report
 
     root, run_dir, _ = trained
     record = root / "ptb-xl" / "records100" / "00000" / "00002_lr"
-    out = build_mi_report(
-        [record], run_dir / "model.safetensors", tmp_path / "r.html", progress=False
+    out = report(
+        [record], load_model(run_dir / "model.safetensors"), tmp_path / "r.html", progress=False
     )
     html = out.read_text()
     assert "P(MI)" in html and "Mean Grad-CAM relevance" in html and html.count("<img") >= 3

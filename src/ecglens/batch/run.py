@@ -54,7 +54,6 @@ the same ecglens. A failed or preempted run is continued by running the script a
 
 from __future__ import annotations
 
-import glob
 import json
 import logging
 import os
@@ -69,9 +68,9 @@ from typing import TYPE_CHECKING, Any
 
 from ecglens._atomic import atomic_write
 from ecglens.errors import EcgLensError
+from ecglens.io.formats import GLOB_CHARS, WFDB_HEADER, expand_inputs, record_name
 
 if TYPE_CHECKING:
-    import pyarrow as pa
     from distributed import Client
 
     from ecglens.models.registry import LoadedModel
@@ -80,10 +79,6 @@ BATCH_EXTRA = "ecglens[batch]"
 PART_PREFIX = "part-"
 ERRORS_FILE = "_errors.jsonl"  # "_": left out by Parquet dataset readers
 METADATA_KEY = b"ecglens.batch"
-WFDB_HEADER = ".hea"
-SIGNAL_FILES = (".edf", ".bdf")
-SAMPLE_FILES = (".csv", ".npy")  # need the sampling rate (BatchConfig.fs)
-GLOB_CHARS = "*?["
 # options that change the predictions: a resumed run must use the same ones
 PREDICTION_OPTIONS = ("model", "lead", "fs", "review_threshold", "mc_samples")
 
@@ -226,61 +221,15 @@ class BatchSummary:
 
 
 def find_records(dir_or_glob: str | Path, samples: bool = False) -> list[Path]:
-    """Records under a folder (searched recursively), matched by a glob (``**`` recurses), or
-    one record path: WFDB records (returned without extension; segments of multi-segment
-    records left out), EDF/BDF files and, with ``samples``, CSV/NPY sample files. Sorted."""
+    """Inputs under a folder (searched recursively), matched by a glob (``**`` recurses), or
+    one input path (see :func:`ecglens.io.formats.expand_inputs`); with ``samples`` also
+    CSV/NPY sample files. Sorted."""
     text = str(dir_or_glob)
     path = Path(text)
-    if path.is_dir():
-        files = [p for p in path.rglob("*") if p.is_file() and not _hidden(p, path)]
-    elif any(c in text for c in GLOB_CHARS) and not path.exists():
-        files = []
-        for match in sorted(glob.glob(text, recursive=True)):
-            m = Path(match)
-            files.extend(
-                (p for p in m.rglob("*") if p.is_file() and not _hidden(p, m)) if m.is_dir()
-                else [m]
-            )  # fmt: skip
-    elif path.is_file() or Path(f"{text}{WFDB_HEADER}").is_file():
-        return [path.with_suffix("") if path.suffix.lower() == WFDB_HEADER else path]
-    else:
+    exists = path.exists() or Path(f"{text}{WFDB_HEADER}").is_file()
+    if not exists and not any(c in text for c in GLOB_CHARS):
         raise EcgLensError("no such folder or record, and no file matches it as a glob", path)
-    found = _records_among(files, samples)
-    if not found:
-        what = "WFDB records (.hea), EDF/BDF" + (", CSV/NPY" if samples else "")
-        raise EcgLensError(f"no records found ({what})", path)
-    return found
-
-
-def _hidden(p: Path, root: Path) -> bool:
-    return any(part.startswith(".") for part in p.relative_to(root).parts)
-
-
-def _records_among(files: Sequence[Path], samples: bool) -> list[Path]:
-    suffixes = SIGNAL_FILES + (SAMPLE_FILES if samples else ())
-    headers = [f for f in files if f.suffix.lower() == WFDB_HEADER]
-    segments = {s for h in headers for s in _segments_of(h)}
-    records = {h.with_suffix("") for h in headers} - segments
-    records |= {f for f in files if f.suffix.lower() in suffixes}
-    return sorted(records)
-
-
-def _segments_of(header: Path) -> set[Path]:
-    """The segment records a multi-segment WFDB header lists (none for a single record)."""
-    try:
-        with header.open(encoding="latin-1") as f:
-            lines = [ln.split() for ln in f if ln.strip() and not ln.lstrip().startswith("#")]
-    except OSError:
-        return set()
-    if not lines or "/" not in lines[0][0]:
-        return set()
-    n = int(lines[0][0].split("/")[1]) if lines[0][0].split("/")[1].isdigit() else 0
-    return {header.parent / ln[0] for ln in lines[1 : n + 1] if ln and ln[0] != "~"}
-
-
-def _record_name(path: Path) -> str:
-    suffix = path.suffix.lower()
-    return path.stem if suffix in SIGNAL_FILES + SAMPLE_FILES + (WFDB_HEADER,) else path.name
+    return expand_inputs([text], recursive=True, samples=samples)
 
 
 # -- on a worker -------------------------------------------------------------------------------
@@ -319,19 +268,21 @@ def worker_loads() -> int:
 def predict_record(path: str, config: BatchConfig) -> RecordResult:
     """Classify the record at ``path`` into a table of rows; any failure of the record becomes
     a one-line error (only loading the model can fail the task)."""
-    result = RecordResult(path=path, record=_record_name(Path(path)))
+    result = RecordResult(path=path, record=record_name(path))
     loaded, device, result.load_s = _worker_model(config)  # a failure here stops the run
-    from ecglens.io import read_record
-    from ecglens.predict import classify
+    from ecglens.predict import run
+    from ecglens.tasks import view_of
 
     try:
         start = time.perf_counter()
-        record = read_record(path, fs=config.fs, strict=config.strict)
-        result.read_s = time.perf_counter() - start
-        start = time.perf_counter()
-        prediction = classify(record, loaded, device=device, **config.classify_options())
-        result.table, result.beats = prediction_table(prediction, path, result.record)
-        result.classify_s = time.perf_counter() - start
+        prediction = run(
+            path, loaded, device=device, fs=config.fs, strict=config.strict,
+            long_record_s=float("inf"), **config.classify_options(),
+        )  # fmt: skip
+        rows = view_of(prediction).rows
+        result.table, result.beats = rows(prediction.result, path, result.record)
+        result.read_s = prediction.read_s
+        result.classify_s = time.perf_counter() - start - prediction.read_s
     except Exception as exc:  # a bad record is reported and skipped, never raised
         result.error = one_line_error(exc, path)
         result.table = None
@@ -345,58 +296,6 @@ def one_line_error(exc: BaseException, path: str | Path) -> str:
     else:
         text = f"{path}: {type(exc).__name__}: {exc}"
     return " ".join(text.split())
-
-
-def prediction_table(prediction: Any, path: str, record: str) -> tuple[pa.Table, int]:
-    """The rows of one prediction and its beat count: one row per beat for beat predictions,
-    else one row for the record (from its ``to_dict()``)."""
-    import numpy as np
-    import pyarrow as pa
-
-    from ecglens.predict.beats import BeatPredictions
-
-    if isinstance(prediction, BeatPredictions):
-        n = len(prediction.sample)
-        sample = np.asarray(prediction.sample, dtype=np.int64)
-        review = None
-        if prediction.review_threshold is not None and prediction.uncertainty is not None:
-            review = prediction.uncertainty > prediction.review_threshold
-        columns: dict[str, pa.Array] = {
-            "record": pa.array([record] * n, pa.string()),
-            "path": pa.array([path] * n, pa.string()),
-            "sample": pa.array(sample, pa.int64()),
-            "time_s": pa.array(sample / float(prediction.fs), pa.float64()),
-            "label": pa.array(prediction.labels, pa.string()),
-        }
-        probabilities = np.asarray(prediction.probabilities, dtype=np.float32)
-        for k, name in enumerate(prediction.classes):
-            columns[f"p_{name}"] = pa.array(probabilities[:, k], pa.float32())
-        columns["uncertainty"] = _optional(prediction.uncertainty, pa.float32(), n)
-        columns["review"] = _optional(review, pa.bool_(), n)
-        columns["artifact"] = _optional(prediction.artifact, pa.bool_(), n)
-        return pa.table(columns), n
-    d = prediction.to_dict()
-    row: dict[str, pa.Array] = {
-        "record": pa.array([record], pa.string()),
-        "path": pa.array([path], pa.string()),
-        "label": pa.array([d.get("label")], pa.string()),
-    }
-    if "probability" in d:
-        row["probability"] = pa.array([d["probability"]], pa.float64())
-    for name, p in (d.get("probabilities") or {}).items():
-        row[f"p_{name}"] = pa.array([p], pa.float64())
-    if "labels" in d:
-        row["labels"] = pa.array([list(d["labels"])], pa.list_(pa.string()))
-    beats = int(d.get("n_beats") or 0)
-    if "n_beats" in d:
-        row["n_beats"] = pa.array([beats], pa.int64())
-    return pa.table(row), beats
-
-
-def _optional(values: Any, dtype: pa.DataType, n: int) -> pa.Array:
-    import pyarrow as pa
-
-    return pa.nulls(n, dtype) if values is None else pa.array(values, dtype)
 
 
 # -- the output folder -------------------------------------------------------------------------
@@ -669,7 +568,7 @@ def _result_of(future: Any, path: str) -> RecordResult:
         exc = lost
     if future.status == "cancelled" or isinstance(exc, KilledWorker):
         error = f"{path}: the worker running it died ({one_line_error(exc, path)})"
-        return RecordResult(path=path, record=_record_name(Path(path)), error=error, retry=True)
+        return RecordResult(path=path, record=record_name(path), error=error, retry=True)
     raise EcgLensError(f"a worker failed before reading any record: {one_line_error(exc, path)}")
 
 

@@ -87,8 +87,9 @@ DataOpt = Annotated[
 RecordsArg = Annotated[
     list[Path],
     typer.Argument(
-        help="WFDB records (path without extension, or .hea), CSV/NPY sample files, or folders "
-        "of WFDB records."
+        help="WFDB records (path without extension, or .hea), EDF/BDF files, CSV/NPY sample "
+        "files, Kaggle-style CSVs of beats, printout images (.png, .jpg, ...), or folders of any "
+        "of these."
     ),
 ]
 ProgressOpt = Annotated[bool, typer.Option(help="Show progress bars on stderr.")]
@@ -149,22 +150,12 @@ def check_records_exist(paths: list[Path]) -> None:
         raise EcgLensError("record not found (also tried .edf and .bdf)", where)
 
 
-FOLDER_RECORDS = ("*.hea", "*.edf", "*.bdf")  # what a folder argument expands to
-
-
 def expand_records(paths: list[Path]) -> list[Path]:
-    """Record paths from arguments: WFDB records (with or without extension), EDF/BDF and
-    CSV/NPY files, or folders of WFDB records and EDF/BDF files (every one inside)."""
-    out: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            found = sorted(f for pattern in FOLDER_RECORDS for f in p.glob(pattern))
-            if not found:
-                raise EcgLensError("folder holds no WFDB records (.hea) or EDF/BDF files", p)
-            out.extend(f.with_suffix("") if f.suffix == ".hea" else f for f in found)
-        else:
-            out.append(p)
-    return out
+    """Input paths from arguments: WFDB records (with or without extension), EDF/BDF,
+    CSV/NPY and image files, or folders of any of these (every one inside)."""
+    from ecglens.io.formats import expand_inputs
+
+    return expand_inputs(paths)
 
 
 def command_line() -> str:

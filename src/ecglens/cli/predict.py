@@ -32,9 +32,6 @@ from ecglens.cli.options import (
 )
 from ecglens.progress import console
 
-STANDARD_BEAT_LEADS = ("II", "MLII")  # the leads beat models are trained on
-LOW_USABLE_FRACTION = 0.5  # below this share of usable signal, predict warns
-
 
 @app.command("predict")
 def predict_command(
@@ -79,78 +76,31 @@ def predict_command(
     check_output_file(json_file, "--json")
     check_range(review_threshold, "--review-threshold", 0.0, 1.0)
     check_range(mc_samples, "--mc-samples", 0, None)
-    from ecglens.cli.tables import PREDICTION_TABLES, stdout
-    from ecglens.io import read_record
-    from ecglens.io.beat_csv import looks_like_beat_csv
-    from ecglens.io.chunks import NotWindowed, record_info
     from ecglens.models.registry import load_model
-    from ecglens.predict import classify, task_of
-    from ecglens.predict.beat_rows import classify_beat_rows
-    from ecglens.predict.images import classify_image
-    from ecglens.predict.long import LONG_RECORD_S, long_record_dict_stream
+    from ecglens.predict import run
+    from ecglens.tasks import view_of
 
     dev = device_of(device, threads)
     loaded = load_model(model, dev)
-    task = task_of(loaded)
     stream_dir = Path(tempfile.mkdtemp(prefix="ecglens-predict-"))
-
-    def predict_long(path: Path, info) -> dict:
-        """A record longer than LONG_RECORD_S: 30-min windows, its JSON streamed to a file."""
-        part = stream_dir / f"{len(list(stream_dir.iterdir()))}.json"
-        pieces = long_record_dict_stream(
-            info, loaded, lead=lead, fs=fs, device=dev, mc_samples=mc_samples,
-            review_threshold=review_threshold, extra={"warnings": list(info.warnings)},
-        )  # fmt: skip
-        with part.open("w", encoding="utf-8") as f:
-            f.writelines(pieces)
-        if table:
-            summary = json.loads(part.read_text(encoding="utf-8"))
-            stdout.print(
-                f"{info.name}: {summary['n_beats']} beats in {summary['windows']['n_windows']} "
-                f"windows of {summary['windows']['window_s']:g} s; class counts "
-                + ", ".join(f"{c} {n}" for c, n in summary["class_counts"].items())
-            )
-        return {"record": info.name, STREAMED: str(part)}
+    options = {"lead": lead, "mc_samples": mc_samples, "review_threshold": review_threshold}
 
     def predict_one(path: Path) -> dict:
-        warnings: list[str] = []
-        info = None
-        if task.name == "beats" and not looks_like_beat_csv(path):
-            try:
-                info = record_info(path, fs=fs, strict=strict)
-            except NotWindowed:  # read whole, as any other record
-                info = None
-        if info is not None and info.duration_s > LONG_RECORD_S:
-            return predict_long(path, info)
-        if task.family == "image":  # a printout: the file itself is the input
-            prediction, table_key = classify_image(path, loaded, device=dev), task.name
-        elif looks_like_beat_csv(path):  # a Kaggle-style CSV of beats, one a row
-            prediction, table_key = classify_beat_rows(path, loaded, device=dev), "beat-rows"
+        prediction = run(path, loaded, device=dev, fs=fs, strict=strict, **options)
+        for note in prediction.notes:
+            console.print(f"{path}: {note}", highlight=False, soft_wrap=True)
+        if prediction.streamed:  # a long record: its JSON goes to a file, window by window
+            part = stream_dir / f"{len(list(stream_dir.iterdir()))}.json"
+            with part.open("w", encoding="utf-8") as f:
+                prediction.result.write_json(f)
+            out = {"record": prediction.record, STREAMED: str(part)}
         else:
-            record = read_record(path, fs=fs, strict=strict)
-            warnings = list(record.warnings)
-            if lead is None and task.family == "beats" and len(record.lead_names) > 1:
-                from ecglens.io import select_lead
-
-                used = select_lead(record)[1]
-                if used.upper() not in STANDARD_BEAT_LEADS:  # say when it is not II / MLII
-                    console.print(
-                        f"{path}: beats of lead {used} (of {', '.join(record.lead_names)}); "
-                        "--lead to choose another", highlight=False, soft_wrap=True
-                    )
-            options = {"lead": lead, "mc_samples": mc_samples, "review_threshold": review_threshold}
-            prediction, table_key = classify(record, loaded, device=dev, **options), task.name
+            out = prediction.to_dict()
         if table:
-            PREDICTION_TABLES[table_key](prediction, max_rows)
-        quality = getattr(prediction, "quality", None)
-        if quality is not None and quality.usable_fraction < LOW_USABLE_FRACTION:
-            warnings.append(
-                f"only {100 * quality.usable_fraction:.0f}% of the lead is readable ECG: its "
-                "beats in unusable stretches are flagged as artifacts and not counted"
-            )
-        for warning in warnings:
+            view_of(prediction).table(prediction.result, max_rows)
+        for warning in prediction.warnings:
             console.print(f"[yellow]warning:[/yellow] {path}: {warning}", highlight=False)
-        return {**prediction.to_dict(), "warnings": warnings}
+        return out
 
     try:
         results = run_each(paths, predict_one, "Classifying records", progress)
@@ -223,11 +173,11 @@ def explain_command(
     record on ECG paper with its CAM / Grad-CAM."""
     from ecglens.errors import EcgLensError
     from ecglens.explain.recommended import recommended_method
-    from ecglens.io import read_record
+    from ecglens.io.formats import record_name
     from ecglens.models.registry import load_model
     from ecglens.plot.style import save_figure
-    from ecglens.predict import classify, task_of
-    from ecglens.predict.tasks import resolve
+    from ecglens.predict import run, task_of
+    from ecglens.tasks import view_of
 
     dev = device_of(device, threads)
     loaded = load_model(model, dev)
@@ -239,18 +189,15 @@ def explain_command(
             f"--method {method!r} does not apply to {task.description}; choose "
             f"{', '.join(allowed)}"
         )
-    if task.family == "image":
-        from ecglens.predict.images import classify_image
-
-        rec_name, prediction = record.stem, classify_image(record, loaded, device=dev)
-    else:
-        rec = read_record(record, fs=fs)
-        rec_name, prediction = rec.name, classify(rec, loaded, device=dev, lead=lead)
-    figure = resolve(task.figure)
-    fig = figure(prediction, loaded, method=method, device=dev, beats=beat, layer=layer)
+    prediction = run(record, loaded, device=dev, fs=fs, lead=lead, long_record_s=float("inf"))
+    view = view_of(prediction)
+    if view.figure is None:
+        raise EcgLensError(f"{view.name} are not explained in figures", record)
+    fig = view.figure(prediction.result, loaded, method=method, device=dev, beats=beat,
+                      layer=layer)
     if out is None:
         what = f"beat{'-'.join(map(str, beat))}" if beat else method
-        out = Path("runs/explain") / f"{rec_name}-{what}.png"
+        out = Path("runs/explain") / f"{record_name(record)}-{what}.png"
     save_figure(fig, out)
     console.print(f"wrote {out}")
 
@@ -276,19 +223,17 @@ def report_command(
     check_records_exist(paths)
     check_output_file(out, "--out")
     from ecglens.models.registry import load_model
-    from ecglens.predict import task_of
-    from ecglens.predict.tasks import resolve
+    from ecglens.tasks import report
 
     metrics = [json.loads(Path(p).read_text()) for p in (metrics_json or [])]
     dev = device_of(device, threads)
-    build_report = resolve(task_of(load_model(model)).report)
     errors: list[str] = []
-    path = build_report(
+    path = report(
         paths,
-        model,
+        load_model(model, dev),
         out,
-        lead=lead,
         fs=fs,
+        lead=lead,
         device=dev,
         metrics=metrics,
         progress=progress,

@@ -1,6 +1,7 @@
 """Inference: a record and a loaded model in, a prediction out.
 
-:func:`classify` dispatches on the model's task (:mod:`ecglens.predict.tasks`): beat models
+:func:`run` takes any input (a file of any kind ecglens reads, or a read record) to a
+:class:`Prediction`; :func:`classify` dispatches on the model's task (:mod:`ecglens.predict.tasks`): beat models
 (:func:`classify_record`) and 12-lead models (:func:`classify_12lead`). This package imports
 io, signal, data labels, models and inputs only: never training, evaluation or the CLI.
 """
@@ -13,11 +14,13 @@ from ecglens.predict.beats import (
     display_beat,
 )
 from ecglens.predict.forward import TemperatureScaled, predict_logits, resolve_device
+from ecglens.predict.run import Prediction, run
 from ecglens.predict.tasks import Task, classify, get_task, list_tasks, register_task, task_of
 from ecglens.predict.twelve_lead import Prediction12, classify_12lead
 
 __all__ = [
     "BeatPredictions",
+    "Prediction",
     "Prediction12",
     "Task",
     "TemperatureScaled",
@@ -32,5 +35,6 @@ __all__ = [
     "predict_logits",
     "register_task",
     "resolve_device",
+    "run",
     "task_of",
 ]

@@ -6,14 +6,13 @@ prepares the record (its ``family``), which function classifies it (returning a 
 drawn and which report builds its HTML section. The CLI, the report and (later) a web service
 and batch inference dispatch through :func:`task_of` instead of ``if`` chains on task names.
 
-The explanation figure and the report are named as ``"module:function"`` strings and imported
-only when used, so that inference never imports plotting or report code (data flows one way:
-inputs -> predict -> explain -> plot -> report).
+What the front ends do with a prediction (its table, figure, report, Parquet rows) is in the
+task table one layer up, :mod:`ecglens.tasks`: inference never imports plotting or report code
+(data flows one way: inputs -> predict -> explain -> plot -> report -> tasks).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -43,8 +42,6 @@ class Task:
     classify: Callable[..., Any]
     options: tuple[str, ...]
     methods: tuple[str, ...]
-    figure: str
-    report: str
 
     @property
     def default_method(self) -> str:
@@ -86,12 +83,6 @@ def task_of(loaded: LoadedModel) -> Task:
         raise EcgLensError(f"model {loaded.name}: {exc}") from exc
 
 
-def resolve(reference: str) -> Callable[..., Any]:
-    """The function named by ``"package.module:function"`` (imported now)."""
-    module, _, name = reference.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
 def classify(record, loaded: LoadedModel, device="cpu", **options: Any):
     """Classify ``record`` (:class:`~ecglens.io.Record`) with ``loaded``, whatever its task.
 
@@ -118,8 +109,6 @@ register_task(
         classify=classify_record,
         options=("lead", "mc_samples", "review_threshold", "peaks", "with_reference"),
         methods=BEAT_METHODS,
-        figure="ecglens.plot.explain_beats:plot_beat_explanation",
-        report="ecglens.report.beats:build_beat_report",
     )
 )
 _WHAT = ("normal vs abnormal", "superclasses", "MI vs normal")
@@ -132,8 +121,6 @@ for _name, _what in zip(TWELVE_LEAD_TASKS, _WHAT, strict=True):
             classify=classify_12lead,
             options=(),
             methods=RECORD_METHODS,
-            figure="ecglens.plot.explain12:plot_12lead_explanation",
-            report="ecglens.report.ptbxl:build_ptbxl_report",
         )
     )
 register_task(
@@ -144,8 +131,6 @@ register_task(
         classify=classify_mi,
         options=("lead",),
         methods=BEAT_METHODS,
-        figure="ecglens.plot.explain_beats:plot_mi_explanation",
-        report="ecglens.report.mi:build_mi_report",
     )
 )
 register_task(
@@ -156,8 +141,6 @@ register_task(
         classify=classify_record,
         options=("lead", "mc_samples", "review_threshold", "peaks", "with_reference"),
         methods=BEAT_METHODS,
-        figure="ecglens.plot.explain_beats:plot_beat_explanation",
-        report="ecglens.report.beats:build_beat_report",
     )
 )
 register_task(
@@ -168,7 +151,5 @@ register_task(
         classify=classify_image,  # takes the image file's path, not a Record
         options=(),
         methods=IMAGE_METHODS,
-        figure="ecglens.plot.images:plot_image_explanation",
-        report="ecglens.report.images:build_image_report",
     )
 )

@@ -5,9 +5,7 @@ any."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,8 +14,7 @@ import torch
 from ecglens.evaluate.metrics import classification_metrics
 from ecglens.explain.beats import explain_beats
 from ecglens.inputs.beats import BeatConfig
-from ecglens.io import read_record
-from ecglens.models.registry import LoadedModel, load_model
+from ecglens.models.registry import LoadedModel
 from ecglens.plot import plot_class_counts, plot_confusion_matrix, plot_record_strip
 from ecglens.plot.explain_beats import (
     DEFAULT_METHOD,
@@ -28,61 +25,32 @@ from ecglens.plot.explain_beats import (
     recommended_method,
     uncertainty_source,
 )
-from ecglens.predict.beats import BeatPredictions, classify_record
-from ecglens.report.explanations import explanations_section
+from ecglens.predict.beats import BeatPredictions
 from ecglens.report.html import (
     ReportSection,
     add_history_and_card,
     metrics_table,
-    record_sections,
-    write_report,
 )
 
 REVIEW_THRESHOLD = 0.5
 STRIP_S = 10.0  # seconds per record strip
 
 
-def build_beat_report(
-    record_paths: Sequence[Path],
-    model: str | Path,
-    out: str | Path,
-    lead: str | int | None = None,
-    fs: float | None = None,
-    device: str | torch.device = "cpu",
-    metrics: Sequence[dict[str, Any]] = (),
-    progress: bool = True,
-    command: str = "",
-    errors: list[str] | None = None,
-) -> Path:
-    """Classify and explain ``record_paths`` with ``model`` and write one HTML file;
-    ``metrics`` (from ``ecglens evaluate``) are shown after the model's section."""
-    loaded = load_model(model, device)
-    sections = [model_section(loaded)]
-    explanations = explanations_section(loaded.name)
-    if explanations is not None:
-        sections.append(explanations)
-    for extra in metrics:
-        sections.append(metrics_section(extra))
-    sections += record_sections(
-        record_paths,
-        lambda path: record_section(
-            classify_record(read_record(path, fs=fs), loaded, lead=lead, device=device), loaded
-        ),
-        progress,
-        errors,
-    )
+TITLE = "ecglens beat report"
+
+
+def report_metadata(loaded: LoadedModel) -> dict[str, Any]:
+    """The report's header facts about the model."""
     cfg = loaded.config
     split = cfg.get("split", "")
     if cfg.get("optimistic"):
         split += " (optimistic: patients in both train and test)"
-    metadata = {
+    return {
         "model": loaded.name,
         "architecture": cfg.get("architecture"),
         "split": split,
         "seed": cfg.get("train", {}).get("seed"),
-        "command": command,
     }
-    return write_report(out, f"ecglens beat report: {loaded.name}", sections, metadata)
 
 
 def model_section(loaded: LoadedModel) -> ReportSection:
@@ -107,7 +75,7 @@ def model_section(loaded: LoadedModel) -> ReportSection:
     return section
 
 
-def metrics_section(metrics: dict[str, Any]) -> ReportSection:
+def evaluation_section(metrics: dict[str, Any]) -> ReportSection:
     title = f"Evaluation: {metrics.get('model', '')} on {metrics.get('split', '')}"
     section = ReportSection(title=title, text=metrics.get("split_description", ""))
     section.tables.append(
@@ -125,7 +93,9 @@ def metrics_section(metrics: dict[str, Any]) -> ReportSection:
     return section
 
 
-def record_section(pred: BeatPredictions, loaded: LoadedModel) -> ReportSection:
+def record_section(
+    pred: BeatPredictions, loaded: LoadedModel, device: str | torch.device = "cpu"
+) -> ReportSection:
     labels = np.array(pred.labels)
     section = ReportSection(
         title=f"Record {pred.record}",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import math
 import numbers
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -327,28 +327,3 @@ def add_history_and_card(
         section.html += (
             f"<details><summary>Model card</summary><pre>{html.escape(card)}</pre></details>"
         )
-
-
-def record_sections(
-    paths: Sequence[Path | str],
-    make_section: Callable[[Path], ReportSection],
-    progress: bool,
-    errors: list[str] | None,
-) -> list[ReportSection]:
-    """One section per record from ``make_section(path)``. With ``errors`` (a list), a record
-    that fails with an :class:`EcgLensError` gets a section holding its one-line error, the
-    error is appended to ``errors`` and the report goes on; without it the error is raised."""
-    from ecglens.errors import EcgLensError
-    from ecglens.progress import track
-
-    sections = []
-    for path in track(list(paths), "Report: records", enabled=progress):
-        try:
-            sections.append(make_section(Path(path)))
-        except EcgLensError as exc:
-            if errors is None:
-                raise
-            errors.append(str(exc))
-            sections.append(ReportSection(title=f"Record {Path(path).name}: not read",
-                                          text=f"error: {exc}"))
-    return sections

@@ -5,66 +5,40 @@ in the report and the others go on."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ecglens.errors import EcgLensError
 from ecglens.inputs.images import read_printout
-from ecglens.models.registry import LoadedModel, load_model
+from ecglens.models.registry import LoadedModel
 from ecglens.plot.images import explain_image, panel_relevance, plot_relevance_on_page
 from ecglens.plot.metrics import plot_confusion_matrix
-from ecglens.predict.images import IMAGE_TASK, ImagePrediction, classify_image, input_config
-from ecglens.report.explanations import explanations_section
-from ecglens.report.html import ReportSection, add_history_and_card, record_sections, write_report
+from ecglens.predict.images import ImagePrediction, input_config
+from ecglens.report.html import ReportSection, add_history_and_card
 
 SCORES = ("precision", "recall", "f1")
 
 
-def build_image_report(
-    record_paths: Sequence[str | Path],
-    model: str | Path,
-    out: str | Path,
-    lead: str | int | None = None,
-    fs: float | None = None,
-    device: str | torch.device = "cpu",
-    metrics: Sequence[dict[str, Any]] = (),
-    progress: bool = True,
-    command: str = "",
-    errors: list[str] | None = None,
-) -> Path:
-    """Classify and explain the images ``record_paths`` with an image model; write one HTML
-    file. ``metrics``: evaluations (``ecglens evaluate images``) shown after the model.
-    ``lead`` and ``fs`` do not apply (a printout is read whole)."""
-    if lead is not None or fs is not None:
-        raise EcgLensError("--lead and --fs apply to signal records; image models read the page")
-    loaded = load_model(model, device)
-    if loaded.task != IMAGE_TASK:
-        raise EcgLensError(f"model {loaded.name} is not an image model (task {loaded.task!r})")
-    sections = [model_section(loaded)]
-    sections += [s for s in [explanations_section(loaded.name)] if s is not None]
-    for extra in metrics:
-        sections.append(metrics_section(extra, f"Evaluation: {extra.get('model', '')}"))
-    sections += record_sections(
-        record_paths,
-        lambda path: image_section(classify_image(path, loaded, device=device), loaded, device),
-        progress,
-        [] if errors is None else errors,  # a bad image never stops the others
-    )
+TITLE = "ecglens image report"
+
+
+def report_metadata(loaded: LoadedModel) -> dict[str, Any]:
+    """The report's header facts about the model."""
     cfg = loaded.config
     cv = cfg.get("cross_validation", {})
-    metadata = {
+    return {
         "model": loaded.name,
         "architecture": cfg.get("members") or cfg.get("architecture"),
         "data": cfg.get("data", {}).get("database"),
         "split": cv.get("description", cfg.get("split")),
         "seed": cfg.get("seed"),
-        "command": command,
     }
-    return write_report(out, f"ecglens image report: {loaded.name}", sections, metadata)
+
+
+def evaluation_section(metrics: dict[str, Any]) -> ReportSection:
+    """An evaluation (``ecglens evaluate images``) shown after the model."""
+    return metrics_section(metrics, f"Evaluation: {metrics.get('model', '')}")
 
 
 def _ci(m: dict[str, Any]) -> str:
@@ -112,7 +86,7 @@ def model_section(loaded: LoadedModel) -> ReportSection:
     return section
 
 
-def image_section(
+def record_section(
     pred: ImagePrediction, loaded: LoadedModel, device: str | torch.device = "cpu"
 ) -> ReportSection:
     """The prediction, the printout with Grad-CAM, and the panels ranked by relevance."""

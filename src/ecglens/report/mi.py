@@ -4,8 +4,6 @@ then each record's P(MI), the strip of its lead and the beats that speak most fo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,61 +11,40 @@ import torch
 
 from ecglens.explain.beats import explain_beats
 from ecglens.inputs.beats import BeatConfig
-from ecglens.io import read_record
-from ecglens.models.registry import LoadedModel, load_model
+from ecglens.models.registry import LoadedModel
 from ecglens.plot import plot_beat_grid, plot_record_strip
 from ecglens.predict.beats import display_beat
-from ecglens.predict.mi import MiPrediction, classify_mi
-from ecglens.report.explanations import explanations_section
-from ecglens.report.html import ReportSection, add_history_and_card, record_sections, write_report
+from ecglens.predict.mi import MiPrediction
+from ecglens.report.html import ReportSection, add_history_and_card
 
 SCORES = ("roc_auc", "accuracy", "sensitivity", "specificity", "f1")
 N_BEATS_SHOWN = 3
 
 
-def build_mi_report(
-    record_paths: Sequence[str | Path],
-    model: str | Path,
-    out: str | Path,
-    lead: str | int | None = None,
-    fs: float | None = None,
-    device: str | torch.device = "cpu",
-    metrics: Sequence[dict[str, Any]] = (),
-    progress: bool = True,
-    command: str = "",
-    errors: list[str] | None = None,
-) -> Path:
-    """Classify and explain ``record_paths`` with an MI model; write one HTML file.
-    ``metrics``: evaluations (``ecglens evaluate ptbxl --task mi``) or the learning curve of
-    ``ecglens benchmark mi`` (its ``benchmark.json``), shown after the model."""
-    loaded = load_model(model, device)
-    sections = [model_section(loaded)]
-    sections += [s for s in [explanations_section(loaded.name)] if s is not None]
-    for extra in metrics:
-        sections.append(
-            learning_curve_section(extra) if "summary" in extra else evaluation_section(extra)
-        )
-    sections += record_sections(
-        record_paths,
-        lambda path: record_section(
-            classify_mi(read_record(path, fs=fs), loaded, lead=lead, device=device), loaded
-        ),
-        progress,
-        errors,
-    )
+TITLE = "ecglens MI report"
+
+
+def report_metadata(loaded: LoadedModel) -> dict[str, Any]:
+    """The report's header facts about the model."""
     cfg = loaded.config
-    metadata = {
+    return {
         "model": loaded.name,
         "architecture": cfg.get("architecture"),
         "transfer": cfg.get("transfer", {}).get("mode"),
         "split": cfg.get("split", {}).get("description"),
         "seed": cfg.get("seed"),
-        "command": command,
     }
-    return write_report(out, f"ecglens MI report: {loaded.name}", sections, metadata)
 
 
 def evaluation_section(metrics: dict[str, Any]) -> ReportSection:
+    """An evaluation (``ecglens evaluate ptbxl --task mi``) or the learning curve of
+    ``ecglens benchmark mi`` (its ``benchmark.json``), shown after the model."""
+    if "summary" in metrics:
+        return learning_curve_section(metrics)
+    return _scores_section(metrics)
+
+
+def _scores_section(metrics: dict[str, Any]) -> ReportSection:
     section = ReportSection(title=f"Evaluation: {metrics.get('model', '')}")
     section.tables.append((_counts_text(metrics), score_rows(metrics)))
     return section
@@ -148,7 +125,9 @@ def model_section(loaded: LoadedModel) -> ReportSection:
     return section
 
 
-def record_section(pred: MiPrediction, loaded: LoadedModel) -> ReportSection:
+def record_section(
+    pred: MiPrediction, loaded: LoadedModel, device: str | torch.device = "cpu"
+) -> ReportSection:
     """P(MI) of the record, a strip of its lead, and its most telling beats with Grad-CAM."""
     d = pred.to_dict()
     b = pred.beats

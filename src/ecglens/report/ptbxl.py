@@ -5,73 +5,42 @@ recommended explainer when it is another one, per lead)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ecglens.errors import EcgLensError
 from ecglens.explain.twelve_lead import explain_12lead
-from ecglens.io import read_record
-from ecglens.models.registry import LoadedModel, load_model
+from ecglens.models.registry import LoadedModel
 from ecglens.plot.explain12 import most_relevant_leads, per_lead, plot_12lead_relevance
 from ecglens.plot.explain_beats import method_name, recommended_method
 from ecglens.plot.metrics import plot_confusion_matrix
 from ecglens.plot.roc import plot_roc_curves, roc_curves_from_metrics
-from ecglens.predict.twelve_lead import Prediction12, classify_12lead
-from ecglens.report.explanations import explanations_section
-from ecglens.report.html import ReportSection, add_history_and_card, record_sections, write_report
+from ecglens.predict.twelve_lead import Prediction12
+from ecglens.report.html import ReportSection, add_history_and_card
 
 BINARY_METRICS = ("accuracy", "precision", "recall", "specificity", "f1", "roc_auc")
 
 
-def build_ptbxl_report(
-    record_paths: Sequence[str | Path],
-    model: str | Path,
-    out: str | Path,
-    lead: str | int | None = None,
-    fs: float | None = None,
-    device: str | torch.device = "cpu",
-    metrics: Sequence[dict[str, Any]] = (),
-    progress: bool = True,
-    command: str = "",
-    errors: list[str] | None = None,
-) -> Path:
-    """Classify and explain 12-lead ``record_paths`` with ``model``; write one HTML file.
+TITLE = "ecglens 12-lead report"
 
-    ``metrics``: extra evaluations (e.g. :func:`ecglens.evaluate.ptbxl.evaluate_ptbxl`)
-    shown after the model's own test metrics. ``lead`` does not apply (every lead is used).
-    """
-    if lead is not None:
-        raise EcgLensError("--lead applies to beat models; 12-lead models use every lead")
-    loaded = load_model(model, device)
-    sections = [model_section(loaded)]
-    explanations = explanations_section(loaded.name)
-    if explanations is not None:
-        sections.append(explanations)
-    for extra in metrics:
-        sections.append(metrics_section(extra, "Evaluation"))
-    sections += record_sections(
-        record_paths,
-        lambda path: record_section(
-            classify_12lead(read_record(path, fs=fs), loaded, device=device), loaded, device
-        ),
-        progress,
-        errors,
-    )
+
+def report_metadata(loaded: LoadedModel) -> dict[str, Any]:
+    """The report's header facts about the model."""
     cfg = loaded.config
     split = cfg.get("split", {})
-    metadata = {
+    return {
         "model": loaded.name,
         "architecture": cfg.get("architecture"),
         "data": cfg.get("data", {}).get("database"),
         "split": split.get("description") if isinstance(split, dict) else split,
         "seed": cfg.get("seed"),
-        "command": command,
     }
-    return write_report(out, f"ecglens 12-lead report: {loaded.name}", sections, metadata)
+
+
+def evaluation_section(metrics: dict[str, Any]) -> ReportSection:
+    """An extra evaluation (``ecglens evaluate ptbxl``) shown after the model."""
+    return metrics_section(metrics, "Evaluation")
 
 
 def _ci_row(name: str, m: dict[str, Any]) -> dict[str, Any]:
