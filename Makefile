@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint install lock clean
+.PHONY: demo test test-fast lint docs install lock clean
 
 # requirements.lock pins the exact versions of every dependency (pip freeze of a tested
 # .venv); `make lock` writes it again after a change to pyproject.toml.
@@ -27,7 +27,7 @@ demo: $(STAMP)
 		--out runs/demo/report.html
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=20
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
@@ -35,14 +35,18 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 
+# the documentation site (mkdocs.yml, docs/); --strict fails on a broken link or anchor
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir runs/site
+
 lock:
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet --upgrade -e ".[dev,batch,serve]"
+	$(BIN)/pip install --quiet --upgrade -e ".[dev,batch,serve,docs]"
 	( echo "# Exact versions \`make\` installs (pip freeze of a tested .venv). Regenerate: make lock"; \
 	  $(BIN)/pip freeze --exclude-editable | grep -v "^#" ) > requirements.lock.tmp
 	mv requirements.lock.tmp requirements.lock
 	$(BIN)/python .ci/check_lock.py
 
 clean:
-	rm -rf runs .pytest_cache .ruff_cache
+	rm -rf runs site .pytest_cache .ruff_cache

@@ -42,7 +42,7 @@ def serve_command(
 ) -> None:
     """Serve the HTTP API (POST /predict, POST /explain, GET /models, GET /health; OpenAPI at
     /openapi.json) and the web page at / (upload a record, see its beats, click one to see
-    why). Needs the serve extra: pip install 'ecglens[serve]'."""
+    why). Needs the serve extra: pip install 'ecglens\\[serve]'."""
     check_range(port, "--port", 1, 65535)
     check_range(max_upload_mb, "--max-upload-mb", 0.001, None)
     from ecglens.serve.main import check_serve_dependencies, serve
