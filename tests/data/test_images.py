@@ -1,5 +1,4 @@
 import io
-import os
 from pathlib import Path
 
 import numpy as np
@@ -67,18 +66,6 @@ def _jpeg(image: Image.Image, quality: int) -> Image.Image:
 def _brighter(image: Image.Image) -> Image.Image:
     array = np.asarray(image, dtype=np.float32) * 1.1
     return Image.fromarray(np.clip(array, 0, 255).round().astype(np.uint8))
-
-
-@pytest.fixture
-def ecg_images_dir() -> Path:
-    """The ECG printout images; skips when ECGLENS_DATA is not set."""
-    root = os.environ.get("ECGLENS_DATA")
-    if not root:
-        pytest.skip("ECGLENS_DATA is not set: ECG printout images unavailable")
-    path = Path(root) / "ecg-images"
-    if not (path / "normal").is_dir():
-        pytest.skip(f"no ECG printout images at {path}")
-    return path
 
 
 @pytest.mark.parametrize(
