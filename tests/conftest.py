@@ -30,7 +30,7 @@ def demo_record() -> Path:
     return DEMO_DIR / "213"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def mitdb_dir() -> Path:
     """The full MIT-BIH database; skips when ECGLENS_DATA is not set."""
     root = data_root()
@@ -42,7 +42,7 @@ def mitdb_dir() -> Path:
     return path
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def nstdb_dir() -> Path:
     root = data_root()
     if root is None:
@@ -53,7 +53,7 @@ def nstdb_dir() -> Path:
     return path
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def ecg_images_dir() -> Path:
     """The ECG printout images; skips when ECGLENS_DATA is not set."""
     root = data_root()
@@ -65,7 +65,7 @@ def ecg_images_dir() -> Path:
     return path
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def ptbxl_dir() -> Path:
     root = data_root()
     if root is None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -174,13 +173,8 @@ def test_config_validation(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def data_root() -> Path:
-    root = os.environ.get("ECGLENS_DATA")
-    if not root:
-        pytest.skip("ECGLENS_DATA is not set (point it at the shared data folder)")
-    if not (Path(root) / "ptb-xl" / "ptbxl_database.csv").is_file():
-        pytest.skip(f"no PTB-XL under ECGLENS_DATA={root} (ptb-xl/ptbxl_database.csv missing)")
-    return Path(root)
+def data_root(ptbxl_dir) -> Path:
+    return ptbxl_dir.parent
 
 
 @pytest.fixture(scope="module")

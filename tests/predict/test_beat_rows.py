@@ -15,13 +15,7 @@ from ecglens.inputs.beats import BeatConfig
 from ecglens.models.registry import create_model, load_model, save_pretrained
 from ecglens.predict.beat_rows import BeatRowPredictions, classify_beat_rows
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _model(tmp_path, n_classes=5, **changes):
