@@ -30,50 +30,40 @@ def demo_record() -> Path:
     return DEMO_DIR / "213"
 
 
+def shared_folder(folder: str, marker: str, what: str) -> Path:
+    """``ECGLENS_DATA/<folder>`` when it holds ``marker``; skips the test (naming ``what``)
+    when ECGLENS_DATA is unset or the folder is incomplete."""
+    root = data_root()
+    if root is None:
+        pytest.skip(f"ECGLENS_DATA is not set: {what} unavailable")
+    path = root / folder
+    if not (path / marker).exists():
+        pytest.skip(f"no {what} at {path}")
+    return path
+
+
 @pytest.fixture(scope="session")
 def mitdb_dir() -> Path:
     """The full MIT-BIH database; skips when ECGLENS_DATA is not set."""
-    root = data_root()
-    if root is None:
-        pytest.skip("ECGLENS_DATA is not set: full MIT-BIH database unavailable")
-    path = root / "mitdb"
-    if not (path / "100.hea").exists():
-        pytest.skip(f"no MIT-BIH database at {path}")
-    return path
+    return shared_folder("mitdb", "100.hea", "full MIT-BIH database")
 
 
 @pytest.fixture(scope="session")
 def nstdb_dir() -> Path:
-    root = data_root()
-    if root is None:
-        pytest.skip("ECGLENS_DATA is not set: noise stress records unavailable")
-    path = root / "nstdb"
-    if not (path / "118e06.hea").exists():
-        pytest.skip(f"no noise stress records at {path}")
-    return path
+    """The MIT-BIH noise stress records; skips when ECGLENS_DATA is not set."""
+    return shared_folder("nstdb", "118e06.hea", "noise stress records")
 
 
 @pytest.fixture(scope="session")
 def ecg_images_dir() -> Path:
     """The ECG printout images; skips when ECGLENS_DATA is not set."""
-    root = data_root()
-    if root is None:
-        pytest.skip("ECGLENS_DATA is not set: ECG printout images unavailable")
-    path = root / "ecg-images"
-    if not (path / "normal").is_dir():
-        pytest.skip(f"no ECG printout images at {path}")
-    return path
+    return shared_folder("ecg-images", "normal", "ECG printout images")
 
 
 @pytest.fixture(scope="session")
 def ptbxl_dir() -> Path:
-    root = data_root()
-    if root is None:
-        pytest.skip("ECGLENS_DATA is not set: PTB-XL subset unavailable")
-    path = root / "ptb-xl"
-    if not (path / "ptbxl_database.csv").exists():
-        pytest.skip(f"no PTB-XL data at {path}")
-    return path
+    """The PTB-XL subset; skips when ECGLENS_DATA is not set."""
+    return shared_folder("ptb-xl", "ptbxl_database.csv", "PTB-XL subset")
 
 
 # -- a synthetic PTB-XL folder, for training, evaluation and data tests ------------------
@@ -241,6 +231,19 @@ def _write_printout(path: Path, seed: int = 0) -> Path:
         draw.line(list(zip(range(246), ys.tolist(), strict=True)), fill="black")
     image.save(path)
     return Path(path)
+
+
+def draw_ecg_paper(draw, size: tuple[int, int]) -> int:
+    """Draw the pink 6 px grid of a printout below its header band (``size`` = (W, H)
+    pixels, the band is the top 94/524 of the height, as in the dataset); returns the band's
+    height in pixels."""
+    w, h = size
+    top = round(h * 94 / 524)
+    for x in range(0, w, 6):
+        draw.line([(x, top), (x, h)], fill=(240, 170, 170))
+    for y in range(top, h, 6):
+        draw.line([(0, y), (w, y)], fill=(240, 170, 170))
+    return top
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import draw_ecg_paper
 from PIL import Image, ImageDraw
 
 from ecglens.data.images import (
@@ -34,11 +35,7 @@ def _printout(seed: int, size: tuple[int, int] = SIZE) -> Image.Image:
     draw = ImageDraw.Draw(image)
     for x0 in range(4, w - 30, 30):
         draw.rectangle([x0, 4, x0 + int(rng.integers(8, 25)), 9], fill="black")
-    top = round(h * 94 / 524)
-    for x in range(0, w, 6):
-        draw.line([(x, top), (x, h)], fill=(240, 170, 170))
-    for y in range(top, h, 6):
-        draw.line([(0, y), (w, y)], fill=(240, 170, 170))
+    top = draw_ecg_paper(draw, (w, h))
     for row in range(4):
         base = top + (row + 0.6) * (h - top) / 4.5
         beats = np.cumsum(rng.uniform(15, 40, size=20))
