@@ -296,6 +296,45 @@ def tiny_image_model(tmp_path_factory) -> Callable[..., Path]:
     return make
 
 
+@pytest.fixture(scope="session")
+def tiny_beat_model(tmp_path_factory) -> Callable[..., Path]:
+    """``tiny_beat_model(architecture="kachuee", kwargs=None, name="m", seed=0, **config)
+    -> folder``: an untrained beat model (``kwargs``: its architecture's arguments, by
+    default a small five-class kachuee) seeded with ``seed``, saved as ``<folder>/model`` so
+    ``load_model(folder)`` loads it under ``name``; its config reads the AAMI classes, the
+    beat alone (``inputs: ["x"]``) in the default :class:`~ecglens.inputs.beats.BeatConfig`,
+    unless ``config`` replaces those entries or adds others."""
+    import torch
+
+    from ecglens.data.labels import AAMI_CLASSES
+    from ecglens.inputs.beats import BeatConfig
+    from ecglens.models.registry import create_model, save_pretrained
+
+    def make(
+        architecture: str = "kachuee",
+        kwargs: dict | None = None,
+        name: str = "m",
+        seed: int = 0,
+        **config,
+    ) -> Path:
+        kwargs = {"n_classes": 5, "channels": 4, "n_blocks": 2} if kwargs is None else kwargs
+        torch.manual_seed(seed)
+        full = {
+            "architecture": architecture,
+            "architecture_kwargs": kwargs,
+            "task": "beats",
+            "classes": list(AAMI_CLASSES),
+            "inputs": ["x"],
+            "beats": asdict(BeatConfig()),
+            **config,
+        }
+        folder = tmp_path_factory.mktemp(name) / name
+        save_pretrained(create_model(architecture, **kwargs), full, folder / "model")
+        return folder
+
+    return make
+
+
 @pytest.fixture
 def one_torch_thread():
     """Torch on one thread for the test (small models run faster so on a shared machine)."""
