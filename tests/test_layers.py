@@ -153,14 +153,6 @@ def _import_sites(
     )
 
 
-def _imports(name: str, path: Path, modules) -> set[str]:
-    sites = _import_sites(
-        name, path.read_text(), modules, is_package=path.name == "__init__.py",
-        path=str(path.relative_to(PACKAGE.parents[1])),
-    )  # fmt: skip
-    return {s.imported for s in sites}
-
-
 def _layer_of(module: str) -> tuple[int, str] | None:
     """(layer index, package) of ``module`` in :data:`LAYERS`; None when it has no layer."""
     best: tuple[int, str] | None = None
@@ -205,6 +197,7 @@ def _order_violations(sites: list[Site]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def sites() -> list[Site]:
+    """Every import of every ecglens module."""
     modules = _modules()
     return [
         site
