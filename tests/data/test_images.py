@@ -1,9 +1,9 @@
 import io
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import draw_ecg_paper
 from PIL import Image, ImageDraw
 
 from ecglens.data.images import (
@@ -35,11 +35,7 @@ def _printout(seed: int, size: tuple[int, int] = SIZE) -> Image.Image:
     draw = ImageDraw.Draw(image)
     for x0 in range(4, w - 30, 30):
         draw.rectangle([x0, 4, x0 + int(rng.integers(8, 25)), 9], fill="black")
-    top = round(h * 94 / 524)
-    for x in range(0, w, 6):
-        draw.line([(x, top), (x, h)], fill=(240, 170, 170))
-    for y in range(top, h, 6):
-        draw.line([(0, y), (w, y)], fill=(240, 170, 170))
+    top = draw_ecg_paper(draw, (w, h))
     for row in range(4):
         base = top + (row + 0.6) * (h - top) / 4.5
         beats = np.cumsum(rng.uniform(15, 40, size=20))
@@ -67,18 +63,6 @@ def _jpeg(image: Image.Image, quality: int) -> Image.Image:
 def _brighter(image: Image.Image) -> Image.Image:
     array = np.asarray(image, dtype=np.float32) * 1.1
     return Image.fromarray(np.clip(array, 0, 255).round().astype(np.uint8))
-
-
-@pytest.fixture
-def ecg_images_dir() -> Path:
-    """The ECG printout images; skips when ECGLENS_DATA is not set."""
-    root = os.environ.get("ECGLENS_DATA")
-    if not root:
-        pytest.skip("ECGLENS_DATA is not set: ECG printout images unavailable")
-    path = Path(root) / "ecg-images"
-    if not (path / "normal").is_dir():
-        pytest.skip(f"no ECG printout images at {path}")
-    return path
 
 
 @pytest.mark.parametrize(

@@ -129,11 +129,7 @@ def test_record_level_validation_sees_s_and_v_and_leaves_training_most_of_each_c
     from ecglens.data.splits import TRAIN_KEEP_FRACTION, VAL_MIN_BEATS, held_out_records
 
     # a DS1 shaped like the real one: S spread over six records, nearly all F in 208
-    counts = {r: {"N": 2000, "S": 0, "V": 0, "F": 0, "Q": 0} for r in DS1}
-    for r, s in {"209": 383, "201": 128, "207": 107, "118": 96, "220": 94, "223": 73}.items():
-        counts[r]["S"] = s
-    for r, v in {"106": 520, "119": 444, "203": 444, "208": 992, "223": 473, "201": 198}.items():
-        counts[r]["V"] = v
+    counts = _ds1_like_counts()
     counts["208"]["F"], counts["223"]["F"] = 373, 14
     totals = {c: sum(v[c] for v in counts.values()) for c in "SVF"}
     for seed in range(5):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -63,25 +62,22 @@ ROWS = [  # ecg_id, patient_id, scp_codes, strat_fold
 LEAD_ORDER_ON_DISK = ["V6", "I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5"]
 
 
-def _fake_ptbxl(tmp_path: Path, write_ids=(1, 2, 4, 5), corrupt_ids=(5,)) -> Path:
-    """A PTB-XL-shaped folder: metadata for ROWS, 100 Hz WFDB records for ``write_ids``."""
+@pytest.fixture
+def fake_ptbxl_folder(tmp_path: Path, ptbxl_tables):
+    """``fake_ptbxl_folder(write_ids=(1, 2, 4, 5), corrupt_ids=(5,)) -> tmp_path``: a
+    PTB-XL-shaped folder under ``tmp_path``, metadata for ROWS, 100 Hz WFDB records for
+    ``write_ids`` (``corrupt_ids`` truncated)."""
+
+    def make(write_ids=(1, 2, 4, 5), corrupt_ids=(5,)) -> Path:
+        _write_records(ptbxl_tables(tmp_path, ROWS, STATEMENTS), write_ids, corrupt_ids)
+        return tmp_path
+
+    return make
+
+
+def _write_records(rec_dir: Path, write_ids, corrupt_ids) -> None:
     import wfdb
 
-    folder = tmp_path / "ptb-xl"
-    rec_dir = folder / "records100" / "00000"
-    rec_dir.mkdir(parents=True)
-    STATEMENTS.to_csv(folder / "scp_statements.csv")
-    meta = pd.DataFrame(
-        {
-            "ecg_id": [r[0] for r in ROWS],
-            "patient_id": [r[1] for r in ROWS],
-            "scp_codes": [r[2] for r in ROWS],
-            "strat_fold": [r[3] for r in ROWS],
-            "filename_lr": [f"records100/00000/{r[0]:05d}_lr" for r in ROWS],
-            "filename_hr": [f"records500/00000/{r[0]:05d}_hr" for r in ROWS],
-        }
-    )
-    meta.to_csv(folder / "ptbxl_database.csv", index=False)
     t = np.arange(1000) / 100.0
     for ecg_id in write_ids:
         # lead k of LEADS_12 carries the value k/10 + ecg_id/100 (+ a small 1 Hz wave)
@@ -100,11 +96,10 @@ def _fake_ptbxl(tmp_path: Path, write_ids=(1, 2, 4, 5), corrupt_ids=(5,)) -> Pat
     for ecg_id in corrupt_ids:
         dat = rec_dir / f"{ecg_id:05d}_lr.dat"
         dat.write_bytes(dat.read_bytes()[:100])
-    return tmp_path
 
 
-def test_metadata_columns_on_hand_made_rows(tmp_path):
-    root = _fake_ptbxl(tmp_path)
+def test_metadata_columns_on_hand_made_rows(tmp_path, fake_ptbxl_folder):
+    root = fake_ptbxl_folder()
     meta = load_ptbxl_metadata(root)
     assert list(meta.index) == [1, 2, 3, 4, 5]
     assert meta.loc[2, "superclasses"] == ["NORM", "MI"]
@@ -117,8 +112,8 @@ def test_metadata_columns_on_hand_made_rows(tmp_path):
     assert strict.loc[2, "superclasses"] == ["NORM"] and strict.loc[2, "binary"] == 0.0
 
 
-def test_load_counts_skips_reorders_and_caches(tmp_path, monkeypatch):
-    root = _fake_ptbxl(tmp_path, write_ids=(1, 2, 5), corrupt_ids=(5,))
+def test_load_counts_skips_reorders_and_caches(tmp_path, monkeypatch, fake_ptbxl_folder):
+    root = fake_ptbxl_folder(write_ids=(1, 2, 5), corrupt_ids=(5,))
     messages: list[str] = []
     config = PtbxlConfig(root, task="superclass")
     data = load_ptbxl(config, progress=False, cache_dir=tmp_path / "cache", log=messages.append)
@@ -146,8 +141,8 @@ def test_load_counts_skips_reorders_and_caches(tmp_path, monkeypatch):
     assert binary.y.tolist() == [0.0, 1.0]
 
 
-def test_split_and_patient_check(tmp_path):
-    root = _fake_ptbxl(tmp_path, write_ids=(1, 2, 4, 5), corrupt_ids=())
+def test_split_and_patient_check(tmp_path, fake_ptbxl_folder):
+    root = fake_ptbxl_folder(write_ids=(1, 2, 4, 5), corrupt_ids=())
     config = PtbxlConfig(root)
     data = load_ptbxl(config, progress=False, cache_dir=None)
     train, val, test = split_by_fold(data, config)
@@ -174,13 +169,8 @@ def test_config_validation(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def data_root() -> Path:
-    root = os.environ.get("ECGLENS_DATA")
-    if not root:
-        pytest.skip("ECGLENS_DATA is not set (point it at the shared data folder)")
-    if not (Path(root) / "ptb-xl" / "ptbxl_database.csv").is_file():
-        pytest.skip(f"no PTB-XL under ECGLENS_DATA={root} (ptb-xl/ptbxl_database.csv missing)")
-    return Path(root)
+def data_root(ptbxl_dir) -> Path:
+    return ptbxl_dir.parent
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ PTB-XL folder written with wfdb; slow: the shared PTB-XL subset)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -56,24 +55,21 @@ def _synthetic_ecg(rr: float, amplitude: float = 1.0) -> tuple[np.ndarray, np.nd
     return amplitude * s, np.round(beats * FS).astype(np.int64)
 
 
-def _fake_ptbxl(tmp_path: Path, rows=ROWS) -> Path:
-    """A PTB-XL-shaped folder: metadata and 100 Hz WFDB records, ids 6-8 missing or broken."""
+@pytest.fixture
+def fake_ptbxl_mi(tmp_path: Path, ptbxl_tables):
+    """``fake_ptbxl_mi(rows=ROWS) -> tmp_path``: a PTB-XL-shaped folder under ``tmp_path``
+    (metadata and 100 Hz WFDB records, ids 6-8 missing or broken)."""
+
+    def make(rows=ROWS) -> Path:
+        _write_records(ptbxl_tables(tmp_path, rows, STATEMENTS), rows)
+        return tmp_path
+
+    return make
+
+
+def _write_records(rec_dir: Path, rows) -> None:
     import wfdb
 
-    folder = tmp_path / "ptb-xl"
-    rec_dir = folder / "records100" / "00000"
-    rec_dir.mkdir(parents=True)
-    STATEMENTS.to_csv(folder / "scp_statements.csv")
-    pd.DataFrame(
-        {
-            "ecg_id": [r[0] for r in rows],
-            "patient_id": [float(r[1]) for r in rows],
-            "scp_codes": [r[2] for r in rows],
-            "strat_fold": [r[3] for r in rows],
-            "filename_lr": [f"records100/00000/{r[0]:05d}_lr" for r in rows],
-            "filename_hr": [f"records500/00000/{r[0]:05d}_hr" for r in rows],
-        }
-    ).to_csv(folder / "ptbxl_database.csv", index=False)
     for ecg_id, *_, rr in rows:
         if ecg_id == 6:
             continue
@@ -88,7 +84,6 @@ def _fake_ptbxl(tmp_path: Path, rows=ROWS) -> Path:
         )  # fmt: skip
     dat = rec_dir / "00008_lr.dat"
     dat.write_bytes(dat.read_bytes()[:100])
-    return tmp_path
 
 
 def test_mi_label_rule():
@@ -101,8 +96,8 @@ def test_mi_label_rule():
     assert mi_label([]) is None
 
 
-def test_record_table_on_fake_folder(tmp_path):
-    root = _fake_ptbxl(tmp_path)
+def test_record_table_on_fake_folder(tmp_path, fake_ptbxl_mi):
+    root = fake_ptbxl_mi()
     table = mi_record_table(root)
     assert list(table.columns) == list(ptbxl_mi.TABLE_COLUMNS)
     assert table["ecg_id"].tolist() == [1, 2, 3, 6, 7, 8, 9]
@@ -115,15 +110,15 @@ def test_record_table_on_fake_folder(tmp_path):
     assert 3 not in strict["ecg_id"].tolist()
 
 
-def test_record_table_refuses_a_patient_in_two_folds(tmp_path):
+def test_record_table_refuses_a_patient_in_two_folds(fake_ptbxl_mi):
     rows = [*ROWS[:-1], (9, 10, "{'NORM': 100.0}", 10, 0.7)]  # patient 10 in folds 1 and 10
-    root = _fake_ptbxl(tmp_path, rows)
+    root = fake_ptbxl_mi(rows)
     with pytest.raises(EcgLensError, match="several strat_folds: 10"):
         mi_record_table(root)
 
 
-def test_record_beats_at_detected_r_peaks(tmp_path):
-    root = _fake_ptbxl(tmp_path)
+def test_record_beats_at_detected_r_peaks(tmp_path, fake_ptbxl_mi):
+    root = fake_ptbxl_mi()
     path = root / "ptb-xl" / "records100" / "00000" / "00002_lr"
     beats = record_beats_mi(path)
     _, want = _synthetic_ecg(0.6)
@@ -140,8 +135,8 @@ def test_record_beats_at_detected_r_peaks(tmp_path):
         record_beats_mi(path, lead="X")
 
 
-def test_load_beats_labels_folds_and_skips(tmp_path):
-    root = _fake_ptbxl(tmp_path)
+def test_load_beats_labels_folds_and_skips(tmp_path, fake_ptbxl_mi):
+    root = fake_ptbxl_mi()
     calls = []
     mi = load_mi_beats(root, progress=lambda done, total: calls.append((done, total)))
     assert calls[-1] == (7, 7) and len(calls) == 7
@@ -171,8 +166,8 @@ def test_load_beats_labels_folds_and_skips(tmp_path):
         load_mi_beats(root, folds=[10])
 
 
-def test_no_r_peak_is_a_skip(tmp_path, monkeypatch):
-    root = _fake_ptbxl(tmp_path)
+def test_no_r_peak_is_a_skip(tmp_path, monkeypatch, fake_ptbxl_mi):
+    root = fake_ptbxl_mi()
     real = ptbxl_mi.ecg_peaks
     # record 9 has a 0.7 s RR: report no R peak for it
     monkeypatch.setattr(
@@ -185,8 +180,8 @@ def test_no_r_peak_is_a_skip(tmp_path, monkeypatch):
     assert mi.skipped[9].endswith("00009_lr: no R peaks found on lead II")
 
 
-def test_cache_is_used_and_keyed_on_lead(tmp_path, monkeypatch):
-    root = _fake_ptbxl(tmp_path)
+def test_cache_is_used_and_keyed_on_lead(tmp_path, monkeypatch, fake_ptbxl_mi):
+    root = fake_ptbxl_mi()
     cache = tmp_path / "cache"
     first = load_mi_beats(root, folds=[1, 2], cache_dir=cache)
     files = sorted(p.name for p in (cache / "ptbxl_mi").glob("*.npz"))
@@ -233,21 +228,9 @@ def test_record_probability_mean_and_median():
         record_probability(np.array([np.nan]), np.array([1]))
 
 
-@pytest.fixture
-def shared_ptbxl() -> Path:
-    """The PTB-XL subset under ECGLENS_DATA; skips when it is unset or absent."""
-    root = os.environ.get("ECGLENS_DATA")
-    if not root:
-        pytest.skip("ECGLENS_DATA is not set: PTB-XL subset unavailable")
-    path = Path(root) / "ptb-xl"
-    if not (path / "ptbxl_database.csv").is_file():
-        pytest.skip(f"no PTB-XL data at {path}")
-    return path
-
-
 @pytest.mark.slow
-def test_real_mi_table_is_patient_disjoint_and_gives_beats(shared_ptbxl):
-    table = mi_record_table(shared_ptbxl)
+def test_real_mi_table_is_patient_disjoint_and_gives_beats(ptbxl_dir):
+    table = mi_record_table(ptbxl_dir)
     assert set(table["label"]) == {0, 1} and table["ecg_id"].is_unique
     split = np.select(
         [table["strat_fold"] <= 8, table["strat_fold"] == 9], ["train", "val"], "test"
@@ -265,6 +248,6 @@ def test_real_mi_table_is_patient_disjoint_and_gives_beats(shared_ptbxl):
         assert 4 <= len(b) <= 30  # 10 s of ECG
         assert b.x.shape[1] == 187 and b.x.min() >= 0.0 and b.x.max() <= 1.0
         assert np.all(np.diff(b.sample) > 0) and b.sample.max() < 1000
-    mi = load_mi_beats(shared_ptbxl.parent, folds=[10])
+    mi = load_mi_beats(ptbxl_dir.parent, folds=[10])
     assert set(mi.fold) == {10} and not mi.skipped
     assert set(mi.beats.y) == {0, 1} and len(np.unique(mi.beats.record)) > 100

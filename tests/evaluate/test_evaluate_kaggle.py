@@ -6,12 +6,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
-from ecglens.data.kaggle import write_kaggle_csv
-from ecglens.data.kaggle_ptb import write_ptbdb_csvs
 from ecglens.errors import EcgLensError
 from ecglens.evaluate.kaggle import evaluate_kaggle
 from ecglens.models.registry import LoadedModel, load_model
@@ -21,35 +18,16 @@ QUICK = {"epochs": 1, "batch_size": 16, "lr": 3e-3, "device": "cpu"}
 TINY = {"channels": 8, "n_blocks": 2}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def _beats(n: int, n_classes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(n, 187) beats in [0, 1] with a class-dependent bump; labels cycle through the classes."""
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % n_classes
-    x = 0.2 + rng.normal(0, 0.05, (n, 187))
-    x += 0.5 * np.exp(-0.5 * ((np.arange(187)[None, :] - 20 - 30 * y[:, None]) / 6) ** 2)
-    x[:, 0], x[:, 170:] = 1.0, 0.0
-    return np.clip(x, 0, 1).astype(np.float32), y
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> dict[str, Path]:
+def trained(tmp_path_factory, kaggle_csvs) -> dict[str, Path]:
     """Kaggle-style files and one model trained on each kind (one epoch, one thread)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("kaggle-eval")
-    paths = {
-        "train": write_kaggle_csv(root / "mitbih_train.csv", *_beats(200, 5, 0)),
-        "test": write_kaggle_csv(root / "mitbih_test.csv", *_beats(80, 5, 1)),
-    }
-    paths["normal"], paths["abnormal"] = write_ptbdb_csvs(root / "ptb", *_beats(240, 2, 2))
+    paths = kaggle_csvs(train=200, test=80, ptb=240)
     mitbih = KaggleRunConfig.from_options("mitbih", arch_kwargs=TINY, **QUICK)
     train_kaggle_mitbih(paths["train"], paths["test"], root / "mitbih", mitbih, progress=False)
     ptb = KaggleRunConfig.from_options(

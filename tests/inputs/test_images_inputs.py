@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from conftest import draw_ecg_paper
 from PIL import Image, ImageDraw
 
 from ecglens.data import images as data_images
@@ -27,11 +28,7 @@ def _printout(seed: int = 0) -> Image.Image:
     image = Image.new("RGB", SIZE, "white")
     draw = ImageDraw.Draw(image)
     draw.rectangle([4, 4, 60, 9], fill="black")
-    top = round(h * 94 / 524)
-    for x in range(0, w, 6):
-        draw.line([(x, top), (x, h)], fill=(240, 170, 170))
-    for y in range(top, h, 6):
-        draw.line([(0, y), (w, y)], fill=(240, 170, 170))
+    top = draw_ecg_paper(draw, (w, h))
     for row in range(4):
         base = top + (row + 0.6) * (h - top) / 4.5
         ys = base + rng.normal(0, 0.5, size=w)

@@ -1,15 +1,11 @@
-from dataclasses import asdict
-
 import numpy as np
 import pytest
 import torch
 from matplotlib.figure import Figure
-from PIL import Image, ImageDraw
+from PIL import Image
 
-from ecglens.data.images import IMAGE_CLASSES
 from ecglens.errors import EcgLensError
-from ecglens.inputs.images import ImageInputConfig
-from ecglens.models.registry import create_model, load_model, save_pretrained
+from ecglens.models.registry import load_model
 from ecglens.plot.images import (
     LEAD_GRID,
     PANEL_COLUMN_EDGES_PX,
@@ -22,39 +18,15 @@ from ecglens.plot.images import (
     plot_image_explanation,
 )
 from ecglens.plot.style import close_figure
-from ecglens.predict.images import IMAGE_TASK, classify_image
+from ecglens.predict.images import classify_image
 
-INPUT = ImageInputConfig(32, 64)
 CNN = {"architecture": "image-cnn", "kwargs": {"channels": [4, 8]}}
 VGG = {"architecture": "vgg16", "kwargs": {"width_mult": 0.05}}
 
 
-def _save(tmp_path, name, kwargs):
-    torch.manual_seed(0)
-    module = create_model("image-fusion", **kwargs)
-    config = {
-        "architecture": "image-fusion",
-        "architecture_kwargs": kwargs,
-        "task": IMAGE_TASK,
-        "classes": list(IMAGE_CLASSES),
-        "input": asdict(INPUT),
-    }
-    save_pretrained(module, config, tmp_path / name / "model")
-    return load_model(tmp_path / name)
-
-
 @pytest.fixture
-def printout(tmp_path):
-    image = Image.new("RGB", (246, 175), "white")
-    draw = ImageDraw.Draw(image)
-    rng = np.random.default_rng(0)
-    for row in range(4):
-        ys = 50 + 30 * row + rng.normal(0, 1, size=246)
-        ys[np.arange(10, 240, 20)] -= 12
-        draw.line(list(zip(range(246), ys.tolist(), strict=True)), fill="black")
-    path = tmp_path / "MI(3).png"
-    image.save(path)
-    return path
+def printout(tmp_path, printout_image):
+    return printout_image(tmp_path / "MI(3).png")
 
 
 def test_panels_tile_the_trace_area():
@@ -90,14 +62,10 @@ def test_rhythm_strip_and_uncropped_maps():
         panel_relevance(np.zeros((2, 3, 4)))
 
 
-def test_relevance_of_fusions(tmp_path, printout):
+def test_relevance_of_fusions(printout, tiny_image_model):
     features = {"members": [CNN, VGG], "num_classes": 4, "mode": "features"}
-    committee = {
-        "members": [{"architecture": "image-fusion", "kwargs": features}] * 2,
-        "num_classes": 4,
-        "mode": "probabilities",
-    }
-    loaded = _save(tmp_path, "fused", committee)
+    fused = [{"architecture": "image-fusion", "kwargs": features}] * 2
+    loaded = load_model(tiny_image_model("fused", members=fused))
     pred = classify_image(printout, loaded)
     x = torch.as_tensor(pred.x[None])
     maps = image_relevance(loaded.module, x, pred.index)
@@ -106,8 +74,8 @@ def test_relevance_of_fusions(tmp_path, printout):
     assert layer.shape == (32, 64)
 
 
-def test_plot_image_explanation(tmp_path, printout):
-    loaded = _save(tmp_path, "tiny", {"members": [CNN], "num_classes": 4, "mode": "probabilities"})
+def test_plot_image_explanation(printout, tiny_image_model):
+    loaded = load_model(tiny_image_model("tiny", members=[CNN]))
     pred = classify_image(printout, loaded)
     fig = plot_image_explanation(pred, loaded)
     assert isinstance(fig, Figure)
@@ -122,20 +90,14 @@ def test_plot_image_explanation(tmp_path, printout):
 
 
 @pytest.mark.slow
-def test_panel_geometry_on_the_printouts():
+def test_panel_geometry_on_the_printouts(ecg_images_dir):
     """The separators and calibration baselines the panel layout is built on, re-measured
     on every file of the dataset (see ecglens.plot.images)."""
-    import os
-    from pathlib import Path
-
     from ecglens.data.images import list_images
     from ecglens.inputs.images import read_printout
 
-    root = Path(os.environ.get("ECGLENS_DATA", "")) / "ecg-images"
-    if not os.environ.get("ECGLENS_DATA") or not (root / "normal").is_dir():
-        pytest.skip("ECGLENS_DATA is not set: ECG printout images unavailable")
     separators_found, baselines_found, n = 0, 0, 0
-    for path, _ in list_images(root):
+    for path, _ in list_images(ecg_images_dir):
         gray = read_printout(path)[0]
         if gray.shape != (524, 738):
             continue

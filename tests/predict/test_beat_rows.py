@@ -6,39 +6,28 @@ from dataclasses import asdict
 
 import numpy as np
 import pytest
-import torch
 
 from ecglens.data.kaggle import write_kaggle_csv
 from ecglens.data.labels import AAMI_CLASSES
 from ecglens.errors import EcgLensError
 from ecglens.inputs.beats import BeatConfig
-from ecglens.models.registry import create_model, load_model, save_pretrained
+from ecglens.models.registry import load_model
 from ecglens.predict.beat_rows import BeatRowPredictions, classify_beat_rows
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _model(tmp_path, n_classes=5, **changes):
-    torch.manual_seed(0)
-    kwargs = {"n_classes": n_classes, "channels": 4, "n_blocks": 2}
-    kwargs.update(changes.pop("kwargs", {}))
-    config = {
-        "architecture": "kachuee",
-        "architecture_kwargs": kwargs,
-        "task": "beats",
-        "classes": list(AAMI_CLASSES) if n_classes == 5 else ["normal", "MI"],
-        "inputs": ["x"],
-        "beats": asdict(BeatConfig()),
-        **changes,
-    }
-    save_pretrained(create_model("kachuee", **kwargs), config, tmp_path / "m" / "model")
-    return load_model(tmp_path / "m")
+@pytest.fixture
+def model(tiny_beat_model):
+    """``model(n_classes=5, kwargs=..., **config)``: a tiny kachuee beat model, loaded."""
+
+    def make(n_classes=5, **changes):
+        kwargs = {"n_classes": n_classes, "channels": 4, "n_blocks": 2}
+        kwargs.update(changes.pop("kwargs", {}))
+        classes = list(AAMI_CLASSES) if n_classes == 5 else ["normal", "MI"]
+        return load_model(tiny_beat_model(kwargs=kwargs, classes=classes, **changes))
+
+    return make
 
 
 def _csv(tmp_path, labels):
@@ -46,8 +35,8 @@ def _csv(tmp_path, labels):
     return write_kaggle_csv(tmp_path / "beats.csv", x, np.asarray(labels))
 
 
-def test_every_row_gets_probabilities_and_its_reference(tmp_path):
-    loaded = _model(tmp_path, optimistic=True, warning="OPTIMISTIC: patients leak")
+def test_every_row_gets_probabilities_and_its_reference(tmp_path, model):
+    loaded = model(optimistic=True, warning="OPTIMISTIC: patients leak")
     result = classify_beat_rows(_csv(tmp_path, [0, 1, 2, 3, 4, 0]), loaded)
     assert isinstance(result, BeatRowPredictions)
     assert result.probabilities.shape == (6, 5)
@@ -61,8 +50,8 @@ def test_every_row_gets_probabilities_and_its_reference(tmp_path):
     assert set(d["beats"][0]["probabilities"]) == set(AAMI_CLASSES)
 
 
-def test_labels_beyond_the_model_classes_are_left_out(tmp_path):
-    loaded = _model(tmp_path, n_classes=2)
+def test_labels_beyond_the_model_classes_are_left_out(tmp_path, model):
+    loaded = model(n_classes=2)
     result = classify_beat_rows(_csv(tmp_path, [0, 1, 4]), loaded)
     d = result.to_dict()
     assert result.reference is None and "reference" not in d["beats"][0]
@@ -77,8 +66,8 @@ def test_labels_beyond_the_model_classes_are_left_out(tmp_path):
         {"beats": asdict(BeatConfig(context=3))},
     ],
 )
-def test_models_that_need_more_than_a_kachuee_beat_are_refused(tmp_path, changes):
-    loaded = _model(tmp_path, **changes)
+def test_models_that_need_more_than_a_kachuee_beat_are_refused(tmp_path, changes, model):
+    loaded = model(**changes)
     with pytest.raises(EcgLensError, match="cannot classify a beat CSV") as err:
         classify_beat_rows(_csv(tmp_path, [0, 1]), loaded)
     assert "\n" not in str(err.value)

@@ -38,15 +38,14 @@ def test_mc_dropout_uncertainty_on_head_only_models():
     assert uncertainty.shape == (12,) and np.all((uncertainty >= 0) & (uncertainty <= 1))
 
 
-def test_explain_context_model_gives_one_map_per_beat(demo_record, tmp_path):
+def test_explain_context_model_gives_one_map_per_beat(demo_record, tiny_beat_model):
     from dataclasses import asdict
 
     from ecglens.explain import explain_beats
     from ecglens.inputs.beats import BeatConfig
-    from ecglens.models import load_model, save_pretrained
+    from ecglens.models import load_model
     from ecglens.predict import classify_record
 
-    torch.manual_seed(0)
     beats = BeatConfig(representation="window", window_fs=180, normalize="record", context=3)
     kwargs = {
         "n_classes": 5,
@@ -56,17 +55,15 @@ def test_explain_context_model_gives_one_map_per_beat(demo_record, tmp_path):
         "lstm_hidden": 8,
         "context_hidden": 8,
     }
-    config = {
-        "architecture": "cnn-lstm",
-        "architecture_kwargs": kwargs,
-        "task": "beats",
-        "classes": list("NSVFQ"),
-        "inputs": ["x", "rr_ratios"],
-        "beats": asdict(beats),
-        "mc_samples": 4,
-    }
-    path = save_pretrained(create_model("cnn-lstm", **kwargs), config, tmp_path / "m")
-    loaded = load_model(path)
+    loaded = load_model(
+        tiny_beat_model(
+            "cnn-lstm",
+            kwargs,
+            inputs=["x", "rr_ratios"],
+            beats=asdict(beats),
+            mc_samples=4,
+        )
+    )
     pred = classify_record(read_record(demo_record), loaded)
     assert pred.x.shape[1:] == (3, beats.input_length) and pred.uncertainty is not None
     maps = explain_beats(pred, loaded, [0, 5, 9])
@@ -89,31 +86,25 @@ def test_beats_in_unusable_signal_are_flagged_and_not_counted(nstdb_dir):
     assert not any(b["artifact"] for b in d["beats"] if b["time_s"] < 290)
 
 
-def test_context_model_classifies_and_explains_a_record(demo_record, tmp_path):
+def test_context_model_classifies_and_explains_a_record(demo_record, tiny_beat_model):
     """A model on the ``context`` RR option (record features cut at inference)."""
     from dataclasses import asdict
 
     from ecglens.explain import explain_beats
     from ecglens.inputs.beats import RR_OPTIONS, RR_WIDTHS, BeatConfig
-    from ecglens.models import load_model, save_pretrained
+    from ecglens.models import load_model
     from ecglens.predict import classify_record
 
-    torch.manual_seed(0)
     beats = BeatConfig(
         representation="window", window_fs=180, normalize="median-beat", record_features=True
     )
     kwargs = {"n_classes": 5, "input_length": 126, "channels": 4, "n_blocks": 2}
     kwargs["n_rr_features"] = RR_WIDTHS["context"]
-    config = {
-        "architecture": "kachuee",
-        "architecture_kwargs": kwargs,
-        "task": "beats",
-        "classes": list("NSVFQ"),
-        "inputs": ["x", *RR_OPTIONS["context"]],
-        "beats": asdict(beats),
-    }
-    path = save_pretrained(create_model("kachuee", **kwargs), config, tmp_path / "m")
-    loaded = load_model(path)
+    loaded = load_model(
+        tiny_beat_model(
+            "kachuee", kwargs, inputs=["x", *RR_OPTIONS["context"]], beats=asdict(beats)
+        )
+    )
     pred = classify_record(read_record(demo_record), loaded)
     assert pred.rr.shape == (len(pred.sample), 13 + RR_WIDTHS["context"] - 6)
     np.testing.assert_allclose(pred.probabilities.sum(1), 1, atol=1e-5)

@@ -1,54 +1,25 @@
 import ast
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image, ImageDraw
 
 import ecglens
 from ecglens.data.images import IMAGE_CLASSES
 from ecglens.errors import EcgLensError
-from ecglens.inputs.images import ImageInputConfig
-from ecglens.models.registry import create_model, load_model, save_pretrained
-from ecglens.predict.images import IMAGE_TASK, ImagePrediction, classify_image
-
-INPUT = ImageInputConfig(32, 64)
-MEMBER = {"architecture": "image-cnn", "kwargs": {"channels": [4, 8]}}
-
-
-def _printout(path, seed=0):
-    rng = np.random.default_rng(seed)
-    image = Image.new("RGB", (246, 175), "white")
-    draw = ImageDraw.Draw(image)
-    for row in range(4):
-        ys = 50 + 30 * row + rng.normal(0, 1, size=246)
-        ys[np.arange(10, 240, 20)] -= 12
-        draw.line(list(zip(range(246), ys.tolist(), strict=True)), fill="black")
-    image.save(path)
-    return path
+from ecglens.models.registry import load_model
+from ecglens.predict.images import ImagePrediction, classify_image
 
 
 @pytest.fixture
-def committee(tmp_path):
+def committee(tiny_image_model):
     """A tiny committee of two untrained image-cnn, saved as a shipped image model."""
-    kwargs = {"members": [MEMBER, MEMBER], "num_classes": 4, "mode": "probabilities"}
-    torch.manual_seed(0)
-    module = create_model("image-fusion", **kwargs)
-    config = {
-        "architecture": "image-fusion",
-        "architecture_kwargs": kwargs,
-        "task": IMAGE_TASK,
-        "classes": list(IMAGE_CLASSES),
-        "input": asdict(INPUT),
-    }
-    save_pretrained(module, config, tmp_path / "tiny" / "model")
-    return load_model(tmp_path / "tiny")
+    return load_model(tiny_image_model("tiny"))
 
 
-def test_classify_image_gives_probabilities_and_json(tmp_path, committee):
-    path = _printout(tmp_path / "Normal(1).png")
+def test_classify_image_gives_probabilities_and_json(tmp_path, committee, printout_image):
+    path = printout_image(tmp_path / "Normal(1).png")
     pred = classify_image(path, committee)
     assert isinstance(pred, ImagePrediction)
     assert pred.probabilities.shape == (4,)
@@ -61,8 +32,8 @@ def test_classify_image_gives_probabilities_and_json(tmp_path, committee):
     assert list(d["probabilities"]) == list(IMAGE_CLASSES)
 
 
-def test_committee_probability_is_the_members_mean(tmp_path, committee):
-    path = _printout(tmp_path / "a.png")
+def test_committee_probability_is_the_members_mean(tmp_path, committee, printout_image):
+    path = printout_image(tmp_path / "a.png")
     pred = classify_image(path, committee)
     x = torch.as_tensor(pred.x[None])
     with torch.no_grad():
@@ -70,21 +41,21 @@ def test_committee_probability_is_the_members_mean(tmp_path, committee):
     np.testing.assert_allclose(pred.probabilities, torch.stack(members).mean(0)[0], atol=1e-6)
 
 
-def test_options_of_other_tasks(tmp_path, committee):
-    path = _printout(tmp_path / "a.png")
+def test_options_of_other_tasks(tmp_path, committee, printout_image):
+    path = printout_image(tmp_path / "a.png")
     classify_image(path, committee, lead=None, fs=None)
     with pytest.raises(EcgLensError, match="lead does not apply to image models"):
         classify_image(path, committee, lead="II")
 
 
-def test_bad_files_and_wrong_models(tmp_path, committee):
+def test_bad_files_and_wrong_models(tmp_path, committee, printout_image):
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 not really")
     with pytest.raises(EcgLensError, match="broken.jpg"):
         classify_image(bad, committee)
     committee.config["task"] = "beats"
     with pytest.raises(EcgLensError, match="not an image model"):
-        classify_image(_printout(tmp_path / "a.png"), committee)
+        classify_image(printout_image(tmp_path / "a.png"), committee)
 
 
 def test_image_inference_modules_import_no_training_data_or_scikit_learn():

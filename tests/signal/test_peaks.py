@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -172,16 +171,6 @@ def test_single_column_is_accepted():
     assert_all_found(ecg_peaks(x[:, None], FS), truth)
 
 
-def mitdb() -> Path:
-    root = os.environ.get("ECGLENS_DATA")
-    if not root:
-        pytest.skip("ECGLENS_DATA is not set: no MIT-BIH data to test on")
-    db = Path(root) / "mitdb"
-    if not (db / "RECORDS").exists():
-        pytest.skip(f"{db} has no MIT-BIH Arrhythmia Database (RECORDS missing)")
-    return db
-
-
 def score_record(db: Path, name: str) -> tuple[int, int, int]:
     from ecglens.io import read_annotations, read_record
 
@@ -193,14 +182,14 @@ def score_record(db: Path, name: str) -> tuple[int, int, int]:
 
 
 @pytest.mark.parametrize(("name", "least"), [("100", 0.999), ("208", 0.995), ("114", 0.995)])
-def test_real_records(name, least):
-    scores = detection_scores(*score_record(mitdb(), name))
+def test_real_records(name, least, mitdb_dir):
+    scores = detection_scores(*score_record(mitdb_dir, name))
     assert scores["se"] >= least and scores["ppv"] >= least, scores
 
 
 @pytest.mark.slow
-def test_mitdb_pooled_se_and_ppv_at_least_99_7():
-    db = mitdb()
+def test_mitdb_pooled_se_and_ppv_at_least_99_7(mitdb_dir):
+    db = mitdb_dir
     names = (db / "RECORDS").read_text().split()
     assert len(names) == 48
     totals = np.sum([score_record(db, name) for name in names], axis=0)

@@ -4,7 +4,6 @@ input checks; (slow) clean MIT-BIH records and the 6 dB noise stress record."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -174,16 +173,9 @@ def test_beat_is_artifact_bad_input_raises(peaks, fs):
 
 
 @pytest.fixture
-def shared_data() -> Path:
+def shared_data(mitdb_dir, nstdb_dir) -> Path:
     """The shared data folder with mitdb/ and nstdb/; skips when ECGLENS_DATA is unset."""
-    root = os.environ.get("ECGLENS_DATA")
-    if not root:
-        pytest.skip("ECGLENS_DATA is not set: no MIT-BIH or noise stress records to test on")
-    path = Path(root)
-    for needed in ("mitdb/100.hea", "nstdb/118e06.hea"):
-        if not (path / needed).exists():
-            pytest.skip(f"{path / needed} not found under ECGLENS_DATA={root}")
-    return path
+    return mitdb_dir.parent
 
 
 def record_quality(path: Path) -> tuple[SignalQuality, float]:
