@@ -16,8 +16,8 @@ Shape contract (the figures rely on it): with ``inputs[0]`` of shape (B, *S),
 So a per-example map with as many dimensions as one example of the input (``maps.ndim ==
 inputs[0].ndim`` for 1-D signals) is per lead; one with a single dimension is over time.
 
-Methods (captum 0.9 implementations; ECG-specific choices in
-:mod:`ecglens.explain.captum_methods`):
+Methods (each one's facts in :data:`ecglens.explain.explainers.EXPLAINERS`; captum 0.9
+implementations, ECG-specific choices in :mod:`ecglens.explain.captum_methods`):
 
 - ``"grad-cam"``: Grad-CAM at a Conv1d/Conv2d layer (``layer``; default the last), upsampled
   linearly over time (and height for images); signed (no ReLU).
@@ -40,43 +40,19 @@ without ``layer``: the mean of its members' maps).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from ecglens.errors import EcgLensError
 from ecglens.explain import captum_methods as cm
-from ecglens.explain.gradcam import grad_cam_raw
+from ecglens.explain.explainers import EXPLAINERS, get_explainer
 from ecglens.predict.forward import logits_of
 from ecglens.progress import track
 
 BATCH_SIZE = 512  # examples per backward pass
 PROGRESS_BATCH = 16  # examples per step of a progress bar
-
-
-def _cam(model, inputs, target, layer) -> np.ndarray:
-    with torch.inference_mode():
-        out = model(*inputs)
-    if not isinstance(out, tuple | list) or len(out) < 2:
-        raise EcgLensError("method 'cam' needs a model with a class activation map output")
-    cam = out[1].float()
-    index = target.view(-1, 1, 1).expand(-1, 1, cam.shape[-1])
-    return cam.gather(1, index)[:, 0].cpu().numpy()
-
-
-METHODS: dict[str, Callable[..., np.ndarray]] = {
-    "grad-cam": grad_cam_raw,
-    "cam": _cam,
-    "saliency": cm.saliency,
-    "smoothgrad": cm.smoothgrad,
-    "integrated-gradients": cm.integrated_gradients,
-    "occlusion": cm.occlusion,
-    "shapley": cm.shapley,
-}
-PER_INPUT = ("saliency", "smoothgrad", "integrated-gradients", "occlusion", "shapley")
-SEEDED = ("smoothgrad", "shapley")  # take ``seed``
-SLOW = ("smoothgrad", "integrated-gradients", "occlusion", "shapley")  # show progress
+METHODS = tuple(EXPLAINERS)  # the explainers' names (their facts: ecglens.explain.explainers)
 
 
 def show_progress(method: str, progress: bool | None) -> bool:
@@ -84,7 +60,7 @@ def show_progress(method: str, progress: bool | None) -> bool:
     (SmoothGrad, Integrated Gradients, occlusion, Shapley) when stderr is a terminal."""
     if progress is not None:
         return progress
-    return method in SLOW and sys.stderr.isatty()
+    return get_explainer(method).slow and sys.stderr.isatty()
 
 
 def _predicted(model: torch.nn.Module, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
@@ -107,19 +83,19 @@ def attribute(
     in batches of ``batch_size`` examples (slow methods with ``progress``: batches of
     ``PROGRESS_BATCH`` under a progress bar). ``seed`` seeds SmoothGrad's noise and the
     Shapley permutations (each batch starts from it). ``layer`` applies to Grad-CAM only."""
-    if method not in METHODS:
-        raise EcgLensError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
-    if layer is not None and method != "grad-cam":
-        raise EcgLensError(f"layer applies to grad-cam only, not to method {method!r}")
+    explainer = get_explainer(method)
+    if layer is not None and not explainer.takes_layer:
+        takers = ", ".join(e.name for e in EXPLAINERS.values() if e.takes_layer)
+        raise EcgLensError(f"layer applies to {takers} only, not to method {method!r}")
     if isinstance(inputs, torch.Tensor):
         inputs = (inputs,)
     model.eval()
     n = inputs[0].shape[0]
-    show = progress and method in SLOW
+    show = progress and explainer.slow
     if show:
         batch_size = min(batch_size, PROGRESS_BATCH)
-    options: dict = {"seed": seed} if method in SEEDED else {}
-    if show and n == 1 and method in ("occlusion", "shapley"):
+    options: dict = {"seed": seed} if explainer.seeded else {}
+    if show and n == 1 and explainer.own_progress:
         options["show_progress"] = True  # captum's own bar over the perturbations
     starts = range(0, n, batch_size)
     chunks = []
@@ -132,8 +108,8 @@ def attribute(
         else:
             part_target = torch.as_tensor(np.asarray(target)[start : start + batch_size])
         part_target = part_target.to(part[0].device, dtype=torch.long)
-        chunks.append(METHODS[method](model, part, part_target, layer, **options))
+        chunks.append(explainer.attribute(model, part, part_target, layer, **options))
     if not chunks:
-        shape = inputs[0].shape[1:] if method in PER_INPUT else inputs[0].shape[-1:]
+        shape = inputs[0].shape[1:] if explainer.per_input else inputs[0].shape[-1:]
         return np.zeros((0, *shape), dtype=np.float32)
     return np.concatenate(chunks).astype(np.float32)

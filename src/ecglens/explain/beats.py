@@ -27,7 +27,7 @@ def explain_beats(
     """Relevance maps (len(beat_indices), L) over the chosen beats for their predicted class
     (or the class ``target``), in display form (see :func:`~ecglens.explain.display.for_display`)
     unless ``raw``. For context models, the map over the middle (explained) beat. ``method``:
-    any of :data:`~ecglens.explain.attribute.METHODS` but "cam"; None: the model's
+    an explainer of :func:`~ecglens.explain.explainers.explainers_for` ("beats"); None: the model's
     recommended explainer (:func:`~ecglens.explain.recommended.recommended_method`).
     ``progress``: a progress bar (None: for slow explainers when stderr is a terminal)."""
     method = method or recommended_method(loaded)

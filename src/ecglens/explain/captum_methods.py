@@ -1,12 +1,13 @@
 """Gradient and perturbation explainers through captum 0.9; only the ECG-specific parts here.
 
-Each function takes ``(model, inputs, target, layer)`` as :data:`ecglens.explain.attribute.METHODS`
-expects, explains ``inputs[0]`` (the waveform, the 12-lead record or the image) with the other
-inputs (e.g. RR features) passed as ``additional_forward_args``, and returns a float32 map of
-the same shape as ``inputs[0]`` (images: summed over colour channels, (B, H, W)). The output
-explained is the model's own (logits; an ensemble's log mean probability), so an ensemble is
-explained as a whole. Larger values mean more evidence for ``target`` for every method here
-(saliency and SmoothGrad are gradient magnitudes).
+Each function takes ``(model, inputs, target, layer)`` as an explainer's record expects
+(:data:`ecglens.explain.explainers.EXPLAINERS`), explains ``inputs[0]`` (the waveform, the
+12-lead record or the image) with the other inputs (e.g. RR features) passed as
+``additional_forward_args``, and returns a float32 map of the same shape as ``inputs[0]``
+(images: summed over colour channels, (B, H, W)). The output explained is the model's own
+(logits; an ensemble's log mean probability), so an ensemble is explained as a whole. Larger
+values mean more evidence for ``target`` for every method here (saliency and SmoothGrad are
+gradient magnitudes).
 
 ECG-specific choices (stated, fixed):
 

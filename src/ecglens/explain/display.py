@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ecglens.explain.explainers import get_explainer
+
 
 def relu(maps: np.ndarray) -> np.ndarray:
     """Keep the evidence for the class (positive values), zero elsewhere."""
@@ -33,18 +35,16 @@ def minmax(maps: np.ndarray, eps: float = 1e-12) -> np.ndarray:
     return ((flat - lo) / np.maximum(hi - lo, eps)).reshape(maps.shape).astype(np.float32)
 
 
-MAGNITUDE_METHODS = ("saliency", "smoothgrad")  # maps are gradient magnitudes (>= 0)
-
-
 def for_display(maps: np.ndarray, method: str) -> np.ndarray:
-    """The display form of raw maps of ``method``, in [0, 1] with the same shape: a CAM is
-    min-max scaled (its sign carries no fixed meaning); saliency and SmoothGrad (magnitudes)
-    are scaled by their maximum; the signed methods (Grad-CAM, Integrated Gradients,
-    occlusion, Shapley) show only the evidence for the class (ReLU), scaled by its maximum.
-    Per-lead maps (B, 12, L) are scaled by each example's maximum over all leads, so leads
-    stay comparable."""
-    if method == "cam":
+    """The display form of raw maps of ``method``, in [0, 1] with the same shape, as its
+    record's ``display`` says: "minmax" (a CAM: its sign carries no fixed meaning) min-max
+    scaled; "magnitude" (saliency, SmoothGrad) |maps| scaled by their maximum; "evidence"
+    (the signed methods: Grad-CAM, Integrated Gradients, occlusion, Shapley) only the
+    evidence for the class (ReLU), scaled by its maximum. Per-lead maps (B, 12, L) are
+    scaled by each example's maximum over all leads, so leads stay comparable."""
+    kind = get_explainer(method).display
+    if kind == "minmax":
         return minmax(maps)
-    if method in MAGNITUDE_METHODS:
+    if kind == "magnitude":
         return scale_by_max(np.abs(np.asarray(maps, dtype=np.float32)))
     return scale_by_max(relu(maps))

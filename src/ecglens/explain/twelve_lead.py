@@ -6,8 +6,9 @@ import numpy as np
 import torch
 
 from ecglens.errors import EcgLensError
-from ecglens.explain.attribute import METHODS, attribute, show_progress
+from ecglens.explain.attribute import attribute, show_progress
 from ecglens.explain.display import for_display
+from ecglens.explain.explainers import get_explainer
 from ecglens.explain.recommended import recommended_method
 from ecglens.models.registry import LoadedModel
 from ecglens.predict.twelve_lead import Prediction12
@@ -51,8 +52,7 @@ def explain_12lead(
     method = method or recommended_method(loaded)
     if method == "gradcam":
         method = "grad-cam"
-    if method not in METHODS:
-        raise EcgLensError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    get_explainer(method)  # an unknown name fails here, before the target is checked
     if isinstance(target, str):
         if target not in pred.cam_classes:
             raise EcgLensError(f"no class {target!r}; classes: {', '.join(pred.cam_classes)}")

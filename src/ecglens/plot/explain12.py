@@ -22,15 +22,15 @@ from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 
 from ecglens.errors import EcgLensError
+from ecglens.explain.explainers import BOTH, BOTH_PARTS, label_of
+from ecglens.explain.recommended import measured_or
 from ecglens.explain.twelve_lead import explain_12lead
 from ecglens.models.registry import LoadedModel
-from ecglens.plot.explain_beats import method_name, recommended_method
 from ecglens.plot.paper import _CAL_WIDTH_MM, plot_ecg_paper
 from ecglens.plot.style import close_figure, figure_to_png_bytes
 from ecglens.predict.twelve_lead import Prediction12
 
-METHODS = ("cam", "grad-cam", "both")  # the default pair; any explainer of explain_12lead too
-DEFAULT_METHOD = "both"
+DEFAULT_METHOD = BOTH  # when the model's explainer is unmeasured: CAM above Grad-CAM
 SEGMENT_S = 0.5  # seconds per heatmap column
 LEAD_RATIO = 0.75  # leads whose share is at least this fraction of the top share are named
 MAX_NAMED_LEADS = 3
@@ -244,20 +244,18 @@ def plot_12lead_explanation(
 ) -> Figure:
     """The record on ECG paper with the relevance of ``method``: an explainer of
     :func:`~ecglens.explain.twelve_lead.explain_12lead` ("cam", "grad-cam", per-lead ones such
-    as "integrated-gradients"), or "both" (CAM above Grad-CAM). Default: the model's measured
-    recommended explainer, else "both". ``beats`` and ``layer`` do not apply."""
-    method = method or recommended_method(loaded.name, DEFAULT_METHOD)
+    as "integrated-gradients"), or :data:`~ecglens.explain.explainers.BOTH` (CAM above
+    Grad-CAM). Default: the model's measured recommended explainer, else "both". ``beats``
+    and ``layer`` do not apply."""
+    method = method or measured_or(loaded.name, DEFAULT_METHOD)
     if beats:
         raise EcgLensError("--beat applies to beat models; a 12-lead record is explained whole")
     if layer is not None:
         raise EcgLensError("--layer applies to beat models")
-    if method != "both":
+    if method != BOTH:
         maps = explain_12lead(pred, loaded, method, device=device)
-        return plot_12lead_relevance(pred, maps, method_name(method))
-    panels = [
-        plot_12lead_explanation(pred, loaded, "cam", device),
-        plot_12lead_explanation(pred, loaded, "grad-cam", device),
-    ]
+        return plot_12lead_relevance(pred, maps, label_of(method))
+    panels = [plot_12lead_explanation(pred, loaded, part, device) for part in BOTH_PARTS]
     images = []
     for fig in panels:
         images.append(mpimg.imread(io.BytesIO(figure_to_png_bytes(fig, dpi=110)), format="png"))

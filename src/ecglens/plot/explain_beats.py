@@ -23,9 +23,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from ecglens.errors import EcgLensError
-from ecglens.explain.attribute import METHODS
 from ecglens.explain.beats import explain_beats
-from ecglens.explain.recommended import explainer_summary
+from ecglens.explain.explainers import explainers_for, label_of
+from ecglens.explain.recommended import explainer_summary, measured_or
 from ecglens.inputs.beats import BeatConfig
 from ecglens.models.registry import LoadedModel
 from ecglens.plot.beats import (
@@ -40,35 +40,18 @@ from ecglens.predict.mi import MiPrediction
 
 N_MI_BEATS = 3  # beats drawn by default for an MI prediction
 CONTEXT_S = 1.5  # seconds of the recording drawn on either side of the explained R peak
-DEFAULT_METHOD = "grad-cam"
+DEFAULT_METHOD = explainers_for("beats")[0]  # when the model's explainer is unmeasured
 TITLE_WIDTH = 100  # characters per line of a beat title, so that it stays above its own axes
-METHOD_NAMES = {
-    "grad-cam": "Grad-CAM",
-    "cam": "CAM",
-    "saliency": "Saliency",
-    "smoothgrad": "SmoothGrad",
-    "integrated-gradients": "Integrated Gradients",
-    "occlusion": "Occlusion",
-    "shapley": "Shapley sampling",
-}
-
-
-def method_name(method: str) -> str:
-    """How a figure names the explainer ``method`` (e.g. "grad-cam" -> "Grad-CAM")."""
-    return METHOD_NAMES.get(method, method)
+# Read by the report modules under these names: an explainer's label, and the model's
+# measured explainer else a fallback (both from ecglens.explain).
+method_name = label_of
+recommended_method = measured_or
 
 
 def explainer_summary_of(model_name: str) -> dict[str, Any] | None:
     """The benchmark's summary for ``model_name`` (recommended explainer, why, deletion and
     insertion curves), or None while unmeasured."""
     return explainer_summary(model_name)
-
-
-def recommended_method(model_name: str, fallback: str) -> str:
-    """The model's measured recommended explainer when there is one that the explainer
-    interface knows, else ``fallback`` (a figure's own default, e.g. CAM and Grad-CAM)."""
-    chosen = (explainer_summary(model_name) or {}).get("recommended")
-    return chosen if isinstance(chosen, str) and chosen in METHODS else fallback
 
 
 def format_clock(seconds: float) -> str:
@@ -279,7 +262,7 @@ def plot_beats_with_relevance(
                 color="0.25",
             )
             axes.append(ax_in)
-    what = method_name(method)
+    what = label_of(method)
     cbar = fig.colorbar(mesh, ax=axes, pad=0.01, fraction=0.03, aspect=25 * n)
     cbar.set_label(
         f"{what} (signed, \u00f7 max |relevance|)" if signed else f"{what} relevance (\u00f7 max)"
@@ -305,7 +288,7 @@ def plot_beat_explanation(
     """
     if not beats:
         raise EcgLensError("give at least one --beat for a beat model")
-    method = method or recommended_method(loaded.name, DEFAULT_METHOD)
+    method = method or measured_or(loaded.name, DEFAULT_METHOD)
     maps = explain_beats(pred, loaded, beats, layer=layer, method=method)
     if maps.ndim != 2:  # a per-lead map of a one-lead input: (n, 1, L)
         maps = maps.reshape(len(beats), -1)

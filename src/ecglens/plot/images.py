@@ -33,12 +33,12 @@ from matplotlib.patches import Rectangle
 from ecglens.errors import EcgLensError
 from ecglens.explain.attribute import attribute
 from ecglens.explain.display import for_display
+from ecglens.explain.explainers import explainers_for
 from ecglens.explain.gradcam import conv_layer_names
 from ecglens.inputs.images import TRACE_BOTTOM, TRACE_TOP, crop_rows, read_printout
 from ecglens.models.images import ImageFusion
 from ecglens.models.registry import LoadedModel
 from ecglens.predict.images import ImagePrediction, input_config
-from ecglens.predict.tasks import IMAGE_METHODS
 
 PAGE_HEIGHT_PX = 524  # the dataset's copies
 PAGE_WIDTH_PX = 738
@@ -53,6 +53,7 @@ RHYTHM_STRIP = "rhythm strip"
 
 OVERLAY_ALPHA = 0.45
 OVERLAY_FLOOR = 0.05  # display relevance below this is not drawn
+IMAGE_METHODS = explainers_for("image")  # the first is the default
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ def explain_image(
     loaded: LoadedModel,
     device: str | torch.device = "cpu",
     layer: str | None = None,
-    method: str = "grad-cam",
+    method: str = IMAGE_METHODS[0],
 ) -> np.ndarray:
     """The map of ``method`` (default Grad-CAM, see :func:`image_relevance`) for the
     predicted class in display form: (H, W) in [0, 1] at the model input's resolution (the
@@ -176,7 +177,7 @@ def plot_image_explanation(
     probability. ``method``: None (Grad-CAM) or one of ``IMAGE_METHODS``; ``beats`` do not
     apply."""
     _check_options(method, beats)
-    relevance = explain_image(pred, loaded, device, layer, method or "grad-cam")
+    relevance = explain_image(pred, loaded, device, layer, method or IMAGE_METHODS[0])
     config = input_config(loaded)
     return plot_relevance_on_page(
         pred, read_printout(pred.path, grayscale=False), relevance, config.crop
