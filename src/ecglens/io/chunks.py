@@ -43,16 +43,9 @@ from typing import Any
 import numpy as np
 
 from ecglens.errors import EcgLensError
+from ecglens.io import formats
 from ecglens.io.base import NotWindowed, Record, _Findings, _short, to_millivolts
 from ecglens.io.edf import open_edf, read_edf_samples
-from ecglens.io.formats import (
-    EDF_FILES,
-    IMAGE_FILES,
-    READABLE,
-    SAMPLE_FILES,
-    WFDB_FILES,
-    WFDB_HEADER,
-)
 from ecglens.io.records import (
     _FLAC_FORMATS,
     _check_signal_file,
@@ -123,9 +116,9 @@ def record_info(path: str | Path, fs: float | None = None, strict: bool = False)
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix in IMAGE_FILES:
+    if suffix in formats.IMAGE_FILES:
         raise EcgLensError(f"an image ({suffix}), not an ECG signal record", path)
-    if suffix in SAMPLE_FILES:
+    if suffix in formats.SAMPLE_FILES:
         if not path.is_file():
             raise EcgLensError("file not found", path)
         if fs is None:
@@ -133,14 +126,16 @@ def record_info(path: str | Path, fs: float | None = None, strict: bool = False)
         if not np.isfinite(fs) or fs <= 0:
             raise EcgLensError(f"sampling rate must be positive, got {fs:g}", path)
         return _npy_info(path, fs) if suffix == ".npy" else _csv_info(path, fs)
-    if suffix == "" and not _sibling(path, WFDB_HEADER).exists():
-        found = [_sibling(path, s) for s in EDF_FILES if _sibling(path, s).exists()]
+    if suffix == "" and not _sibling(path, formats.WFDB_HEADER).exists():
+        found = [_sibling(path, s) for s in formats.EDF_FILES if _sibling(path, s).exists()]
         if found:
             path, suffix = found[0], found[0].suffix.lower()
-    if suffix in EDF_FILES:
+    if suffix in formats.EDF_FILES:
         return _check_rate(_edf_info(path, strict), fs)
-    if suffix not in WFDB_FILES and suffix != "":
-        raise EcgLensError(f"not an ECG record format ecglens reads ({suffix}): {READABLE}", path)
+    if suffix not in formats.WFDB_FILES and suffix != "":
+        raise EcgLensError(
+            f"not an ECG record format ecglens reads ({suffix}): {formats.READABLE}", path
+        )
     return _check_rate(_wfdb_info(path, strict), fs)
 
 
@@ -406,7 +401,7 @@ def _wfdb_info(path: Path, strict: bool) -> RecordInfo:
     import wfdb
 
     base = _record_base(path)
-    header = _sibling(base, WFDB_HEADER)
+    header = _sibling(base, formats.WFDB_HEADER)
     if not header.exists():
         raise EcgLensError("record not found (no .hea header file)", header)
     head = _read_header(base)
