@@ -44,8 +44,8 @@ def test_reads_beats_with_and_without_labels(tmp_path):
 @pytest.mark.parametrize(
     ("rows", "message"),
     [
-        ([["0.5"] * 187, ["0.5"] * 186], "not a numeric beat CSV"),  # ragged
-        ([["a"] * 187, ["0.5"] * 187], "not a numeric beat CSV"),  # header row
+        ([["0.5"] * 187, ["0.5"] * 186], "not a numeric CSV of beats"),  # ragged
+        ([["a"] * 187, ["0.5"] * 187], "not a numeric CSV of beats"),  # header row
         ([["0.5"] * 3] * 4, "expected 187 columns"),  # a signal CSV
         ([["0.5"] * 186 + ["nan"]], "NaN or infinite values (first in row 1)"),
         ([["0.5"] * 186 + ["1.5"]], "must lie in [0, 1]"),

@@ -110,3 +110,16 @@ def test_not_an_edf(tmp_path):
 )
 def test_ecg_channel(names, expected):
     assert ecg_channel(names) == expected
+
+
+def test_windowed_reads_are_the_whole_reads_slices(tmp_path):
+    from ecglens.io.edf import open_edf, read_edf_record, read_edf_samples
+
+    path = write_edf(tmp_path / "holter.edf")
+    whole = read_edf_record(path)
+    window = read_edf_record(path, sampfrom=100, sampto=300)
+    np.testing.assert_array_equal(window.signals, whole.signals[100:300])
+    assert window.lead_names == whole.lead_names and window.warnings == whole.warnings
+    lazy = open_edf(path, lazy=True)
+    assert lazy.n_samples == whole.n_samples and lazy.lead_names == whole.lead_names
+    np.testing.assert_allclose(read_edf_samples(lazy, 1, 100, 300), whole.signals[100:300, 1])

@@ -23,6 +23,7 @@ from ecglens.predict.long import (
     window_spans,
 )
 from ecglens.signal.peaks import ecg_peaks
+from ecglens.signal.process import process_lead
 
 FS = 100.0
 CLASSES = ["N", "S", "V", "F", "Q"]
@@ -127,12 +128,13 @@ def test_seam_rule_keeps_a_beat_two_windows_place_apart_once(tmp_path, monkeypat
     path = tmp_path / "ramp.npy"
     np.save(path, np.arange(120_000, dtype=np.float64))  # sample i holds i: windows know where
 
-    def peaks(signal, _fs):
+    def process(signal, fs):
         offset = int(signal[0])
         found = np.sort(np.append(beats, seam + (before if offset == 0 else after)))
-        return found[(found >= offset) & (found < offset + len(signal))] - offset
+        inside = found[(found >= offset) & (found < offset + len(signal))]
+        return process_lead(signal, fs, inside - offset)
 
-    monkeypatch.setattr(long_path, "_peaks", peaks)
+    monkeypatch.setattr(long_path, "_process", process)
     got = samples_of(classify_long(path, tiny_model(), fs=FS, window_s=600.0))
     assert len(got[np.abs(got - seam) <= 5]) == 1
     np.testing.assert_array_equal(got[np.abs(got - seam) > 5], beats)

@@ -17,10 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import scipy.fft
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 from ecglens.errors import EcgLensError
+from ecglens.inputs.images import LUMA, TRACE_BOTTOM, TRACE_TOP, crop_rows
+from ecglens.io.images import decode_image
 
 IMAGE_CLASSES = ("normal", "mi", "post_mi", "abnormal")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -41,13 +43,6 @@ _FOLDER_CLASSES = {
 _PREFIX = re.compile(r"^(normal|pmi|mi|hb)(?![a-z])", re.IGNORECASE)
 _PREFIX_CLASSES = {"normal": "normal", "mi": "mi", "pmi": "post_mi", "hb": "abnormal"}
 
-# Trace area of the printouts, as fractions of the image height. Measured on all 928 files
-# (738x524): the pink grid's top edge is row 94 and its bottom edge row 505 in every one.
-# Above it: the header (patient ID, "ECG REPORT", diagnosis, technician; 17.9 % of the
-# height); below it: the footer (filter settings, heart rate, date; 3.4 %).
-TRACE_TOP = 94 / 524
-TRACE_BOTTOM = 506 / 524
-
 # Perceptual hash: the DCT coefficients [a:b, a:b] of a PHASH_RESIZE x PHASH_RESIZE
 # thumbnail of the trace area, one bit each. A mid-frequency band, not pHash's lowest
 # frequencies: those encode the printout layout that every image shares (see
@@ -56,8 +51,6 @@ PHASH_RESIZE = 64  # pixels
 PHASH_BAND = (16, 32)  # DCT indices [a, b), rows and columns: 16 x 16 = 256 bits
 # Largest Hamming distance between hashes of one image's copies; see duplicate_groups.
 DUPLICATE_DISTANCE = 32  # bits, of 256
-
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as PIL's "L"
 
 
 def image_class(path: str | Path) -> str:
@@ -100,20 +93,6 @@ def list_images(root: str | Path) -> list[tuple[Path, str]]:
     return [(p, image_class(p)) for p in paths]
 
 
-def _open(path: str | Path, mode: str) -> Image.Image:
-    """Decode ``path`` fully into a PIL image of ``mode``; one-line EcgLensError if not."""
-    try:
-        with Image.open(path) as image:
-            return image.convert(mode)
-    except FileNotFoundError as exc:
-        raise EcgLensError("no such image file", path) from exc
-    except UnidentifiedImageError as exc:
-        raise EcgLensError("not a readable image (unknown or damaged format)", path) from exc
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise EcgLensError(f"corrupt image ({reason})", path) from exc
-
-
 def _check_size(size: tuple[int, int] | None) -> None:
     if size is None:
         return
@@ -130,10 +109,11 @@ def read_image(
     keeps the file's size. A missing, corrupt or non-image file raises EcgLensError.
     """
     _check_size(size)
-    image = _open(path, "L" if grayscale else "RGB")
+    array = decode_image(path, grayscale)
     if size is not None:
-        image = image.resize((int(size[1]), int(size[0])), Image.Resampling.BILINEAR)
-    array = np.asarray(image, dtype=np.float32) / 255.0
+        size_wh = (int(size[1]), int(size[0]))
+        array = np.asarray(Image.fromarray(array).resize(size_wh, Image.Resampling.BILINEAR))
+    array = np.asarray(array, dtype=np.float32) / 255.0
     return array[None] if grayscale else array.transpose(2, 0, 1).copy()
 
 
@@ -148,8 +128,7 @@ def crop_trace_area(
     """
     if not 0.0 <= top < bottom <= 1.0:
         raise EcgLensError(f"need 0 <= top < bottom <= 1, got top={top}, bottom={bottom}")
-    height = image.shape[-2]
-    return image[..., round(top * height) : round(bottom * height), :]
+    return crop_rows(image, top, bottom)
 
 
 def _gray(image: np.ndarray) -> np.ndarray:
@@ -160,7 +139,7 @@ def _gray(image: np.ndarray) -> np.ndarray:
     if image.ndim == 3 and image.shape[0] == 1:
         return image[0]
     if image.ndim == 3 and image.shape[0] == 3:
-        return np.tensordot(_LUMA, image, axes=1)
+        return np.tensordot(LUMA, image, axes=1)
     raise EcgLensError(f"expected an image (H, W), (1, H, W) or (3, H, W), got {image.shape}")
 
 
@@ -183,7 +162,7 @@ def perceptual_hash(
     if not 0 <= low < high <= resize:
         raise EcgLensError(f"band must satisfy 0 <= a < b <= resize={resize}, not {band}")
     if isinstance(image, str | Path):
-        gray = np.asarray(_open(image, "L"), dtype=np.float32) / 255.0
+        gray = np.asarray(decode_image(image), dtype=np.float32) / 255.0
     else:
         gray = _gray(image)
     if crop:

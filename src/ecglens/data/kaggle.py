@@ -12,6 +12,7 @@ import numpy as np
 
 from ecglens._atomic import atomic_write
 from ecglens.errors import EcgLensError
+from ecglens.io.beat_csv import read_beat_csv
 from ecglens.signal.beats import KACHUEE_LENGTH
 
 
@@ -25,22 +26,7 @@ def write_kaggle_csv(path: str | Path, x: np.ndarray, y: np.ndarray) -> Path:
 
 
 def read_kaggle_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read a Kaggle-style CSV: ``(x (n, 187) float32, y (n,) int64)``."""
-    path = Path(path)
-    if not path.exists():
-        raise EcgLensError("file not found", path)
-    try:
-        table = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
-    except ValueError as exc:
-        raise EcgLensError(f"not a numeric CSV ({str(exc).splitlines()[0]})", path) from exc
-    if table.shape[1] != KACHUEE_LENGTH + 1:
-        raise EcgLensError(
-            f"expected {KACHUEE_LENGTH + 1} columns (187 samples + label), got {table.shape[1]}",
-            path,
-        )
-    if not np.all(np.isfinite(table)):
-        raise EcgLensError("holds NaN or infinite values", path)
-    labels = table[:, -1]
-    if np.any(labels != np.round(labels)) or labels.min() < 0 or labels.max() > 4:
-        raise EcgLensError("labels (last column) must be integers 0-4 (N, S, V, F, Q)", path)
-    return table[:, :-1].astype(np.float32), labels.astype(np.int64)
+    """Read a Kaggle-style CSV with labels: ``(x (n, 187) float32, y (n,) int64)``, the
+    samples as the file holds them (:func:`~ecglens.io.beat_csv.read_beat_csv` with
+    ``require_labels``, without clipping)."""
+    return read_beat_csv(path, require_labels=True, clip=False)

@@ -2,8 +2,8 @@
 
 One row per beat, no header: 187 values in [0, 1] in the Kachuee et al. 2018 format (125 Hz,
 from the R peak, zero padded), then the label: 0.0 in every row of the normal file, 1.0 in
-every row of the abnormal (MI) file. Parsing is :func:`ecglens.data.kaggle.read_kaggle_csv`'s;
-this module adds the per-file label and the value range checks.
+every row of the abnormal (MI) file. Parsing and the value range check are
+:func:`ecglens.io.beat_csv.read_beat_csv`'s; this module adds the per-file label.
 """
 
 from __future__ import annotations
@@ -13,25 +13,14 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from ecglens.data.kaggle import read_kaggle_csv, write_kaggle_csv
+from ecglens.data.kaggle import write_kaggle_csv
 from ecglens.errors import EcgLensError
+from ecglens.io.beat_csv import check_unit_range, read_beat_csv
 from ecglens.signal.beats import KACHUEE_LENGTH
 
 NORMAL_CSV = "ptbdb_normal.csv"
 ABNORMAL_CSV = "ptbdb_abnormal.csv"
 PTB_CLASSES: tuple[str, ...] = ("normal", "MI")
-RANGE_TOLERANCE = 1e-6  # how far outside [0, 1] a sample may be (rounding) before it is refused
-
-
-def _check_range(x: np.ndarray, where: str | Path | None, name: str) -> None:
-    if x.size == 0:
-        return
-    low, high = float(np.min(x)), float(np.max(x))
-    if low < -RANGE_TOLERANCE or high > 1 + RANGE_TOLERANCE:
-        raise EcgLensError(
-            f"{name} must lie in [0, 1] (Kachuee format), found values in [{low:g}, {high:g}]",
-            where,
-        )
 
 
 def write_ptbdb_csvs(
@@ -52,7 +41,7 @@ def write_ptbdb_csvs(
         raise EcgLensError("labels must be 0 (normal) or 1 (MI)")
     if not np.all(np.isfinite(x)):
         raise EcgLensError("beats_x holds NaN or infinite values")
-    _check_range(x, None, "beats_x")
+    check_unit_range(x, None, "beats_x")
     out_dir = Path(out_dir)
     paths = (out_dir / NORMAL_CSV, out_dir / ABNORMAL_CSV)
     for label, path in enumerate(paths):
@@ -75,9 +64,7 @@ def read_ptbdb_csvs(
     """
     xs, ys = [], []
     for expected, path in enumerate((Path(normal_csv), Path(abnormal_csv))):
-        if path.is_file() and path.stat().st_size == 0:
-            raise EcgLensError("file is empty", path)
-        x, y = read_kaggle_csv(path)
+        x, y = read_beat_csv(path, require_labels=True)  # samples checked in [0, 1], clipped
         wrong = np.flatnonzero(y != expected)
         if len(wrong):
             raise EcgLensError(
@@ -86,8 +73,7 @@ def read_ptbdb_csvs(
                 f"({len(wrong)} rows do not)",
                 path,
             )
-        _check_range(x, path, "samples")
-        xs.append(np.clip(x, 0.0, 1.0))
+        xs.append(x)
         ys.append(y)
     return np.concatenate(xs), np.concatenate(ys)
 

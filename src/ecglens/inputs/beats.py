@@ -121,17 +121,30 @@ def normalize_beats(x: np.ndarray, how: str) -> np.ndarray:
 def beat_inputs(
     signal: np.ndarray, fs: float, peaks: np.ndarray, config: BeatConfig
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Waveforms and RR features of the beats at ``peaks`` of one raw lead.
+    """Waveforms and RR features of the beats at ``peaks`` of one raw lead: the lead
+    cleaned (:func:`~ecglens.signal.filters.ecg_clean`), then :func:`cut_beat_inputs`.
 
     signal: (n_samples,) in mV at ``fs`` Hz; peaks: R-peak indices at ``fs``.
-    Returns ``(x (n_beats, L) float32, rr (n_beats, 13) float32)``; with
+    """
+    from ecglens.signal.filters import ecg_clean  # scipy.signal: imported when first used
+
+    return cut_beat_inputs(ecg_clean(signal, fs), fs, peaks, config)
+
+
+def cut_beat_inputs(
+    cleaned: np.ndarray, fs: float, peaks: np.ndarray, config: BeatConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Waveforms and RR features of the beats at ``peaks`` of one cleaned lead.
+
+    cleaned: (n_samples,) in mV at ``fs`` Hz, as :func:`~ecglens.signal.filters.ecg_clean`
+    (or :func:`~ecglens.signal.process.process_lead`) gives it; peaks: R-peak indices at
+    ``fs``. Returns ``(x (n_beats, L) float32, rr (n_beats, 13) float32)``; with
     ``config.record_features``, rr is (n_beats, 13 + 26): the context features of
     :func:`~ecglens.inputs.rhythm.record_context_features` follow the RR features.
     """
-    from ecglens.signal.filters import ecg_clean  # scipy.signal: imported when first used
     from ecglens.signal.resample import resample_indices, resample_signal
 
-    clean = ecg_clean(signal, fs)
+    clean = cleaned
     target_fs = KACHUEE_FS if config.representation == "kachuee" else config.window_fs
     if abs(target_fs - fs) > 1e-9:
         clean = resample_signal(clean, fs, target_fs)

@@ -2,7 +2,7 @@
 and for measuring robustness.
 
 Steps of :func:`image_input` (training, evaluation and inference alike): decode the file
-(grayscale: Pillow's BT.601 luma, as :func:`ecglens.data.images.read_image`; or RGB), values
+(:func:`ecglens.io.images.decode_image`; grayscale: Pillow's BT.601 luma; or RGB), values
 in [0, 1]; crop to the trace area (the pink grid: rows 94-506 of the dataset's 524, so the
 header text and the footer are left out); resize to ``height x width`` pixels (Pillow's
 antialiased bilinear filter); normalise: "ink" = 1 - value (paper 0, trace 1), then
@@ -13,8 +13,8 @@ the same input).
 perspective tilt, blur, uneven light and JPEG re-encoding, each with a seeded numpy
 Generator; pure functions on arrays (C, H, W) in [0, 1], white paper = 1.
 
-This module reads images itself (no scikit-learn, which :mod:`ecglens.data.images` loads):
-inference imports it.
+This module loads no scikit-learn (which :mod:`ecglens.data.images` loads): inference
+imports it.
 """
 
 from __future__ import annotations
@@ -25,12 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFilter, UnidentifiedImageError
+from PIL import Image, ImageFilter
 
 from ecglens.errors import EcgLensError
+from ecglens.io.images import decode_image
 
-# Trace area, fractions of the page height: the same numbers as ecglens.data.images
-# (TRACE_TOP, TRACE_BOTTOM), measured there on all 928 files of 738 x 524 pixels.
+# Trace area of the printouts, as fractions of the image height. Measured on all 928 files
+# (738x524): the pink grid's top edge is row 94 and its bottom edge row 505 in every one.
+# Above it: the header (patient ID, "ECG REPORT", diagnosis, technician; 17.9 % of the
+# height); below it: the footer (filter settings, heart rate, date; 3.4 %).
 TRACE_TOP = 94 / 524
 TRACE_BOTTOM = 506 / 524
 MIN_STD = 1e-3  # an image whose ink varies less than this (std, of 1) is blank
@@ -81,19 +84,9 @@ def read_printout(path: str | Path, grayscale: bool = True) -> np.ndarray:
 
 
 def decode(path: str | Path, grayscale: bool = True) -> np.ndarray:
-    """The file decoded as uint8 (C, H, W): Pillow "L" (BT.601 luma) or "RGB"."""
-    try:
-        with Image.open(path) as image:
-            array = np.asarray(image.convert("L" if grayscale else "RGB"))
-    except FileNotFoundError as exc:
-        raise EcgLensError("no such image file", path) from exc
-    except IsADirectoryError as exc:
-        raise EcgLensError("is a folder, not an image file", path) from exc
-    except UnidentifiedImageError as exc:
-        raise EcgLensError("not a readable image (unknown or damaged format)", path) from exc
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise EcgLensError(f"corrupt image ({reason})", path) from exc
+    """The file decoded as uint8 (C, H, W): Pillow "L" (BT.601 luma) or "RGB"
+    (:func:`~ecglens.io.images.decode_image`)."""
+    array = decode_image(path, grayscale)
     return array[None] if grayscale else array.transpose(2, 0, 1).copy()
 
 

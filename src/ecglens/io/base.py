@@ -59,6 +59,11 @@ class Record:
         return self.n_samples / self.fs
 
 
+class NotWindowed(EcgLensError):
+    """A record that cannot be read in windows (:mod:`ecglens.io.chunks`): read it whole with
+    :func:`~ecglens.io.records.read_record`."""
+
+
 class _Findings:
     """Warnings met while reading; ``oddity`` raises instead when strict."""
 

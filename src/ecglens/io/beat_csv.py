@@ -39,13 +39,18 @@ def looks_like_beat_csv(path: str | Path) -> bool:
     return True
 
 
-def read_beat_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """Read a beat CSV: ``(x (n, 187) float32 in [0, 1], labels (n,) int64 or None)``.
+def read_beat_csv(
+    path: str | Path, require_labels: bool = False, clip: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read a beat CSV: ``(x (n, 187) float32, labels (n,) int64 or None)``.
 
     187 columns: beats only (labels None); 188: the last column is the label, an integer 0-4.
+    ``require_labels``: only 188 columns are accepted (a training or test file). ``clip``: the
+    samples are checked to lie in [0, 1] (:func:`check_unit_range`) and clipped there;
+    without it they are returned as the file holds them.
     Raises :class:`EcgLensError` naming the file when it is missing, empty, not numeric (a
     header row, ragged rows), has another number of columns, holds NaN or infinite values, a
-    sample outside [0, 1] or a label that is not an integer 0-4.
+    sample outside [0, 1] (with ``clip``) or a label that is not an integer 0-4.
     """
     path = Path(path)
     if not path.is_file():
@@ -56,10 +61,16 @@ def read_beat_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
         table = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
     except ValueError as exc:
         raise EcgLensError(
-            f"not a numeric beat CSV without header ({str(exc).splitlines()[0]})", path
+            f"not a numeric CSV of beats without header ({str(exc).splitlines()[0]})", path
         ) from exc
     if table.size == 0:
         raise EcgLensError("file holds no beats", path)
+    if require_labels and table.shape[1] != BEAT_CSV_LENGTH + 1:
+        raise EcgLensError(
+            f"expected {BEAT_CSV_LENGTH + 1} columns ({BEAT_CSV_LENGTH} samples + label), "
+            f"got {table.shape[1]}",
+            path,
+        )
     if table.shape[1] not in (BEAT_CSV_LENGTH, BEAT_CSV_LENGTH + 1):
         raise EcgLensError(
             f"expected {BEAT_CSV_LENGTH} columns (beat samples) or {BEAT_CSV_LENGTH + 1} "
@@ -81,19 +92,22 @@ def read_beat_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
             )
         labels = raw.astype(np.int64)
         table = table[:, :-1]
+    if not clip:
+        return table.astype(np.float32), labels
     check_unit_range(table, path)
     return np.clip(table, 0.0, 1.0).astype(np.float32), labels
 
 
-def check_unit_range(x: np.ndarray, path: str | Path | None = None) -> None:
-    """Raise :class:`EcgLensError` (naming ``path``) when a sample of ``x`` lies outside [0, 1]
-    by more than rounding: beats in the Kachuee format are scaled to [0, 1]."""
+def check_unit_range(x: np.ndarray, path: str | Path | None = None, name: str = "samples") -> None:
+    """Raise :class:`EcgLensError` (naming ``path``) when a value of ``x`` (called ``name``)
+    lies outside [0, 1] by more than rounding: beats in the Kachuee format are scaled to
+    [0, 1]."""
     if x.size == 0:
         return
     low, high = float(np.min(x)), float(np.max(x))
     if low < -RANGE_TOLERANCE or high > 1 + RANGE_TOLERANCE:
         raise EcgLensError(
-            f"samples must lie in [0, 1] (Kachuee format), found values in [{low:g}, {high:g}]",
+            f"{name} must lie in [0, 1] (Kachuee format), found values in [{low:g}, {high:g}]",
             path,
         )
 

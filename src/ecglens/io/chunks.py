@@ -17,8 +17,9 @@ Here only a window of one lead is ever held in float64:
   :func:`~ecglens.io.records.read_wfdb_record`. The header checks are the same (a missing or
   truncated signal file is an error, extra samples a warning); checksums are not verified
   (that needs every sample of every signal).
-- EDF/EDF+: edfio's lazy loading (its data records memory-mapped) and
-  ``get_data_slice``; channels and their units as :func:`~ecglens.io.edf.read_edf_record`.
+- EDF/EDF+: the one EDF reader, :func:`~ecglens.io.edf.open_edf` with ``lazy=True`` (its
+  data records memory-mapped) and :func:`~ecglens.io.edf.read_edf_samples`; channels and
+  their units as :func:`~ecglens.io.edf.read_edf_record` chooses them.
 
 Not read in windows (:class:`NotWindowed`, an :class:`~ecglens.errors.EcgLensError`, so a
 caller can fall back to :func:`~ecglens.io.records.read_record`): BDF files (edfio reads
@@ -34,7 +35,6 @@ error naming the file and the time where they are.
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,14 +43,11 @@ from typing import Any
 import numpy as np
 
 from ecglens.errors import EcgLensError
-from ecglens.io.base import Record, _Findings, _short, ecg_channel, to_millivolts
+from ecglens.io import formats
+from ecglens.io.base import NotWindowed, Record, _Findings, _short, to_millivolts
+from ecglens.io.edf import open_edf, read_edf_samples
 from ecglens.io.records import (
-    _ARRAY_SUFFIXES,
-    _EDF_SUFFIXES,
     _FLAC_FORMATS,
-    _IMAGE_SUFFIXES,
-    _WFDB_SUFFIXES,
-    READABLE,
     _check_signal_file,
     _is_numeric_row,
     _read_header,
@@ -59,7 +56,10 @@ from ecglens.io.records import (
     _sibling,
     _signal_names,
     is_time_column,
+    read_digital,
     select_lead,
+    signal_scaling,
+    to_physical,
 )
 
 HEAD_ROWS = 4096  # rows of a CSV/NPY file read to recognise its layout and a time column
@@ -67,10 +67,6 @@ CSV_CHUNK_ROWS = 1 << 19  # rows parsed at a time when a CSV is streamed (4 MB a
 COUNT_BLOCK_BYTES = 1 << 24  # bytes read at a time when counting a CSV's lines (16 MiB)
 MAX_LINE_BYTES = 1 << 16  # a longer first line means leads in rows: not read in windows
 _SEPARATORS = (",", ";", "\t")
-
-
-class NotWindowed(EcgLensError):
-    """A record this module cannot read in windows: read it whole with ``read_record``."""
 
 
 @dataclass(frozen=True)
@@ -120,9 +116,9 @@ def record_info(path: str | Path, fs: float | None = None, strict: bool = False)
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix in _IMAGE_SUFFIXES:
+    if suffix in formats.IMAGE_FILES:
         raise EcgLensError(f"an image ({suffix}), not an ECG signal record", path)
-    if suffix in _ARRAY_SUFFIXES:
+    if suffix in formats.SAMPLE_FILES:
         if not path.is_file():
             raise EcgLensError("file not found", path)
         if fs is None:
@@ -130,14 +126,16 @@ def record_info(path: str | Path, fs: float | None = None, strict: bool = False)
         if not np.isfinite(fs) or fs <= 0:
             raise EcgLensError(f"sampling rate must be positive, got {fs:g}", path)
         return _npy_info(path, fs) if suffix == ".npy" else _csv_info(path, fs)
-    if suffix == "" and not _sibling(path, ".hea").exists():
-        found = [_sibling(path, s) for s in (".edf", ".bdf") if _sibling(path, s).exists()]
+    if suffix == "" and not _sibling(path, formats.WFDB_HEADER).exists():
+        found = [_sibling(path, s) for s in formats.EDF_FILES if _sibling(path, s).exists()]
         if found:
             path, suffix = found[0], found[0].suffix.lower()
-    if suffix in _EDF_SUFFIXES:
+    if suffix in formats.EDF_FILES:
         return _check_rate(_edf_info(path, strict), fs)
-    if suffix not in _WFDB_SUFFIXES and suffix != "":
-        raise EcgLensError(f"not an ECG record format ecglens reads ({suffix}): {READABLE}", path)
+    if suffix not in formats.WFDB_FILES and suffix != "":
+        raise EcgLensError(
+            f"not an ECG record format ecglens reads ({suffix}): {formats.READABLE}", path
+        )
     return _check_rate(_wfdb_info(path, strict), fs)
 
 
@@ -403,7 +401,7 @@ def _wfdb_info(path: Path, strict: bool) -> RecordInfo:
     import wfdb
 
     base = _record_base(path)
-    header = _sibling(base, ".hea")
+    header = _sibling(base, formats.WFDB_HEADER)
     if not header.exists():
         raise EcgLensError("record not found (no .hea header file)", header)
     head = _read_header(base)
@@ -423,10 +421,7 @@ def _wfdb_info(path: Path, strict: bool) -> RecordInfo:
         if {str(f) for f in head.fmt} & _FLAC_FORMATS:
             raise NotWindowed("no signal length in the header: not read in windows", header)
         n_samples = _length_from_file(base, head)
-    units = []
-    for ch in range(n_sig):
-        unit = (head.units or [None] * n_sig)[ch] or "mV"
-        units.append(to_millivolts(np.zeros(1), unit)[1])
+    units = [to_millivolts(np.zeros(1), unit)[1] for unit in signal_scaling(head)[2]]
     return RecordInfo(
         name=base.name,
         path=base,
@@ -436,12 +431,7 @@ def _wfdb_info(path: Path, strict: bool) -> RecordInfo:
         format="wfdb",
         units=tuple(units),
         warnings=tuple(findings.warnings),
-        source={
-            "gain": [float(g) if g else 200.0 for g in head.adc_gain],  # WFDB's default is 200
-            "baseline": [float(b or 0) for b in head.baseline],
-            "unit": [(head.units or [None] * n_sig)[ch] or "mV" for ch in range(n_sig)],
-            "fmt": [str(f) for f in head.fmt],
-        },
+        source={"head": head},
     )
 
 
@@ -455,104 +445,34 @@ def _length_from_file(base: Path, head) -> int:
 
 
 def _wfdb_read(info: RecordInfo, start: int, stop: int, index: int) -> np.ndarray:
-    import wfdb
-
-    source = info.source
-    physical = source["fmt"][index] == "61"  # wfdb 4.3 reads format 61 only as physical
+    """The window's samples through the whole-record reader's own functions (wfdb's
+    ``rdrecord(sampfrom, sampto, channels)``)."""
+    head = info.source["head"]
     try:
-        rec = wfdb.rdrecord(
-            str(info.path), sampfrom=start, sampto=stop, channels=[index], physical=physical
-        )
+        _, digital = read_digital(info.path, head, start, stop, [index])
     except Exception as exc:
         raise EcgLensError(f"cannot read signals ({_short(exc)})", info.path) from exc
-    gain, baseline = source["gain"][index], source["baseline"][index]
-    if physical:
-        raw = np.asarray(rec.p_signal[:, 0]) * gain + baseline
-        digital = np.where(np.isnan(raw), -32768, np.rint(raw))
-    else:
-        digital = np.asarray(rec.d_signal[:, 0])
-    values = (digital.astype(np.float64) - baseline) / gain
-    return to_millivolts(values, source["unit"][index])[0]
+    gains, baselines, units = signal_scaling(head)
+    return to_physical(digital[0], gains[index], baselines[index], units[index])[0]
 
 
 # -- EDF ------------------------------------------------------------------------------------
 
 
-def _edf_open(path: Path):
-    """The edfio ``Edf`` of ``path``, its data records memory-mapped."""
-    import edfio
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # _edf_info reports what edfio warns of
-            return edfio.read_edf(path, lazy_load_data=True, header_encoding="latin-1")
-    except Exception as exc:  # edfio raises ValueError and others for a malformed file
-        raise EcgLensError(f"cannot read EDF/BDF file ({_short(exc)})", path) from exc
-
-
 def _edf_info(path: Path, strict: bool) -> RecordInfo:
-    from ecglens.io.base import _ecg_rank
-    from ecglens.io.edf import _check_size
-
-    if not path.is_file():
-        raise EcgLensError("file not found", path)
-    with path.open("rb") as f:
-        first = f.read(1)
-    if first == b"\xff":
-        raise NotWindowed("a BDF file: not read in windows (edfio reads BDF whole)", path)
-    if first != b"0":
-        raise EcgLensError("not an EDF/BDF file (its header does not start with '0')", path)
-    findings = _Findings(strict)
-    n_records = _check_size(path, 2, findings)
-    edf = _edf_open(path)
-    channels = list(edf.signals)
-    if not channels:
-        raise EcgLensError("file holds no signals", path)
-    labels = [str(c.label).strip() for c in channels]
-    ecg = ecg_channel(labels)
-    if ecg is None:
-        findings.note(f"no channel labelled as an ECG ({', '.join(labels)}): using {labels[0]}")
-        ecg = 0
-    fs = float(channels[ecg].sampling_frequency)
-    keep = [i for i, c in enumerate(channels) if abs(c.sampling_frequency - fs) < 1e-9]
-    left_out = [
-        f"{labels[i]} ({channels[i].sampling_frequency:g} Hz)"
-        for i in range(len(labels))
-        if i not in keep
-    ]
-    if left_out:
-        findings.note(f"channels at other rates than {fs:g} Hz left out: {', '.join(left_out)}")
-    if str(edf.reserved).upper().startswith("EDF+D"):
-        findings.oddity("discontinuous recording (EDF+D): its data records joined end to end", path)
-    records = edf.num_data_records if n_records is None else min(n_records, edf.num_data_records)
-    units, raw_units = [], []
-    for i in keep:
-        unit = str(channels[i].physical_dimension).strip()
-        if not unit and _ecg_rank(labels[i]) is not None:
-            findings.note(f"channel {labels[i]!r} has no physical unit: taken as mV")
-            unit = "mV"
-        raw_units.append(unit)
-        units.append(to_millivolts(np.zeros(1), unit)[1])
+    edf = open_edf(path, strict=strict, lazy=True)  # data records memory-mapped
     return RecordInfo(
         name=path.stem,
         path=path,
-        fs=fs,
-        n_samples=int(records * channels[ecg].samples_per_data_record),
-        lead_names=tuple(labels[i] for i in keep),
+        fs=edf.fs,
+        n_samples=edf.n_samples,
+        lead_names=tuple(edf.lead_names),
         format="edf",
-        units=tuple(units),
-        warnings=tuple(findings.warnings),
-        source={"channels": keep, "unit": raw_units},
+        units=tuple(edf.units),
+        warnings=tuple(edf.warnings),
+        source={"edf": edf},
     )
 
 
 def _edf_read(info: RecordInfo, start: int, stop: int, index: int) -> np.ndarray:
-    edf = info.source.get("edf")
-    if edf is None:
-        edf = info.source["edf"] = _edf_open(info.path)  # opened once per RecordInfo
-    channel = edf.signals[info.source["channels"][index]]
-    try:
-        values = channel.get_data_slice(start / info.fs, stop / info.fs)
-    except Exception as exc:
-        raise EcgLensError(f"cannot read EDF/BDF samples ({_short(exc)})", info.path) from exc
-    return to_millivolts(np.asarray(values, dtype=np.float64), info.source["unit"][index])[0]
+    return read_edf_samples(info.source["edf"], index, start, stop)

@@ -26,13 +26,16 @@ from ecglens.io.base import (
     ecg_channel,
     to_millivolts,
 )
+from ecglens.io.formats import (
+    EDF_FILES,
+    IMAGE_FILES,
+    READABLE,
+    SAMPLE_FILES,
+    WFDB_FILES,
+    WFDB_HEADER,
+)
 
 TIME_STEP_TOLERANCE = 1e-3  # relative spread of a column's steps that marks it as a clock
-_ARRAY_SUFFIXES = {".csv", ".txt", ".npy"}
-_EDF_SUFFIXES = {".edf", ".bdf"}
-_WFDB_SUFFIXES = {".hea", ".dat", ".atr", ".mat"}
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
-READABLE = "WFDB records (.hea), EDF/BDF (.edf, .bdf), samples (.csv, .txt, .npy)"
 
 # Bytes per sample of the byte-aligned WFDB formats; 212, 310 and 311 pack samples in bits.
 _BYTES_PER_SAMPLE = {"8": 1, "16": 2, "24": 3, "32": 4, "61": 2, "80": 1, "160": 2}
@@ -53,7 +56,7 @@ class Annotations:
 def _record_base(path: str | Path) -> Path:
     """``data/100``, ``data/100.hea`` and ``data/100.dat`` all name record ``data/100``."""
     path = Path(path)
-    if path.suffix.lower() in _WFDB_SUFFIXES:
+    if path.suffix.lower() in WFDB_FILES:
         return path.with_suffix("")
     return path
 
@@ -77,30 +80,30 @@ def read_record(
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix in _IMAGE_SUFFIXES:
+    if suffix in IMAGE_FILES:
         raise EcgLensError(
             f"an image ({suffix}), not an ECG signal record: a printout photo or scan needs "
-            f"an image model; ecglens reads {READABLE}",
+            "an image model (see `ecglens models`)",
             path,
         )
-    if path.is_dir() and not _sibling(path, ".hea").exists():
+    if path.is_dir() and not _sibling(path, WFDB_HEADER).exists():
         raise EcgLensError(
             "a folder, not a record: give a record file inside it (or the folder to "
             "`ecglens predict`, which reads every record in it)",
             path,
         )
-    if suffix in _ARRAY_SUFFIXES:
+    if suffix in SAMPLE_FILES:
         if fs is None:
             raise EcgLensError("a CSV/NumPy sample file needs its sampling rate (--fs)", path)
         return read_array_record(path, fs, lead_names)
-    if suffix in _EDF_SUFFIXES:
+    if suffix in EDF_FILES:
         from ecglens.io.edf import read_edf_record
 
         return _check_rate(read_edf_record(path, strict=strict), fs, path)
-    if suffix not in _WFDB_SUFFIXES and suffix != "":
+    if suffix not in WFDB_FILES and suffix != "":
         raise EcgLensError(f"not an ECG record format ecglens reads ({suffix}): {READABLE}", path)
-    if suffix == "" and not _sibling(path, ".hea").exists():
-        for other in (".edf", ".bdf"):
+    if suffix == "" and not _sibling(path, WFDB_HEADER).exists():
+        for other in EDF_FILES:
             if _sibling(path, other).exists():
                 from ecglens.io.edf import read_edf_record
 
@@ -114,10 +117,10 @@ def read_record(
             )
         raise EcgLensError(
             f"record not found (no .hea header file; also tried {path.name}.edf, {path.name}.bdf)",
-            _sibling(path, ".hea"),
+            _sibling(path, WFDB_HEADER),
         )
     record = read_wfdb_record(path, strict=strict)
-    return _check_rate(record, fs, _sibling(_record_base(path), ".hea"))
+    return _check_rate(record, fs, _sibling(_record_base(path), WFDB_HEADER))
 
 
 def _check_rate(record: Record, fs: float | None, where: Path) -> Record:
@@ -140,7 +143,7 @@ def read_wfdb_record(
     import wfdb
 
     base = _record_base(path)
-    header = _sibling(base, ".hea")
+    header = _sibling(base, WFDB_HEADER)
     if not header.exists():
         if Path(path).suffix.lower() == ".mat":
             raise EcgLensError(
@@ -171,7 +174,7 @@ def read_wfdb_record(
 def _read_header(base: Path):
     import wfdb
 
-    header = _sibling(base, ".hea")
+    header = _sibling(base, WFDB_HEADER)
     try:
         return wfdb.rdheader(str(base))
     except Exception as exc:  # wfdb raises many types for a malformed header
@@ -187,7 +190,7 @@ def _read_single(
     base: Path, head, findings: _Findings, verify_checksums: bool
 ) -> tuple[np.ndarray, float, list[str]]:
     """Signals (n_samples, n_signals) in physical units, the rate in Hz and the units."""
-    header = _sibling(base, ".hea")
+    header = _sibling(base, WFDB_HEADER)
     if not head.sig_name:
         raise EcgLensError("header lists no signals", header)
     n_sig = len(head.sig_name)
@@ -196,17 +199,15 @@ def _read_single(
         _check_signal_file(base, head, file_name, spf, findings)
     first_file = base.parent / head.file_name[0]
     try:
-        rec, digital = _read_digital(base, head)
+        rec, digital = read_digital(base, head)
     except Exception as exc:
         raise EcgLensError(f"cannot read signals ({_short(exc)})", first_file) from exc
     if verify_checksums:
         _check_checksums(base, rec, digital, findings)
-    gains = [float(g) if g else 200.0 for g in rec.adc_gain]  # WFDB's default gain is 200
-    baselines = [float(b or 0) for b in rec.baseline]
+    gains, baselines, raw_units = signal_scaling(rec)
     physical, units = [], []
     for ch in range(n_sig):
-        values = (digital[ch].astype(np.float64) - baselines[ch]) / gains[ch]
-        values, unit = to_millivolts(values, (rec.units or [None] * n_sig)[ch] or "mV")
+        values, unit = to_physical(digital[ch], gains[ch], baselines[ch], raw_units[ch])
         physical.append(values)
         units.append(unit)
     fs = float(rec.fs)
@@ -227,16 +228,43 @@ def _read_single(
     return np.column_stack(physical), fs, units
 
 
-def _read_digital(base: Path, head):
-    """wfdb's record and its digital samples, one 1-D array per signal (every sample)."""
+def signal_scaling(head) -> tuple[list[float], list[float], list[str]]:
+    """Each signal's ADC gain (WFDB's default 200 where the header leaves it out), baseline,
+    and unit (mV where the header leaves it out), from a wfdb header or record."""
+    n_sig = len(head.sig_name)
+    gains = [float(g) if g else 200.0 for g in head.adc_gain]
+    baselines = [float(b or 0) for b in head.baseline]
+    units = [u or "mV" for u in (head.units or [None] * n_sig)]
+    return gains, baselines, units
+
+
+def to_physical(
+    digital: np.ndarray, gain: float, baseline: float, unit: str
+) -> tuple[np.ndarray, str]:
+    """Digital samples as float64 physical values, in mV for a voltage ``unit``; and the
+    unit (:func:`~ecglens.io.base.to_millivolts`)."""
+    return to_millivolts((np.asarray(digital).astype(np.float64) - baseline) / gain, unit)
+
+
+def read_digital(
+    base: Path,
+    head,
+    sampfrom: int = 0,
+    sampto: int | None = None,
+    channels: list[int] | None = None,
+):
+    """wfdb's record and its digital samples ``[sampfrom, sampto)`` (default: all), one 1-D
+    array per signal of ``channels`` (default: all), every sample (no frame smoothing)."""
     import wfdb
 
-    if "61" not in {str(f) for f in head.fmt}:
-        rec = wfdb.rdrecord(str(base), physical=False, smooth_frames=False)
+    picked = range(len(head.fmt)) if channels is None else channels
+    window = {"sampfrom": sampfrom, "sampto": sampto, "channels": channels}
+    if "61" not in {str(head.fmt[c]) for c in picked}:
+        rec = wfdb.rdrecord(str(base), physical=False, smooth_frames=False, **window)
         return rec, [np.asarray(s) for s in rec.e_d_signal]
     # wfdb 4.3 cannot return format 61's big-endian samples as digital values: read them
     # physical and undo its scaling (exact: 16-bit values in float64); NaN = invalid sample
-    rec = wfdb.rdrecord(str(base), physical=True, smooth_frames=False)
+    rec = wfdb.rdrecord(str(base), physical=True, smooth_frames=False, **window)
     digital = []
     for ch, values in enumerate(rec.e_p_signal):
         raw = np.asarray(values) * float(rec.adc_gain[ch]) + float(rec.baseline[ch])
@@ -248,7 +276,7 @@ def _check_signal_file(
     base: Path, head, file_name: str, spf: list[int], findings: _Findings
 ) -> None:
     """Refuse a missing or truncated signal file; note one holding more than the header says."""
-    header = _sibling(base, ".hea")
+    header = _sibling(base, WFDB_HEADER)
     data_file = base.parent / file_name
     idx = [i for i, f in enumerate(head.file_name) if f == file_name]
     fmts = {str(head.fmt[i]) for i in idx}
@@ -348,7 +376,7 @@ def _read_multi_segment(base: Path, master, verify_checksums: bool, strict: bool
     is a gap, filled with 0 and reported (an error when ``strict``). Signals absent from
     every segment are left out.
     """
-    header = _sibling(base, ".hea")
+    header = _sibling(base, WFDB_HEADER)
     findings = _Findings(strict)
     fs = float(master.fs)
     names: list[str] | None = None
@@ -360,7 +388,7 @@ def _read_multi_segment(base: Path, master, verify_checksums: bool, strict: bool
             pieces.append((seg_len, None))
             continue
         seg_base = base.parent / seg_name
-        if not _sibling(seg_base, ".hea").exists():
+        if not _sibling(seg_base, WFDB_HEADER).exists():
             raise EcgLensError(f"segment header of record {base.name} missing", seg_base)
         if i == 0 and seg_len == 0:
             names = _signal_names(_read_header(seg_base))
@@ -368,18 +396,19 @@ def _read_multi_segment(base: Path, master, verify_checksums: bool, strict: bool
         seg = _read_segment(seg_base, verify_checksums, strict)
         if abs(seg.fs - fs) > 1e-6:
             raise EcgLensError(
-                f"segment at {seg.fs:g} Hz in a record at {fs:g} Hz", _sibling(seg_base, ".hea")
+                f"segment at {seg.fs:g} Hz in a record at {fs:g} Hz",
+                _sibling(seg_base, WFDB_HEADER),
             )
         if seg.n_samples < seg_len:
             raise EcgLensError(
                 f"segment holds {seg.n_samples} samples but {header.name} says {seg_len}",
-                _sibling(seg_base, ".hea"),
+                _sibling(seg_base, WFDB_HEADER),
             )
         if seg.n_samples > seg_len:
             findings.oddity(
                 f"segment {seg_name} holds {seg.n_samples} samples but the master header "
                 f"says {seg_len}: read the first {seg_len}",
-                _sibling(seg_base, ".hea"),
+                _sibling(seg_base, WFDB_HEADER),
             )
         for message in seg.warnings:
             by_message.setdefault(message, []).append(seg_name)
@@ -428,7 +457,9 @@ def _read_segment(seg_base: Path, verify_checksums: bool, strict: bool) -> Recor
 
     head = _read_header(seg_base)
     if isinstance(head, wfdb.MultiRecord):
-        raise EcgLensError("a segment may not itself be multi-segment", _sibling(seg_base, ".hea"))
+        raise EcgLensError(
+            "a segment may not itself be multi-segment", _sibling(seg_base, WFDB_HEADER)
+        )
     findings = _Findings(strict)
     signals, fs, units = _read_single(seg_base, head, findings, verify_checksums)
     return Record(

@@ -6,7 +6,8 @@
 >>> result = classify_record(read_record("mitdb/208"), load_model("kachuee-mitdb-inter"))
 >>> result.class_counts()
 
-Steps: detect R peaks (:func:`~ecglens.signal.peaks.ecg_peaks`) on one lead, turn the beats
+Steps: clean one lead once, detect its R peaks and assess its quality
+(:func:`~ecglens.signal.process.process_lead`), turn the beats
 into the model's inputs (:mod:`ecglens.inputs.beats`), one deterministic forward pass with the
 model's fitted temperature, an uncertainty score per beat (MC dropout, or the entropy of
 the calibrated probabilities), and the model's rhythm rule when it has one
@@ -26,14 +27,15 @@ import torch
 
 from ecglens.data.labels import aami_labels
 from ecglens.errors import EcgLensError
-from ecglens.inputs.beats import BeatConfig, beat_inputs, model_input_arrays
+from ecglens.inputs.beats import BeatConfig, cut_beat_inputs, model_input_arrays
 from ecglens.io import Record, read_annotations, select_lead
 from ecglens.models.registry import LoadedModel
 from ecglens.predict.forward import TemperatureScaled, predict_logits
 from ecglens.predict.rhythm import with_model_rhythm_rule
 from ecglens.predict.uncertainty import has_dropout, mc_dropout_predict
 from ecglens.signal.peaks import ecg_peaks
-from ecglens.signal.quality import SignalQuality, assess_quality
+from ecglens.signal.process import LeadProcessing, process_lead
+from ecglens.signal.quality import SignalQuality
 
 MIN_FS = 50.0
 BEAT_TASKS = ("beats", "ptbxl-mi", "kaggle-ptb")  # tasks whose models classify one lead's beats
@@ -216,17 +218,43 @@ def detect_beats(
     record: Record, lead: str | int | None = None
 ) -> tuple[np.ndarray, str, np.ndarray]:
     """R peaks of one lead: ``(signal (n,), lead name, peaks (m,))`` at the record's rate."""
+    _check_rate(record)
     where = record.path or record.name
-    if record.fs < MIN_FS:
-        raise EcgLensError(
-            f"sampling rate {record.fs:g} Hz is too low (need >= {MIN_FS:g} Hz)", where
-        )
     signal, name = select_lead(record, lead)
     with _naming(where):
         peaks = ecg_peaks(signal, record.fs)
-    if len(peaks) == 0:
-        raise EcgLensError(f"no heartbeats found in lead {name}", where)
+    _check_beats(peaks, name, where)
     return signal, name, peaks
+
+
+def process_record_lead(
+    record: Record, lead: str | int | None = None, peaks: np.ndarray | None = None
+) -> tuple[np.ndarray, str, LeadProcessing]:
+    """One lead of ``record`` cleaned once, its R peaks (detected, or ``peaks`` as given) and
+    its quality: ``(signal (n,), lead name, LeadProcessing)``
+    (:func:`~ecglens.signal.process.process_lead`)."""
+    where = record.path or record.name
+    if peaks is None:
+        _check_rate(record)
+    signal, name = select_lead(record, lead)
+    with _naming(where):
+        processed = process_lead(signal, record.fs, peaks)
+    if peaks is None:
+        _check_beats(processed.peaks, name, where)
+    return signal, name, processed
+
+
+def _check_rate(record: Record) -> None:
+    if record.fs < MIN_FS:
+        raise EcgLensError(
+            f"sampling rate {record.fs:g} Hz is too low (need >= {MIN_FS:g} Hz)",
+            record.path or record.name,
+        )
+
+
+def _check_beats(peaks: np.ndarray, lead_name: str, where) -> None:
+    if len(peaks) == 0:
+        raise EcgLensError(f"no heartbeats found in lead {lead_name}", where)
 
 
 def classify_record(
@@ -251,13 +279,11 @@ def classify_record(
     if loaded.task not in BEAT_TASKS:
         raise EcgLensError(f"model {loaded.name} does not classify single-lead beats")
     check_beat_options(review_threshold, mc_samples)
-    if peaks is None:
-        signal, lead_name, peaks = detect_beats(record, lead)
-    else:
-        signal, lead_name = select_lead(record, lead)
+    signal, lead_name, processed = process_record_lead(record, lead, peaks)
+    peaks, quality = processed.peaks, processed.quality
     beat_config = BeatConfig(**config["beats"])
     with _naming(record.path or record.name):
-        x, rr = beat_inputs(signal, record.fs, peaks, beat_config)
+        x, rr = cut_beat_inputs(processed.cleaned, record.fs, peaks, beat_config)
     if mc_samples is None:
         mc_samples = int(config.get("mc_samples", 0))
     probabilities, uncertainty = beat_probabilities(
@@ -269,8 +295,6 @@ def classify_record(
     )
     probabilities, by_rhythm = with_model_rhythm_rule(probabilities, rr, loaded.classes, config)
     reference = _reference_labels(record, peaks) if with_reference else None
-    with _naming(record.path or record.name):
-        quality = assess_quality(signal, record.fs, peaks)
     return BeatPredictions(
         record=record.name,
         path=None if record.path is None else str(record.path),

@@ -18,13 +18,13 @@ in memory. The last window also takes the rest of the record when that is shorte
 half a window (so it lasts up to 1.5 windows), as the last quality segment does.
 
 Within a window, the steps are those of :func:`~ecglens.predict.beats.classify_record`:
-R peaks (:func:`~ecglens.signal.peaks.ecg_peaks`) over the window and its overlap, beat
-inputs (:func:`~ecglens.inputs.beats.beat_inputs`) for every beat found there, calibrated
-probabilities and uncertainty (:func:`~ecglens.predict.beats.beat_probabilities`), signal
-quality (:func:`~ecglens.signal.quality.assess_quality`). The overlap lets the band-pass
-filters settle (their edge transients die out within a few seconds) and the detector learn
-its levels (its first 10 s) before the window's core begins, and it gives the beats at the
-core's edges their neighbours (RR intervals, context beats).
+the window and its overlap cleaned once, its R peaks and signal quality
+(:func:`~ecglens.signal.process.process_lead`), beat inputs
+(:func:`~ecglens.inputs.beats.cut_beat_inputs`) for every beat found there, calibrated
+probabilities and uncertainty (:func:`~ecglens.predict.beats.beat_probabilities`). The
+overlap lets the band-pass filters settle (their edge transients die out within a few
+seconds) and the detector learn its levels (its first 10 s) before the window's core begins,
+and it gives the beats at the core's edges their neighbours (RR intervals, context beats).
 
 Seams. Beats are kept from a window's own core ``[start, stop)`` only, so none is counted
 twice. Two windows may place the same beat a sample apart on either side of their seam:
@@ -68,7 +68,7 @@ import numpy as np
 import torch
 
 from ecglens.errors import EcgLensError
-from ecglens.inputs.beats import BeatConfig, beat_inputs, model_input_arrays
+from ecglens.inputs.beats import BeatConfig, cut_beat_inputs, model_input_arrays
 from ecglens.io.chunks import RecordInfo, iter_windows, record_info
 from ecglens.models.registry import LoadedModel
 from ecglens.predict.beats import (
@@ -80,13 +80,12 @@ from ecglens.predict.beats import (
 )
 from ecglens.predict.rhythm import model_rhythm_rule, with_model_rhythm_rule
 from ecglens.signal.beats import rr_features
-from ecglens.signal.peaks import ecg_peaks
+from ecglens.signal.process import LeadProcessing, process_lead
 from ecglens.signal.quality import (
     FLAT_PTP_MV,
     SEGMENT_S,
     SignalQuality,
     _intervals,
-    assess_quality,
 )
 
 WINDOW_S = 1800.0  # s: one window, the length of an MIT-BIH record
@@ -236,9 +235,10 @@ def _prepare(plan: _Plan) -> Iterator[_Prepared]:
     for index, ((start, stop), (offset, _)) in enumerate(zip(plan.spans, reads, strict=True)):
         signal = next(signals)
         with _naming(info.path):
-            peaks = _peaks(signal, info.fs)
-            quality = _core_quality(signal, info.fs, peaks, offset, start, stop)
-            x, rr = _inputs(signal, info.fs, peaks, beat_config)
+            processed = _process(signal, info.fs)
+            peaks = processed.peaks
+            quality = _core_quality(processed.quality, info.fs, offset, start, stop)
+            x, rr = _inputs(processed.cleaned, info.fs, peaks, beat_config)
         absolute = peaks + offset
         keep = (absolute >= start - tolerance) & (absolute < stop)
         if kept_before.size:
@@ -303,11 +303,21 @@ def _windows(
                 progress(window.index + 1, len(plan.spans))
 
 
-def _peaks(signal: np.ndarray, fs: float) -> np.ndarray:
-    """R peaks of a window; none in a flat one (a lead off for the whole window)."""
-    if _flat(signal):
-        return np.zeros(0, dtype=np.int64)
-    return ecg_peaks(signal, fs)
+def _process(signal: np.ndarray, fs: float) -> LeadProcessing:
+    """A window cleaned once, its R peaks and its quality
+    (:func:`~ecglens.signal.process.process_lead`); a flat window (a lead off for the whole
+    window) is not cleaned: no peaks, every segment unusable."""
+    if not _flat(signal):
+        return process_lead(signal, fs)
+    n = len(signal)
+    seg = max(round(SEGMENT_S * fs), 1)
+    edges = np.append(np.arange(max(n // seg, 1)) * seg, n)
+    k = len(edges) - 1
+    unusable = SignalQuality(
+        segment_s=SEGMENT_S, bounds_s=edges / fs, usable=np.zeros(k, bool),
+        score=np.zeros(k), noise=np.full(k, np.inf), intervals=[], usable_fraction=0.0,
+    )  # fmt: skip
+    return LeadProcessing(cleaned=signal, peaks=np.zeros(0, dtype=np.int64), quality=unusable)
 
 
 def _flat(signal: np.ndarray) -> bool:
@@ -317,16 +327,16 @@ def _flat(signal: np.ndarray) -> bool:
 
 
 def _inputs(
-    signal: np.ndarray, fs: float, peaks: np.ndarray, config: BeatConfig
+    cleaned: np.ndarray, fs: float, peaks: np.ndarray, config: BeatConfig
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`~ecglens.inputs.beats.beat_inputs`, or empty inputs for a window without beats
-    (whose signal may be flat, which the filters refuse)."""
+    """:func:`~ecglens.inputs.beats.cut_beat_inputs` of the cleaned window, or empty inputs
+    for a window without beats."""
     if len(peaks) == 0:
         shape = (
             (config.input_length,) if config.context == 1 else (config.context, config.input_length)
         )
         return np.zeros((0, *shape), np.float32), rr_features(peaks, fs)
-    return beat_inputs(signal, fs, peaks, config)
+    return cut_beat_inputs(cleaned, fs, peaks, config)
 
 
 def _probabilities(
@@ -351,21 +361,10 @@ def _probabilities(
 
 
 def _core_quality(
-    signal: np.ndarray, fs: float, peaks: np.ndarray, offset: int, start: int, stop: int
+    whole: SignalQuality, fs: float, offset: int, start: int, stop: int
 ) -> SignalQuality:
-    """Quality of the core ``[start, stop)`` of a window read from ``offset``: its 6-s
-    segments, times in s from the record's start."""
-    n = len(signal)
-    if _flat(signal):
-        seg = max(round(SEGMENT_S * fs), 1)
-        edges = np.append(np.arange(max(n // seg, 1)) * seg, n)
-        k = len(edges) - 1
-        whole = SignalQuality(
-            segment_s=SEGMENT_S, bounds_s=edges / fs, usable=np.zeros(k, bool),
-            score=np.zeros(k), noise=np.full(k, np.inf), intervals=[], usable_fraction=0.0,
-        )  # fmt: skip
-    else:
-        whole = assess_quality(signal, fs, peaks)
+    """Quality of the core ``[start, stop)`` of a window read from ``offset``, from the
+    window's ``whole`` quality: its 6-s segments, times in s from the record's start."""
     edges = np.rint(whole.bounds_s * fs).astype(np.int64) + offset
     inside = np.flatnonzero((edges[1:] > start) & (edges[:-1] < stop))
     bounds = np.clip(np.append(edges[inside], edges[inside[-1] + 1]), start, stop)

@@ -50,23 +50,21 @@ RELEARN_RR = 3.0
 RELEARN_PROMINENCE = 3.0
 
 
-def ecg_peaks(signal: np.ndarray, fs: float) -> np.ndarray:
+def ecg_peaks(signal: np.ndarray, fs: float, cleaned: np.ndarray | None = None) -> np.ndarray:
     """R-peak sample indices (int64, sorted, at ``fs``) of a single-lead ECG.
 
     ``signal`` is (n_samples,) in mV at ``fs`` Hz, raw or already cleaned with
     :func:`ecg_clean`: it is band-passed internally, so both give the same beats.
+    ``cleaned``: ``ecg_clean(signal, fs)`` when the caller has it (see
+    :func:`~ecglens.signal.process.process_lead`), else computed here.
     Each index sits on the R peak: the extremum of the cleaned signal within
     60 ms of the QRS, of the record's dominant polarity (the S/QS trough when
     the QRS is negative). Raises :class:`EcgLensError` for a flat, non-finite,
     multi-lead or too-short (< 1 s) signal.
     """
-    x = check_signal(signal, fs)
-    if x.ndim == 2 and x.shape[1] == 1:
-        x = x[:, 0]
-    if x.ndim != 1:
-        raise EcgLensError(f"ecg_peaks needs a single lead, got shape {x.shape}")
-    clean = ecg_clean(x, fs)
-    feature = _qrs_feature(x, fs)
+    x = single_lead(signal, fs, "ecg_peaks")
+    clean = ecg_clean(x, fs) if cleaned is None else cleaned
+    feature = qrs_feature(x, fs)
     cand, _ = sps.find_peaks(feature, distance=max(round(REFRACTORY_S * fs), 1))
     if cand.size == 0:
         return np.zeros(0, dtype=np.int64)
@@ -76,7 +74,18 @@ def ecg_peaks(signal: np.ndarray, fs: float) -> np.ndarray:
     return _locate(clean, beats, fs)
 
 
-def _qrs_feature(x: np.ndarray, fs: float) -> np.ndarray:
+def single_lead(signal: np.ndarray, fs: float, caller: str) -> np.ndarray:
+    """``signal`` checked (:func:`~ecglens.signal.filters.check_signal`) as (n_samples,)
+    float64; raises :class:`EcgLensError` naming ``caller`` for several leads."""
+    x = check_signal(signal, fs)
+    if x.ndim == 2 and x.shape[1] == 1:
+        x = x[:, 0]
+    if x.ndim != 1:
+        raise EcgLensError(f"{caller} needs a single lead, got shape {x.shape}")
+    return x
+
+
+def qrs_feature(x: np.ndarray, fs: float) -> np.ndarray:
     """RMS over 80 ms of the first difference of the 5-20 Hz band, (n_samples,)."""
     band = sps.sosfiltfilt(bandpass_sos(*QRS_BAND_HZ, fs, 2), x)
     deriv = np.diff(band, prepend=band[0])

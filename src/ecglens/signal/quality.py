@@ -74,12 +74,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import signal as sps
-from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d
+from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
 from ecglens.errors import EcgLensError
-from ecglens.signal.filters import bandpass_sos, check_signal, ecg_clean
-from ecglens.signal.peaks import FEATURE_WINDOW_S, QRS_BAND_HZ
+from ecglens.signal.filters import ecg_clean
+from ecglens.signal.peaks import qrs_feature, single_lead
 
 METHOD = "template-match-and-noise"
 SEGMENT_S = 6.0
@@ -159,24 +158,26 @@ class SignalQuality:
 
 
 def assess_quality(
-    signal: np.ndarray, fs: float, peaks: np.ndarray, segment_s: float = SEGMENT_S
+    signal: np.ndarray,
+    fs: float,
+    peaks: np.ndarray,
+    segment_s: float = SEGMENT_S,
+    cleaned: np.ndarray | None = None,
 ) -> SignalQuality:
     """Usable and unusable segments of a single-lead ECG (method: the module docstring).
 
     ``signal`` is (n_samples,) or (n_samples, 1) in mV at ``fs`` Hz, raw or
     cleaned; ``peaks`` (m,) are its R-peak sample indices (any order), from
     :func:`ecglens.signal.peaks.ecg_peaks`; ``segment_s`` is the segment length
-    in s. Raises :class:`EcgLensError` for a bad signal (non-positive ``fs``,
+    in s; ``cleaned``: ``ecg_clean(signal, fs)`` when the caller has it (see
+    :func:`~ecglens.signal.process.process_lead`), else computed here.
+    Raises :class:`EcgLensError` for a bad signal (non-positive ``fs``,
     under 1 s, NaN, flat: :func:`ecglens.signal.filters.check_signal`), several
     leads, peaks that are not 1-D integer indices inside the signal, or a
     non-positive ``segment_s``.
     """
     _check_fs(fs)
-    x = check_signal(signal, fs)
-    if x.ndim == 2 and x.shape[1] == 1:
-        x = x[:, 0]
-    if x.ndim != 1:
-        raise EcgLensError(f"assess_quality needs a single lead, got shape {x.shape}")
+    x = single_lead(signal, fs, "assess_quality")
     if not np.isfinite(segment_s) or segment_s <= 0:
         raise EcgLensError(f"segment length must be a positive number of s, got {segment_s!r}")
     p = _check_peaks(peaks, x.size)
@@ -189,7 +190,8 @@ def assess_quality(
 
     noise = _noise_ratio(x, fs, p, edges)
     quiet = noise[seg_of_beat] <= MAX_NOISE_RATIO
-    corr = _template_corr(ecg_clean(x, fs), fs, p, quiet, edges)
+    clean = ecg_clean(x, fs) if cleaned is None else cleaned
+    corr = _template_corr(clean, fs, p, quiet, edges)
     n_beats = np.bincount(seg_of_beat, minlength=k)
     n_match = np.bincount(seg_of_beat, weights=corr >= MATCH_CORR, minlength=k)
     score = np.divide(n_match, n_beats, out=np.zeros(k), where=n_beats > 0)
@@ -239,10 +241,7 @@ def _noise_ratio(x: np.ndarray, fs: float, p: np.ndarray, edges: np.ndarray) -> 
     k = edges.size - 1
     if p.size == 0:
         return np.full(k, np.inf)
-    band = sps.sosfiltfilt(bandpass_sos(*QRS_BAND_HZ, fs, 2), x)
-    deriv = np.diff(band, prepend=band[0])
-    window = max(round(FEATURE_WINDOW_S * fs), 1)
-    feature = np.sqrt(uniform_filter1d(deriv * deriv, window, mode="nearest"))
+    feature = qrs_feature(x, fs)
     half = max(round(HEIGHT_WINDOW_S * fs), 1)
     height = float(np.median(maximum_filter1d(feature, 2 * half + 1)[p]))
     if height <= 0:
