@@ -441,7 +441,7 @@ def assert_one_line_error_5xx(response) -> str:
 
 
 def test_a_bug_in_ecglens_stays_a_visible_500(client, excerpt, monkeypatch):
-    import ecglens.serve.app as server
+    import ecglens.serve.service as server
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("a bug")

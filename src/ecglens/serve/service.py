@@ -1,0 +1,273 @@
+"""The service behind the routes: the models (one replica per worker), the worker pool, kept
+results and demo records, and the jobs the pool runs: predict, explain, report.
+
+Each job takes the pool's ``cancel`` event first and stops at the next
+:func:`~ecglens.serve.pool.checkpoint` once its request has timed out.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import importlib
+import json
+import logging
+import queue
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import UploadFile
+
+from ecglens.errors import EcgLensError
+from ecglens.inputs.leads import lead_order
+from ecglens.io import Record, read_record
+from ecglens.io.formats import InputKind
+from ecglens.models.registry import LoadedModel, load_model
+from ecglens.predict.beat_rows import classify_beat_rows
+from ecglens.predict.tasks import Task, classify, task_of
+from ecglens.report.html import render_report
+from ecglens.serve.demo import demo_records
+from ecglens.serve.errors import ClientError
+from ecglens.serve.explanations import chosen_method, explanation
+from ecglens.serve.pool import Pool, checkpoint
+from ecglens.serve.results import KeptResults, Result
+from ecglens.serve.staging import ACCEPTED, Staged, stage
+from ecglens.serve.uploads import save_uploads
+
+log = logging.getLogger("ecglens.serve")
+
+DEMO_DIR = Path(__file__).resolve().parents[3] / "data" / "mitdb-demo"  # in a source checkout
+DEFAULT_MODELS = ("ecglens-mitdb-inter", "ecglens-ptbxl-binary")
+TWELVE_LEAD_MAX_S = 60.0  # with no model named, longer 12-lead records go to a beat model
+RECORD_FAMILIES = ("beats", "12-lead")  # model families that take a read record
+FIGURES = threading.Lock()  # matplotlib is not thread-safe: one figure at a time
+
+
+@dataclass
+class Options:
+    """The form fields of a prediction (None: not given)."""
+
+    fs: float | None = None
+    model: str | None = None
+    lead: str | None = None
+    review_threshold: float | None = None
+    mc_samples: int | None = None
+
+
+class Service:
+    """The models (``replicas`` copies of each, one per worker, so that no two threads share a
+    module: explainers hook into it and MC dropout switches its mode), the pool, kept results
+    and demo records."""
+
+    def __init__(
+        self,
+        models: list[str],
+        replicas: int,
+        device: str,
+        max_upload_bytes: int,
+        pool: Pool,
+        results: KeptResults,
+        demo_dir: Path | None,
+    ) -> None:
+        if not models:
+            raise EcgLensError("give at least one model to serve")
+        self.device = device
+        self.max_upload_bytes = max_upload_bytes
+        self.pool, self.results = pool, results
+        self.models: dict[str, LoadedModel] = {}
+        self._replicas: dict[str, queue.SimpleQueue[LoadedModel]] = {}
+        for name in dict.fromkeys(models):
+            loaded = load_model(name, device)
+            task_of(loaded)  # an unknown task fails at start-up, not on the first request
+            self.models[loaded.name] = loaded
+            copies: queue.SimpleQueue[LoadedModel] = queue.SimpleQueue()
+            copies.put(loaded)
+            for _ in range(replicas - 1):
+                copies.put(dataclasses.replace(loaded, module=copy.deepcopy(loaded.module)))
+            self._replicas[loaded.name] = copies
+        self.demo = demo_records(demo_dir)
+
+    @contextmanager
+    def replica(self, name: str) -> Iterator[LoadedModel]:
+        """A copy of model ``name`` that no other thread uses meanwhile."""
+        copies = self._replicas[name]
+        loaded = copies.get()
+        try:
+            yield loaded
+        finally:
+            copies.put(loaded)
+
+    def pick_model(self, requested: str | None, record: Record | None, image: bool) -> str:
+        """``requested`` when loaded; else an image model for images, a 12-lead model for a
+        record with the 12 leads of at most a minute, else the first beat model."""
+        if requested:
+            if requested not in self.models:
+                raise ClientError(
+                    422, f"model {requested!r} is not loaded by this server; loaded: "
+                    f"{', '.join(self.models)}"
+                )
+            return requested
+        families = {name: task_of(m).family for name, m in self.models.items()}
+        if image:
+            for name, family in families.items():
+                if family not in RECORD_FAMILIES:
+                    return name
+            raise ClientError(
+                422, "an image, not an ECG signal record: the server has no image model loaded "
+                f"(loaded: {', '.join(self.models)})"
+            )
+        if record is not None and record.duration_s <= TWELVE_LEAD_MAX_S:
+            for name, family in families.items():
+                if family == "12-lead" and _has_leads(record, self.models[name]):
+                    return name
+        for name, family in families.items():
+            if family == "beats":
+                return name
+        return next(iter(self.models))
+
+    def source(self, files: list[UploadFile], demo: str | None, tmp: Path) -> Staged:
+        """The record of a request: the demo record ``demo``, or the uploaded ``files`` saved
+        and staged in ``tmp``."""
+        if demo is not None:
+            if files:
+                raise ClientError(400, "give either files or demo, not both")
+            if demo not in self.demo:
+                known = ", ".join(self.demo) or "none on this server"
+                raise ClientError(422, f"no demo record {demo!r}; demo records: {known}")
+            path = self.demo[demo]["path"]
+            return Staged(path, f"demo/{demo}", InputKind.WFDB, demo, {str(path.parent): "demo"})
+        if not files:
+            raise ClientError(400, f"no files uploaded: send files ({ACCEPTED}) or ?demo=NAME")
+        return stage(save_uploads(files, tmp, self.max_upload_bytes), tmp)
+
+    def predict_staged(self, staged: Staged, options: Options, cancel: threading.Event) -> Result:
+        """Classify the staged record with the model asked for, or the one that fits it."""
+        with staged.scrubbing():
+            if staged.kind == InputKind.IMAGE:
+                name = self.pick_model(options.model, None, image=True)
+                record, warnings = staged.path, []
+            else:
+                record = self._read(staged, options.fs)
+                record.name = staged.display
+                warnings = [staged.scrub(w) for w in record.warnings]
+                name = self.pick_model(options.model, record, image=False)
+            checkpoint(cancel)
+            task = task_of(self.models[name])
+            given = {
+                "lead": options.lead,
+                "review_threshold": options.review_threshold,
+                "mc_samples": options.mc_samples,
+            }
+            if not options.model:  # chosen by the server: leave out what does not apply
+                given = {k: v for k, v in given.items() if k in task.options}
+            with self.replica(name) as loaded:
+                if staged.kind == InputKind.BEAT_CSV:
+                    prediction = classify_beat_rows(staged.path, loaded, device=self.device)
+                else:
+                    prediction = classify(record, loaded, device=self.device, **given)
+        return _result(prediction, name, task, staged, warnings)
+
+    def _read(self, staged: Staged, fs: float | None) -> Record:
+        try:
+            return read_record(staged.path, fs=fs)
+        except (EcgLensError, MemoryError):
+            raise
+        except Exception as exc:  # a reader tripping over the bytes: the file's fault
+            log.warning("cannot read upload %s", staged.label, exc_info=True)
+            raise ClientError(
+                422, f"{staged.label}: cannot read the record ({type(exc).__name__}: {exc})"
+            ) from exc
+
+    def predict_job(
+        self, cancel: threading.Event, files: list[UploadFile], demo: str | None, options: Options
+    ) -> Result:
+        """Stage the request's record in a temporary folder (removed after) and classify it."""
+        with tempfile.TemporaryDirectory(prefix="ecglens-serve-") as tmp:
+            staged = self.source(files, demo, Path(tmp))
+            checkpoint(cancel)
+            return self.predict_staged(staged, options, cancel)
+
+    def explain_job(
+        self,
+        cancel: threading.Event,
+        result: Result | None,
+        files: list[UploadFile],
+        demo: str | None,
+        options: Options,
+        beats: list[int],
+        method: str | None,
+        fmt: str,
+    ) -> dict[str, Any]:
+        """Explain a kept ``result``, or the prediction of the request's record."""
+        if result is None:
+            result = self.predict_job(cancel, files, demo, options)
+            checkpoint(cancel)
+        return self.explain(result, beats, method, fmt)
+
+    def explain(
+        self, result: Result, beats: list[int], method: str | None, fmt: str
+    ) -> dict[str, Any]:
+        """The /explain response of ``result`` (see :func:`explanation`)."""
+        chosen = chosen_method(result, method)
+        with self.replica(result.model) as loaded, FIGURES:
+            return explanation(result, loaded, beats, method, chosen, fmt, self.device)
+
+    def report_job(self, cancel: threading.Event, result: Result) -> str:
+        """The self-contained HTML report of a kept ``result``."""
+        module = importlib.import_module(result.task.report.partition(":")[0])
+        if not (hasattr(module, "model_section") and hasattr(module, "record_section")):
+            raise ClientError(
+                422, f"no HTML report of {result.task.description} from the server; use "
+                "`ecglens report`"
+            )
+        with self.replica(result.model) as loaded, FIGURES:
+            sections = [module.model_section(loaded), module.record_section(result.prediction,
+                                                                             loaded)]
+            cfg = loaded.config
+            split = cfg.get("split", "")
+            split = split.get("description", "") if isinstance(split, dict) else str(split)
+            if cfg.get("optimistic"):
+                split += " (optimistic: patients in both train and test)"
+            metadata = {
+                "model": loaded.name,
+                "architecture": cfg.get("architecture"),
+                "split": split,
+                "record": result.record,
+                "command": "ecglens serve",
+            }
+            return render_report(
+                f"ecglens report: {result.record} ({loaded.name})", sections, metadata
+            )
+
+
+def _result(
+    prediction: Any, model: str, task: Task, staged: Staged, warnings: list[str]
+) -> Result:
+    """The prediction with its /predict response: what ``ecglens predict --json`` writes, under
+    the client's file name, with the reader's warnings."""
+    _relabel(prediction, staged.label)
+    out = {**prediction.to_dict(), "warnings": warnings}
+    if "path" in out:
+        out["path"] = staged.label
+    body = json.dumps(out).encode()
+    return Result(prediction, model, task, staged.display, body)
+
+
+def _has_leads(record: Record, loaded: LoadedModel) -> bool:
+    try:
+        lead_order(record.lead_names, loaded.config.get("lead_names", []))
+    except EcgLensError:
+        return False
+    return True
+
+
+def _relabel(prediction: Any, label: str) -> None:
+    """Replace the server's temporary path in a prediction by the client's file name."""
+    for obj in (prediction, getattr(prediction, "beats", None)):
+        if obj is not None and dataclasses.is_dataclass(obj) and hasattr(obj, "path"):
+            obj.path = label
