@@ -446,7 +446,7 @@ def test_a_bug_in_ecglens_stays_a_visible_500(client, excerpt, monkeypatch):
     def broken(*args, **kwargs):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(server, "classify", broken)
+    monkeypatch.setattr(server, "run", broken)
     response = client.post("/predict", files=record_files(excerpt, (".hea", ".dat")))
     assert response.status_code == 500
     assert "ZeroDivisionError" in response.json()["error"]

@@ -1,8 +1,9 @@
 """Inference: a record and a loaded model in, a prediction out.
 
 :func:`run` takes any input (a file of any kind ecglens reads, or a read record) to a
-:class:`Prediction`; :func:`classify` dispatches on the model's task (:mod:`ecglens.predict.tasks`): beat models
-(:func:`classify_record`) and 12-lead models (:func:`classify_12lead`). This package imports
+:class:`Prediction`; :func:`classify` dispatches a read record on the model's task
+(:mod:`ecglens.predict.tasks`): beat models (:func:`classify_record`), 12-lead models
+(:func:`classify_12lead`) and MI models. This package imports
 io, signal, data labels, models and inputs only: never training, evaluation or the CLI.
 """
 

@@ -2,9 +2,9 @@
 
 A model's JSON config names its task (``"task": "beats"``). The task says which inputs module
 prepares the record (its ``family``), which function classifies it (returning a prediction with
-``to_dict()``), which explainers apply and which one is the default, how its explanation is
-drawn and which report builds its HTML section. The CLI, the report and (later) a web service
-and batch inference dispatch through :func:`task_of` instead of ``if`` chains on task names.
+``to_dict()``) and which options that function takes. :func:`ecglens.predict.run` dispatches
+through :func:`classify` instead of ``if`` chains on task names. The explainers of a family
+are facts of :mod:`ecglens.explain.explainers` (``explainers_for(task.family)``).
 
 What the front ends do with a prediction (its table, figure, report, Parquet rows) is in the
 task table one layer up, :mod:`ecglens.tasks`: inference never imports plotting or report code
@@ -32,8 +32,7 @@ class Task:
     name: the config's ``task``; family: the inputs module (``"beats"``: one lead cut into beats;
     ``"12-lead"``: a whole 12-lead record); classify: ``(record, loaded, **options) ->``
     prediction with ``to_dict()``; options: the keyword options ``classify`` takes beyond
-    ``device``; methods: explainers that apply, the first is the default; figure and report:
-    ``"module:function"`` that draw the explanation and build the HTML report.
+    ``device``.
     """
 
     name: str
@@ -41,21 +40,9 @@ class Task:
     description: str
     classify: Callable[..., Any]
     options: tuple[str, ...]
-    methods: tuple[str, ...]
-
-    @property
-    def default_method(self) -> str:
-        return self.methods[0]
 
 
 _TASKS: dict[str, Task] = {}
-# Explainers of :func:`ecglens.explain.attribute` (listed here, not imported: predict does not
-# import explain). The default a model uses is its benchmarked recommendation
-# (``ecglens.explain.recommended``); these lists' first entry is the fallback.
-_PER_INPUT = ("saliency", "smoothgrad", "integrated-gradients", "occlusion", "shapley")
-BEAT_METHODS = ("grad-cam", *_PER_INPUT)
-RECORD_METHODS = ("cam", "grad-cam", *_PER_INPUT)
-IMAGE_METHODS = ("grad-cam", *_PER_INPUT)
 
 
 def register_task(task: Task) -> Task:
@@ -108,7 +95,6 @@ register_task(
         description="single-lead beat models",
         classify=classify_record,
         options=("lead", "mc_samples", "review_threshold", "peaks", "with_reference"),
-        methods=BEAT_METHODS,
     )
 )
 _WHAT = ("normal vs abnormal", "superclasses", "MI vs normal")
@@ -120,7 +106,6 @@ for _name, _what in zip(TWELVE_LEAD_TASKS, _WHAT, strict=True):
             description=f"12-lead models ({_what})",
             classify=classify_12lead,
             options=(),
-            methods=RECORD_METHODS,
         )
     )
 register_task(
@@ -130,7 +115,6 @@ register_task(
         description="myocardial-infarction beat models",
         classify=classify_mi,
         options=("lead",),
-        methods=BEAT_METHODS,
     )
 )
 register_task(
@@ -140,7 +124,6 @@ register_task(
         description="MI-vs-normal beat models trained on the Kaggle PTB CSVs",
         classify=classify_record,
         options=("lead", "mc_samples", "review_threshold", "peaks", "with_reference"),
-        methods=BEAT_METHODS,
     )
 )
 register_task(
@@ -150,6 +133,5 @@ register_task(
         description="printout-image models",
         classify=classify_image,  # takes the image file's path, not a Record
         options=(),
-        methods=IMAGE_METHODS,
     )
 )

@@ -54,6 +54,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ecglens.errors import EcgLensError
+from ecglens.explain.explainers import explainers_for
 from ecglens.plot.style import class_color
 from ecglens.predict.tasks import task_of
 from ecglens.serve.api_schema import (
@@ -275,7 +276,7 @@ def create_app(
                 "family": task.family,
                 "description": task.description,
                 "classes": classes,
-                "methods": list(task.methods),
+                "methods": list(explainers_for(task.family)),
                 "colors": {c: class_color(c) for c in classes},
                 "card": loaded.card,
             })

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import importlib
 import json
 import logging
 import queue
@@ -28,8 +27,8 @@ from ecglens.inputs.leads import lead_order
 from ecglens.io import Record, read_record
 from ecglens.io.formats import InputKind
 from ecglens.models.registry import LoadedModel, load_model
-from ecglens.predict.beat_rows import classify_beat_rows
-from ecglens.predict.tasks import Task, classify, task_of
+from ecglens.predict import run
+from ecglens.predict.tasks import Task, task_of
 from ecglens.report.html import render_report
 from ecglens.serve.demo import demo_records
 from ecglens.serve.errors import ClientError
@@ -38,6 +37,7 @@ from ecglens.serve.pool import Pool, checkpoint
 from ecglens.serve.results import KeptResults, Result
 from ecglens.serve.staging import ACCEPTED, Staged, stage
 from ecglens.serve.uploads import save_uploads
+from ecglens.tasks import view_of
 
 log = logging.getLogger("ecglens.serve")
 
@@ -146,16 +146,14 @@ class Service:
         return stage(save_uploads(files, tmp, self.max_upload_bytes), tmp)
 
     def predict_staged(self, staged: Staged, options: Options, cancel: threading.Event) -> Result:
-        """Classify the staged record with the model asked for, or the one that fits it."""
+        """Classify the staged input with the model asked for, or the one that fits it (see
+        :func:`ecglens.predict.run`)."""
         with staged.scrubbing():
-            if staged.kind == InputKind.IMAGE:
-                name = self.pick_model(options.model, None, image=True)
-                record, warnings = staged.path, []
-            else:
+            record = None
+            if staged.kind != InputKind.IMAGE:  # read first: its leads and length pick the model
                 record = self._read(staged, options.fs)
                 record.name = staged.display
-                warnings = [staged.scrub(w) for w in record.warnings]
-                name = self.pick_model(options.model, record, image=False)
+            name = self.pick_model(options.model, record, image=record is None)
             checkpoint(cancel)
             task = task_of(self.models[name])
             given = {
@@ -165,12 +163,11 @@ class Service:
             }
             if not options.model:  # chosen by the server: leave out what does not apply
                 given = {k: v for k, v in given.items() if k in task.options}
+            source = staged.path if record is None or staged.kind == InputKind.BEAT_CSV else record
             with self.replica(name) as loaded:
-                if staged.kind == InputKind.BEAT_CSV:
-                    prediction = classify_beat_rows(staged.path, loaded, device=self.device)
-                else:
-                    prediction = classify(record, loaded, device=self.device, **given)
-        return _result(prediction, name, task, staged, warnings)
+                prediction = run(source, loaded, device=self.device, **given)
+            warnings = [staged.scrub(w) for w in prediction.warnings]
+        return _result(prediction.result, name, task, staged, warnings)
 
     def _read(self, staged: Staged, fs: float | None) -> Record:
         try:
@@ -219,24 +216,19 @@ class Service:
 
     def report_job(self, cancel: threading.Event, result: Result) -> str:
         """The self-contained HTML report of a kept ``result``."""
-        module = importlib.import_module(result.task.report.partition(":")[0])
-        if not (hasattr(module, "model_section") and hasattr(module, "record_section")):
+        kind = view_of(result.prediction).report
+        if kind is None:
             raise ClientError(
                 422, f"no HTML report of {result.task.description} from the server; use "
                 "`ecglens report`"
             )
         with self.replica(result.model) as loaded, FIGURES:
-            sections = [module.model_section(loaded), module.record_section(result.prediction,
-                                                                             loaded)]
-            cfg = loaded.config
-            split = cfg.get("split", "")
-            split = split.get("description", "") if isinstance(split, dict) else str(split)
-            if cfg.get("optimistic"):
-                split += " (optimistic: patients in both train and test)"
+            sections = [
+                kind.model_section(loaded),
+                kind.record_section(result.prediction, loaded, self.device),
+            ]
             metadata = {
-                "model": loaded.name,
-                "architecture": cfg.get("architecture"),
-                "split": split,
+                **kind.report_metadata(loaded),
                 "record": result.record,
                 "command": "ecglens serve",
             }

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ecglens.errors import EcgLensError
+from ecglens.explain.explainers import explainers_for
 from ecglens.models.registry import LoadedModel
 from ecglens.plot.explain12 import plot_12lead_explanation
 from ecglens.plot.explain_beats import plot_beat_explanation, plot_mi_explanation
@@ -35,7 +36,7 @@ from ecglens.report import images as image_report
 from ecglens.report import mi as mi_report
 from ecglens.report import ptbxl as twelve_lead_report
 from ecglens.report.build import Failed, ReportKind, build_report
-from ecglens.tasks import rows
+from ecglens.tasks import rows, web
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,9 @@ class TaskView:
     figure: its explanation figure ``(prediction, loaded, method, device, beats, layer) ->
     Figure`` (None: not explained); report: the :class:`~ecglens.report.build.ReportKind`
     whose sections make its HTML report (None: none); rows: ``(prediction, path, record) ->
-    (pyarrow.Table, n_beats)`` for Parquet.
+    (pyarrow.Table, n_beats)`` for Parquet; web: ``(prediction, loaded, figure, beats, method,
+    chosen, device) -> (fields, figure)``, the web page's explanation (None: not explained
+    there; see :mod:`ecglens.tasks.web`).
     """
 
     name: str
@@ -58,33 +61,35 @@ class TaskView:
     figure: Callable[..., Any] | None
     report: ReportKind | None
     rows: Callable[[Any, str, str], tuple[Any, int]]
+    web: Callable[..., tuple[dict[str, Any], Any]] | None
 
 
 VIEWS: tuple[TaskView, ...] = (
     TaskView(
         "beat predictions", BeatPredictions, ("beats", "kaggle-ptb"), tables.print_beats,
-        plot_beat_explanation, beat_report, rows.beat_rows,
+        plot_beat_explanation, beat_report, rows.beat_rows, web.explain_beats_web,
     ),
     TaskView(
         "12-lead predictions", Prediction12, TWELVE_LEAD_TASKS,
         tables.print_12lead_prediction, plot_12lead_explanation, twelve_lead_report,
-        rows.record_row,
+        rows.record_row, web.explain_12lead_web,
     ),
     TaskView(
         "MI predictions", MiPrediction, (MI_TASK,), tables.print_mi_prediction,
-        plot_mi_explanation, mi_report, rows.record_row,
+        plot_mi_explanation, mi_report, rows.record_row, web.explain_beats_web,
     ),
     TaskView(
         "printout predictions", ImagePrediction, (IMAGE_TASK,),
         tables.print_image_prediction, plot_image_explanation, image_report, rows.record_row,
+        web.explain_page_web,
     ),
     TaskView(
         "rows of a CSV of beats", BeatRowPredictions, (), tables.print_beat_rows, None, None,
-        rows.record_row,
+        rows.record_row, None,
     ),
     TaskView(
         "long recordings", LongRecordPrediction, (), tables.print_long_record, None, None,
-        rows.record_row,
+        rows.record_row, None,
     ),
 )  # fmt: skip
 
@@ -109,7 +114,7 @@ def view_of_model(loaded: LoadedModel) -> TaskView:
 
 def explainers_of(loaded: LoadedModel) -> tuple[str, ...]:
     """The explainers that apply to ``loaded``'s predictions; the first is the fallback."""
-    return task_of(loaded).methods
+    return explainers_for(task_of(loaded).family)
 
 
 def report(
