@@ -1,6 +1,7 @@
 """The recommended explainer: the benchmark's choice, the task's default otherwise."""
 
 from ecglens.explain import recommended
+from ecglens.explain.explainers import explainers_for
 from ecglens.models.registry import load_model
 from ecglens.predict.tasks import task_of
 
@@ -12,9 +13,9 @@ def test_recommendation_applies_when_the_task_offers_it(monkeypatch):
     assert recommended.recommended_method(loaded) == "saliency"
     assert recommended.explainer_summary("kachuee-mitdb-inter")["why"] == "w"
     table["kachuee-mitdb-inter"]["recommended"] = "cam"  # not a beat-model explainer
-    assert recommended.recommended_method(loaded) == task_of(loaded).default_method
+    assert recommended.recommended_method(loaded) == explainers_for(task_of(loaded).family)[0]
     table["kachuee-mitdb-inter"]["recommended"] = None  # nothing qualified
-    assert recommended.recommended_method(loaded) == task_of(loaded).default_method
+    assert recommended.recommended_method(loaded) == explainers_for(task_of(loaded).family)[0]
 
 
 def test_unknown_models_have_no_summary():
