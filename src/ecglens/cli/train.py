@@ -528,7 +528,7 @@ def benchmark_command(
     plausibility, stability and speed; writes the table, JSON and each model's recommended
     explainer (runs/benchmark-explanations)."""
     if dataset == Benchmark.explanations:
-        from ecglens.train.explanations_benchmark import (
+        from ecglens.studies.explanations import (
             ExplanationsBenchmarkConfig,
             run_explanations_benchmark,
         )
@@ -550,7 +550,7 @@ def benchmark_command(
         console.print(f"wrote {out / 'benchmark.md'}, {out / 'benchmark.json'}")
         return
     if dataset == Benchmark.images:
-        from ecglens.train.images_benchmark import ImagesBenchmarkConfig, run_images_benchmark
+        from ecglens.studies.images import ImagesBenchmarkConfig, run_images_benchmark
 
         defaults_img = ImagesBenchmarkConfig()
         cfg_img = ImagesBenchmarkConfig(
@@ -567,7 +567,7 @@ def benchmark_command(
         console.print(f"wrote {out / 'benchmark.md'}")
         return
     if dataset == Benchmark.mi:
-        from ecglens.train.mi_benchmark import MiBenchmarkConfig, run_mi_benchmark
+        from ecglens.studies.mi import MiBenchmarkConfig, run_mi_benchmark
 
         defaults_mi = MiBenchmarkConfig()
         cfg_mi = MiBenchmarkConfig(
@@ -585,7 +585,7 @@ def benchmark_command(
         print((out / "benchmark.md").read_text())
         console.print(f"wrote {out / 'benchmark.md'} and {out / 'learning_curve.png'}")
         return
-    from ecglens.train.benchmark import BenchmarkConfig, run_benchmark
+    from ecglens.studies.mitdb import BenchmarkConfig, run_benchmark
 
     out = out or Path("runs/benchmark")
     defaults = BenchmarkConfig()

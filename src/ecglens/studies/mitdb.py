@@ -566,7 +566,7 @@ def ship_cell(
     saved = run_config_from_dict(json.loads((cell_dir / "run_config.json").read_text()))
     loaded = load_model(cell_dir / "model.safetensors")
     if mc_samples is None:
-        from ecglens.pipeline import has_dropout
+        from ecglens.predict.uncertainty import has_dropout
 
         mc_samples = 20 if has_dropout(loaded.module) else 0
     run = replace(saved, mc_samples=mc_samples)
