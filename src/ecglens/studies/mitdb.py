@@ -1,5 +1,5 @@
-"""The inter-patient ablation grid: architecture x RR features x class-imbalance strategy
-(x beat normalisation).
+"""``ecglens benchmark mitdb``: the inter-patient ablation grid, architecture x RR features x
+class-imbalance strategy (x beat normalisation).
 
 Every cell is trained on DS1 with the same seed and settings, early-stopped and
 selected on DS1 validation data (by default whole DS1 records held out of training),
