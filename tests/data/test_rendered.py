@@ -5,9 +5,12 @@ from ecglens.data.ptbxl import load_ptbxl_metadata
 from ecglens.data.rendered import (
     MANIFEST,
     RENDERED_CLASSES,
+    RenderConfig,
     binary_of_mendeley,
     binary_probabilities,
     read_manifest,
+    render_ptbxl,
+    render_settings,
     rendered_label,
     write_manifest,
 )
@@ -78,3 +81,23 @@ def test_labels_agree_with_the_ptbxl_binary_task(ptbxl_dir):
         assert (label is None) == np.isnan(binary)
         if label is not None:
             assert RENDERED_CLASSES.index(label) == int(binary)
+
+
+def test_render_loop_draws_each_labelled_record_and_writes_the_manifest(tmp_path, fake_ptbxl):
+    """The loop with a stand-in for the page drawing (the real one is
+    ecglens.plot.printout.ptbxl_page): seeded draws per record, a manifest and render.json."""
+    root = fake_ptbxl(tmp_path / "data", per_fold=1) / "ptb-xl"
+    seen = {}
+
+    def draw(signals, fs, header, rng, realism):
+        assert signals.shape[0] == 12 and fs == 100 and realism == 0.5
+        ecg_id = int(header[0].split()[2])
+        seen[ecg_id] = rng.integers(1 << 30)
+        return np.full((8, 12, 3), ecg_id % 256, np.uint8)
+
+    config = RenderConfig(realism=0.5, seed=7)
+    result = render_ptbxl(root, tmp_path / "out", config, progress=False, draw=draw)
+    rendered = read_manifest(tmp_path / "out")
+    assert result["n_rendered"] == len(rendered) == len(seen) > 0
+    assert all(seen[i] == np.random.default_rng([7, i]).integers(1 << 30) for i in seen)
+    assert render_settings(tmp_path / "out")["config"]["realism"] == 0.5

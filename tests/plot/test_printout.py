@@ -18,6 +18,7 @@ from ecglens.plot.printout import (
     baseline_px,
     lead_cells,
     mm_to_px,
+    ptbxl_page,
     realistic_printout,
     render_printout,
 )
@@ -138,3 +139,10 @@ def test_realism_is_seeded(flat_page):
     assert np.array_equal(realistic_printout(flat_page, np.random.default_rng(0), 0.0), flat_page)
     with pytest.raises(EcgLensError, match="RGB uint8"):
         realistic_printout(flat_page[..., 0], np.random.default_rng(0))
+
+
+def test_ptbxl_page_is_the_page_then_its_realism(flat_page):
+    rng = np.random.default_rng([0, 1])
+    assert np.array_equal(ptbxl_page(_flat(), FS, (), rng, 0.0), flat_page)
+    real = ptbxl_page(_flat(), FS, (), np.random.default_rng([0, 1]), 1.0)
+    assert np.array_equal(real, realistic_printout(flat_page, np.random.default_rng([0, 1]), 1.0))

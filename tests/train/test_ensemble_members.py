@@ -4,7 +4,7 @@ from dataclasses import replace
 import pytest
 
 from ecglens.errors import EcgLensError
-from ecglens.train.benchmark import BenchmarkConfig, cell_run_config
+from ecglens.studies.mitdb import BenchmarkConfig, cell_run_config
 from ecglens.train.ensemble import member_runs
 from ecglens.train.mitdb import run_config_dict
 

@@ -1,6 +1,6 @@
 """MI from single-lead beats on a synthetic PTB-XL folder: training (from scratch and by
-transfer), evaluation reproducing the saved metrics, inference, the report and the
-learning-curve benchmark."""
+transfer), evaluation reproducing the saved metrics, inference and the report
+(the learning-curve study: tests/studies/test_mi_study.py)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,10 @@ import torch
 
 from ecglens.errors import EcgLensError
 from ecglens.evaluate.mi import evaluate_mi
-from ecglens.inputs.beats import BeatConfig
 from ecglens.io import read_record
 from ecglens.models import create_model, load_model, save_pretrained
 from ecglens.predict import classify, task_of
 from ecglens.train.mi import MiRunConfig, record_subset, train_mi
-from ecglens.train.mi_benchmark import MiBenchmarkConfig, run_mi_benchmark
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +111,6 @@ def test_run_config_checks():
         MiRunConfig.from_options(freeze=True)
     with pytest.raises(EcgLensError, match="train_fraction"):
         MiRunConfig.from_options(train_fraction=0)
-    with pytest.raises(EcgLensError, match="unknown mode"):
-        MiBenchmarkConfig(modes=("transfer",))
 
 
 def test_record_subset_is_stratified_and_nested():
@@ -142,24 +138,3 @@ def test_init_must_be_a_kachuee_beat_model(tmp_path):
 
     with pytest.raises(EcgLensError, match="kachuee model"):
         build_model(MiRunConfig.from_options(init=str(bad)))
-
-
-def test_learning_curve_benchmark_reuses_cells(trained, mitbih_like, tmp_path):
-    root = trained[0]
-    cfg = MiBenchmarkConfig(
-        fractions=(0.5, 1.0),
-        seeds=(0,),
-        modes=("scratch", "transfer-frozen"),
-        init=str(mitbih_like),
-        epochs=1,
-        device="cpu",
-    )
-    result = run_mi_benchmark(root, tmp_path, cfg, progress=False, cache_dir=None)
-    assert len(result["rows"]) == 4 and (tmp_path / "learning_curve.png").exists()
-    frozen = [e for e in result["summary"] if e["mode"] == "transfer-frozen"]
-    assert all("gain_over_scratch" in e for e in frozen)
-    assert "transfer-frozen" in (tmp_path / "benchmark.md").read_text()
-    again = run_mi_benchmark(root, tmp_path, cfg, progress=False, cache_dir=None)
-    assert all(r["train_seconds"] is None for r in again["rows"])  # every cell reused
-    assert [r["test_auc"] for r in again["rows"]] == [r["test_auc"] for r in result["rows"]]
-    assert BeatConfig().representation == "kachuee"

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 import ecglens.train.mitdb as mitdb
 from ecglens.cli.main import app
-from ecglens.train.benchmark import BenchmarkConfig, cell_run_config
+from ecglens.studies.mitdb import BenchmarkConfig, cell_run_config
 from ecglens.train.mitdb import reproduce_command, run_config_dict
 
 

@@ -47,12 +47,15 @@ def render_command(
     normal (NORM the only diagnostic superclass) or abnormal (any other superclass); writes a
     manifest (ecg_id, file, label, strat_fold). A record that cannot be read is reported in
     one line and skipped."""
-    from ecglens.plot.printout import RenderConfig, render_ptbxl
+    from ecglens.data.rendered import RenderConfig, render_ptbxl
+    from ecglens.plot.printout import ptbxl_page
 
     config = RenderConfig(
         sampling_rate=sampling_rate, realism=realism, seed=seed, format=image_format
     )
-    result = render_ptbxl(data_dir(data, "ptbxl"), out, config, ecg_id, progress=progress)
+    result = render_ptbxl(
+        data_dir(data, "ptbxl"), out, config, ecg_id, progress=progress, draw=ptbxl_page
+    )
     counts = ", ".join(f"{n} {c}" for c, n in result["per_class"].items())
     console.print(
         f"rendered {result['n_rendered']} printouts ({counts}) into {out}; "

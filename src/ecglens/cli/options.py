@@ -35,13 +35,6 @@ class PtbxlTask(StrEnum):
     mi = "mi"
 
 
-class Benchmark(StrEnum):
-    mitdb = "mitdb"
-    mi = "mi"
-    images = "images"
-    explanations = "explanations"
-
-
 DATA_FOLDERS = {"mitdb": "mitdb", "ptbxl": "ptb-xl", "images": "ecg-images"}
 
 

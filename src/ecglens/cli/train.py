@@ -11,8 +11,8 @@ import typer
 
 from ecglens.cli.app import app
 from ecglens.cli.options import (
+    DEFAULT_DATA,
     RR,
-    Benchmark,
     DataOpt,
     Dataset,
     DeviceOpt,
@@ -24,6 +24,7 @@ from ecglens.cli.options import (
     PtbxlTask,
     Representation,
     Split,
+    check_output_file,
     command_line,
     data_dir,
 )
@@ -383,27 +384,51 @@ def _train_mi(lead, init, freeze, encoder_lr_scale, train_fraction, arch, kwargs
     console.print(f"wrote {out / 'model.safetensors'} (+ .json, .md)")
 
 
-@app.command("benchmark")
-def benchmark_command(
-    dataset: Annotated[
-        Benchmark,
-        typer.Argument(
-            help="mitdb: the inter-patient ablation grid; mi: the MI learning curve (transfer "
-            "from MIT-BIH vs from scratch, on PTB-XL); images: the printout-image models "
-            "(grouped 5-fold cross-validation, the leaky random split, robustness; with ptb-xl "
-            "beside the images also printouts rendered from PTB-XL: fold 10, cross-domain, "
-            "pretraining, image vs signal); "
-            "explanations: sanity, faithfulness, plausibility and speed of every explainer "
-            "on the shipped beat and 12-lead models."
-        ),
-    ],
+# -- ecglens benchmark mitdb | mi | images | explanations -------------------------------------
+
+benchmark_app = typer.Typer(
+    help="Studies that train, score or explain many models with shared seeds and write a "
+    "table (OUT/benchmark.md) and its rows (OUT/benchmark.json): mitdb, mi, images, "
+    "explanations.",
+    no_args_is_help=True,
+)
+app.add_typer(benchmark_app, name="benchmark")
+
+JsonOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--json",
+        help="Also write the study's rows (what OUT/benchmark.json holds) to this file.",
+    ),
+]
+SeedOpt = Annotated[int, typer.Option(help="Seed shared by every cell.")]
+NBootOpt = Annotated[
+    int, typer.Option(help="Bootstrap resamples behind every 95% interval.")
+]
+
+
+def _given(**options) -> dict:
+    """The options the user set, lists as tuples; the study's config keeps its own default
+    for every other (an empty list or 0 counts as not set)."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in options.items() if v}
+
+
+def _print_table(out: Path, json_file: Path | None) -> None:
+    """Print the study's table and copy its rows to ``--json`` (atomically)."""
+    print((out / "benchmark.md").read_text())
+    if json_file is not None:
+        from ecglens._atomic import atomic_write_text
+
+        atomic_write_text(json_file, (out / "benchmark.json").read_text())
+        console.print(f"wrote {json_file}")
+
+
+@benchmark_app.command("mitdb")
+def benchmark_mitdb_command(
     out: Annotated[
-        Path | None,
-        typer.Option(
-            help="Folder for every cell's run, benchmark.md/.json (default runs/benchmark, "
-            "mi: runs/benchmark-mi)."
-        ),
-    ] = None,
+        Path, typer.Option(help="Folder for every cell's run, benchmark.md and benchmark.json.")
+    ] = Path("runs/benchmark"),
+    json_file: JsonOpt = None,
     arch: Annotated[
         list[str] | None,
         typer.Option(help="Architectures (repeat the option); default kachuee and cnn-lstm."),
@@ -424,29 +449,17 @@ def benchmark_command(
             "default the first three."
         ),
     ] = None,
-    epochs: Annotated[
-        int | None, typer.Option(help="Maximum epochs per cell (default 8; mi 30).")
-    ] = None,
-    patience: Annotated[
-        int | None, typer.Option(help="Early-stopping patience per cell (default 3; mi 6).")
-    ] = None,
-    fraction: Annotated[
-        list[float] | None,
-        typer.Option(
-            help="mi: shares of the training records (repeat); default 0.05 0.1 0.25 0.5 1."
-        ),
-    ] = None,
-    mode: Annotated[
+    normalize: Annotated[
         list[str] | None,
         typer.Option(
-            help="mi: scratch, transfer-frozen, transfer-finetune (repeat); default all three."
+            help="Beat normalisations (repeat): record (divide by the record's median beat "
+            "amplitude), median-beat (subtract the record's median beat first); default record."
         ),
     ] = None,
-    init: Annotated[
-        str, typer.Option(help="mi: the MIT-BIH model whose encoder the transfer modes keep.")
-    ] = "kachuee-mitdb-intra",
-    seed: Annotated[int, typer.Option(help="Seed shared by every cell.")] = 0,
-    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples of DS2 records.")] = 1000,
+    epochs: Annotated[int, typer.Option(help="Maximum epochs per cell.")] = 8,
+    patience: Annotated[int, typer.Option(help="Early-stopping patience per cell.")] = 3,
+    seed: SeedOpt = 0,
+    n_boot: NBootOpt = 1000,
     val_records: Annotated[
         int,
         typer.Option(
@@ -458,144 +471,37 @@ def benchmark_command(
     cv_folds: Annotated[
         int,
         typer.Option(
-            help="mitdb: > 0 selects by leave-records-out cross-validation over DS1 with this "
-            "many folds (the S-richest DS1 records in different folds) instead of "
-            "--val-records; every cell trains exactly --epochs epochs."
+            help="> 0 selects by leave-records-out cross-validation over DS1 with this many "
+            "folds (the S-richest DS1 records in different folds) instead of --val-records; "
+            "every cell trains exactly --epochs epochs."
         ),
     ] = 0,
     rhythm_rule: Annotated[
         bool,
         typer.Option(
             "--rhythm-rule",
-            help="mitdb, with --cv-folds and --rr context: also score the rhythm rule (a beat "
-            "called N becomes S when premature against the sinus cycle in a regular segment; "
+            help="With --cv-folds and --rr context: also score the rhythm rule (a beat called "
+            "N becomes S when premature against the sinus cycle in a regular segment; "
             "ecglens.predict.rhythm) on each cell's out-of-fold logits, and add a row per cell "
             "with the setting the cross-validation selects.",
-        ),
-    ] = False,
-    normalize: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Beat normalisations (repeat): record (divide by the record's median beat "
-            "amplitude), median-beat (subtract the record's median beat first); default record."
-        ),
-    ] = None,
-    model: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--model",
-            help="explanations: shipped models to benchmark (repeat); default every shipped "
-            "beat and 12-lead model.",
-        ),
-    ] = None,
-    beats: Annotated[
-        int,
-        typer.Option(
-            help="explanations: examples per model (DS2 beats, PTB-XL fold-10 beats or "
-            "records), drawn with --seed."
-        ),
-    ] = 64,
-    method: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="explanations: explainers (repeat); default every explainer of each "
-            "model's task."
-        ),
-    ] = None,
-    update_models: Annotated[
-        bool,
-        typer.Option(
-            help="explanations: write the recommendations into the shipped explainers.json "
-            "and the model cards."
         ),
     ] = False,
     data: DataOpt = None,
     device: DeviceOpt = "auto",
     progress: ProgressOpt = True,
 ) -> None:
-    """Inter-patient ablation grid (architecture x RR features x imbalance strategy
-    [x beat normalisation]), seeded: trains every cell on DS1, scores it on DS2 with
+    """Inter-patient ablation grid on MIT-BIH (architecture x RR features x imbalance
+    strategy x beat normalisation), seeded: trains every cell on DS1, scores it on DS2 with
     record-bootstrap intervals, and writes a Markdown table and JSON. Early stopping and
     selection use DS1 validation records only. Cells already trained are reused, so a grid
-    can be resumed, or split across processes by --arch into the same --out.
+    can be resumed, or split across processes by --arch into the same --out."""
+    check_output_file(json_file, "--json")
+    from ecglens.studies.mitdb import BenchmarkConfig, run_benchmark
 
-    mi: trains MI beat models on 5-100% of the PTB-XL training records, three seeds each,
-    from scratch and by transfer from a MIT-BIH model; writes the learning curve (table,
-    JSON, PNG).
-
-    explanations: every explainer on every shipped beat and 12-lead model: cascading
-    randomisation (sanity), deletion/insertion vs a random and an edge map (faithfulness),
-    plausibility, stability and speed; writes the table, JSON and each model's recommended
-    explainer (runs/benchmark-explanations)."""
-    if dataset == Benchmark.explanations:
-        from ecglens.train.explanations_benchmark import (
-            ExplanationsBenchmarkConfig,
-            run_explanations_benchmark,
-        )
-
-        cfg_ex = ExplanationsBenchmarkConfig(
-            models=tuple(model or ()),
-            methods=tuple(method or ()),
-            beats=beats,
-            seed=seed,
-            n_boot=n_boot,
-        )
-        out = out or Path("runs/benchmark-explanations")
-        root = data if data is not None else data_dir(None, "mitdb").parent  # mitdb/, ptb-xl/
-        run_explanations_benchmark(
-            root, out, cfg_ex, update_models=update_models,
-            command=command_line(),
-        )
-        print((out / "benchmark.md").read_text())
-        console.print(f"wrote {out / 'benchmark.md'}, {out / 'benchmark.json'}")
-        return
-    if dataset == Benchmark.images:
-        from ecglens.train.images_benchmark import ImagesBenchmarkConfig, run_images_benchmark
-
-        defaults_img = ImagesBenchmarkConfig()
-        cfg_img = ImagesBenchmarkConfig(
-            epochs=epochs or defaults_img.epochs,
-            seed=seed,
-            n_boot=n_boot,
-            device="cpu" if device == "auto" else device,
-        )
-        out = out or Path("runs/benchmark-images")
-        run_images_benchmark(
-            data_dir(data, "images"), out, cfg_img, progress=progress, command=command_line()
-        )
-        print((out / "benchmark.md").read_text())
-        console.print(f"wrote {out / 'benchmark.md'}")
-        return
-    if dataset == Benchmark.mi:
-        from ecglens.train.mi_benchmark import MiBenchmarkConfig, run_mi_benchmark
-
-        defaults_mi = MiBenchmarkConfig()
-        cfg_mi = MiBenchmarkConfig(
-            fractions=tuple(fraction or defaults_mi.fractions),
-            modes=tuple(mode or defaults_mi.modes),
-            init=init,
-            epochs=epochs or defaults_mi.epochs,
-            patience=patience or defaults_mi.patience,
-            device=device,
-        )
-        out = out or Path("runs/benchmark-mi")
-        run_mi_benchmark(
-            data_dir(data, "ptbxl"), out, cfg_mi, progress=progress, command=command_line()
-        )
-        print((out / "benchmark.md").read_text())
-        console.print(f"wrote {out / 'benchmark.md'} and {out / 'learning_curve.png'}")
-        return
-    from ecglens.train.benchmark import BenchmarkConfig, run_benchmark
-
-    out = out or Path("runs/benchmark")
-    defaults = BenchmarkConfig()
     cfg = BenchmarkConfig(
-        architectures=tuple(arch or defaults.architectures),
-        rr=tuple(rr or defaults.rr),
-        imbalance=tuple(imbalance or defaults.imbalance),
-        normalize=tuple(normalize or defaults.normalize),
-        epochs=epochs or 8,
-        patience=patience or 3,
+        **_given(architectures=arch, rr=rr, imbalance=imbalance, normalize=normalize),
+        epochs=epochs,
+        patience=patience,
         seed=seed,
         n_boot=n_boot,
         device=device,
@@ -605,11 +511,175 @@ def benchmark_command(
     )
     cfg.cells()
     result = run_benchmark(
-        data_dir(data, dataset.value), out, cfg, progress=progress, command=command_line()
+        data_dir(data, "mitdb"), out, cfg, progress=progress, command=command_line()
     )
-    print((out / "benchmark.md").read_text())
+    _print_table(out, json_file)
     how = f"{cv_folds}-fold cross-validated" if cv_folds else "validation"
     console.print(f"selected by {how} macro-F1: {result['best']}; wrote {out / 'benchmark.md'}")
+
+
+@benchmark_app.command("mi")
+def benchmark_mi_command(
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Folder for every cell's run, benchmark.md, benchmark.json and "
+            "learning_curve.png."
+        ),
+    ] = Path("runs/benchmark-mi"),
+    json_file: JsonOpt = None,
+    fraction: Annotated[
+        list[float] | None,
+        typer.Option(
+            help="Shares of the PTB-XL training records (repeat); default 0.05 0.1 0.25 0.5 1."
+        ),
+    ] = None,
+    mode: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="scratch, transfer-frozen, transfer-finetune (repeat); default all three."
+        ),
+    ] = None,
+    init: Annotated[
+        str, typer.Option(help="The MIT-BIH model whose encoder the transfer modes keep.")
+    ] = "kachuee-mitdb-intra",
+    epochs: Annotated[int, typer.Option(help="Maximum epochs per cell.")] = 30,
+    patience: Annotated[int, typer.Option(help="Early-stopping patience per cell.")] = 6,
+    data: DataOpt = None,
+    device: DeviceOpt = "auto",
+    progress: ProgressOpt = True,
+) -> None:
+    """MI learning curve on PTB-XL: trains MI beat models on 5-100% of the training
+    records, three seeds each, from scratch and by transfer from a MIT-BIH model; writes the
+    table, JSON and learning_curve.png."""
+    check_output_file(json_file, "--json")
+    from ecglens.studies.mi import MiBenchmarkConfig, run_mi_benchmark
+
+    cfg = MiBenchmarkConfig(
+        **_given(fractions=fraction, modes=mode),
+        init=init,
+        epochs=epochs,
+        patience=patience,
+        device=device,
+    )
+    run_mi_benchmark(
+        data_dir(data, "ptbxl"), out, cfg, progress=progress, command=command_line()
+    )
+    _print_table(out, json_file)
+    console.print(f"wrote {out / 'benchmark.md'} and {out / 'learning_curve.png'}")
+
+
+@benchmark_app.command("images")
+def benchmark_images_command(
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Folder for every cell's run, the rendered PTB-XL printouts (rendered/, "
+            "reused), benchmark.md and benchmark.json."
+        ),
+    ] = Path("runs/benchmark-images"),
+    json_file: JsonOpt = None,
+    epochs: Annotated[int, typer.Option(help="Epochs per cell.")] = 20,
+    seed: SeedOpt = 0,
+    n_boot: NBootOpt = 1000,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of the printout images (normal/, mi/, post_mi/, abnormal/; default: "
+            f"$ECGLENS_DATA/ecg-images, else {DEFAULT_DATA}/ecg-images); with ptb-xl/ beside "
+            "it the study adds printouts rendered from PTB-XL."
+        ),
+    ] = None,
+    device: Annotated[
+        str, typer.Option(help="Torch device: cpu (also for auto), cuda, cuda:1...")
+    ] = "auto",
+    progress: ProgressOpt = True,
+) -> None:
+    """Printout-image models: the image models and both fusions by grouped 5-fold
+    cross-validation on the Mendeley ECG images (each distinct image once), the leaky random
+    split, robustness to phone-photo transforms; with ptb-xl beside the images also printouts
+    rendered from PTB-XL: fold 10, cross-domain, pretraining, image vs signal."""
+    check_output_file(json_file, "--json")
+    from ecglens.studies.images import ImagesBenchmarkConfig, run_images_benchmark
+
+    cfg = ImagesBenchmarkConfig(
+        epochs=epochs,
+        seed=seed,
+        n_boot=n_boot,
+        device="cpu" if device == "auto" else device,
+    )
+    run_images_benchmark(
+        data_dir(data, "images"), out, cfg, progress=progress, command=command_line()
+    )
+    _print_table(out, json_file)
+    console.print(f"wrote {out / 'benchmark.md'}")
+
+
+@benchmark_app.command("explanations")
+def benchmark_explanations_command(
+    out: Annotated[
+        Path,
+        typer.Option(help="Folder for benchmark.md, benchmark.json and explainers.json."),
+    ] = Path("runs/benchmark-explanations"),
+    json_file: JsonOpt = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            help="Shipped models to benchmark (repeat); default every shipped beat and "
+            "12-lead model.",
+        ),
+    ] = None,
+    method: Annotated[
+        list[str] | None,
+        typer.Option(help="Explainers (repeat); default every explainer of each model's task."),
+    ] = None,
+    beats: Annotated[
+        int,
+        typer.Option(
+            help="Examples per model (DS2 beats, PTB-XL fold-10 beats or records), drawn "
+            "with --seed."
+        ),
+    ] = 64,
+    seed: Annotated[int, typer.Option(help="Seed of the drawn examples.")] = 0,
+    n_boot: NBootOpt = 1000,
+    update_models: Annotated[
+        bool,
+        typer.Option(
+            help="Write the recommendations into the shipped explainers.json and the model "
+            "cards."
+        ),
+    ] = False,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder holding mitdb/ and ptb-xl/ (default: $ECGLENS_DATA, else "
+            f"{DEFAULT_DATA})."
+        ),
+    ] = None,
+) -> None:
+    """Every explainer on every shipped beat and 12-lead model: cascading randomisation
+    (sanity), deletion/insertion vs a random and an edge map (faithfulness), plausibility,
+    stability and speed; writes the table, JSON and each model's recommended explainer."""
+    check_output_file(json_file, "--json")
+    from ecglens.studies.explanations import (
+        ExplanationsBenchmarkConfig,
+        run_explanations_benchmark,
+    )
+
+    cfg = ExplanationsBenchmarkConfig(
+        models=tuple(model or ()),
+        methods=tuple(method or ()),
+        beats=beats,
+        seed=seed,
+        n_boot=n_boot,
+    )
+    root = data if data is not None else data_dir(None, "mitdb").parent  # mitdb/, ptb-xl/
+    run_explanations_benchmark(
+        root, out, cfg, update_models=update_models, command=command_line()
+    )
+    _print_table(out, json_file)
+    console.print(f"wrote {out / 'benchmark.md'}, {out / 'benchmark.json'}")
 
 
 @app.command("ensemble")

@@ -1,4 +1,6 @@
-"""Printouts rendered from PTB-XL records (``ecglens images render``): labels and manifest.
+"""Printouts rendered from PTB-XL records (``ecglens images render``): labels, the render
+loop (:func:`render_ptbxl`, each page drawn by the function it is given, e.g.
+:func:`ecglens.plot.printout.ptbxl_page`) and the manifest.
 
 Label rule (the same as :mod:`ecglens.data.ptbxl`'s binary task, so that an image model and
 the signal model ``ecglens-ptbxl-binary`` are scored on one task): a record's diagnostic
@@ -21,16 +23,20 @@ order).
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
-from ecglens._atomic import atomic_write_text
-from ecglens.data.ptbxl import binary_label
+from ecglens._atomic import atomic_write, atomic_write_json, atomic_write_text
+from ecglens.data.ptbxl import binary_label, load_ptbxl_metadata, ptbxl_dir, read_ptbxl_signals
 from ecglens.errors import EcgLensError
+from ecglens.progress import console, track
 
 RENDERED_CLASSES: tuple[str, ...] = ("normal", "abnormal")
 MANIFEST = "manifest.csv"
@@ -40,6 +46,10 @@ MENDELEY_TO_BINARY = {"normal": "normal", "mi": "abnormal", "post_mi": "abnormal
 TRAIN_FOLDS = (1, 2, 3, 4, 5, 6, 7, 8)
 VAL_FOLDS = (9,)
 TEST_FOLDS = (10,)
+IMAGE_FORMATS = ("png", "jpg")
+# draws one record's page: (signals (12, T) in mV, fs in Hz, header lines, rng, realism
+# strength) -> uint8 (H, W, 3) RGB
+DrawPage = Callable[[np.ndarray, float, Sequence[str], np.random.Generator, float], np.ndarray]
 
 
 def rendered_label(superclasses: Iterable[str]) -> str | None:
@@ -143,3 +153,148 @@ def read_manifest(folder: str | Path) -> RenderedSet:
         strat_fold=frame["strat_fold"].to_numpy(dtype=np.int64),
         patient_id=np.asarray(patient, dtype=np.int64),
     )
+
+
+# -- the render loop over PTB-XL -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    """Settings of a render folder; saved as ``render.json``. ``realism``: strength of
+    :func:`ecglens.plot.printout.realistic_printout` (0: clean pages); record k's draws use
+    seed (``seed``, ecg_id). ``format``: png (lossless) or jpg (quality ``jpeg_quality``)."""
+
+    sampling_rate: int = 100
+    realism: float = 0.0
+    seed: int = 0
+    format: str = "png"
+    jpeg_quality: int = 90
+    layout: str = "3x4+II, 25 mm/s, 10 mm/mV, 738x524 px"
+
+    def __post_init__(self) -> None:
+        if self.format not in IMAGE_FORMATS:
+            raise EcgLensError(f"format must be one of {', '.join(IMAGE_FORMATS)}, not "
+                               f"{self.format!r}")  # fmt: skip
+        if not 0.0 <= self.realism <= 2.0:
+            raise EcgLensError(f"realism must be in [0, 2], not {self.realism}")
+        if self.sampling_rate not in (100, 500):
+            raise EcgLensError(f"PTB-XL has 100 or 500 Hz records, not {self.sampling_rate}")
+
+
+def _encode(page: np.ndarray, config: RenderConfig) -> bytes:
+    buffer = io.BytesIO()
+    image = Image.fromarray(page)
+    if config.format == "jpg":
+        image.save(buffer, "JPEG", quality=config.jpeg_quality)
+    else:
+        image.save(buffer, "PNG", compress_level=6)
+    return buffer.getvalue()
+
+
+def record_header(row: Any, ecg_id: int) -> list[str]:
+    """The header line of a PTB-XL record's page: id, age, sex, height, weight (no
+    diagnosis)."""
+
+    def fact(key: str, unit: str) -> str:
+        value = row.get(key) if hasattr(row, "get") else None
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return f"   {unit}"
+        return f"{value:g} {unit}" if isinstance(value, int | float) else f"{value} {unit}"
+
+    sex = {0: "Male", 1: "Female"}.get(row.get("sex") if hasattr(row, "get") else None, "")
+    return [
+        f"ID : {ecg_id:05d}      {fact('age', 'Years')}      {sex}      {fact('height', 'cm')}"
+        f"      {fact('weight', 'kg')}      PTB-XL",
+        "Exam.Room:      Medication:",
+    ]
+
+
+def render_ptbxl(
+    root: str | Path,
+    out: str | Path,
+    config: RenderConfig | None = None,
+    ecg_ids: Sequence[int] | None = None,
+    progress: bool = True,
+    on_error: Callable[[str], None] | None = None,
+    read: Callable[[Path, float], np.ndarray] = read_ptbxl_signals,
+    *,
+    draw: DrawPage,
+) -> dict[str, Any]:
+    """Render every labelled PTB-XL record under ``root`` (or those of ``ecg_ids``) into
+    ``out``/images/<ecg_id>.<format>, then write ``out``/manifest.csv (see
+    above) and ``out``/render.json, all atomically. ``draw(signals (12, T) in mV, fs,
+    header lines, rng, realism) -> uint8 (H, W, 3) RGB page`` draws each record
+    (:func:`ecglens.plot.printout.ptbxl_page`); record k's ``rng`` is seeded with
+    (``config.seed``, ecg_id).
+
+    A record that cannot be read or drawn is reported in one line (``on_error``, default the
+    console) and skipped; it is listed under ``failed`` in render.json. Records without a
+    diagnostic superclass are not rendered (``unlabelled``). Returns the render.json dict.
+    """
+    config = config or RenderConfig()
+    folder = ptbxl_dir(root)
+    out = Path(out)
+    report = on_error or (
+        lambda line: console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+    )
+    meta = load_ptbxl_metadata(folder)
+    if ecg_ids is not None:
+        unknown = sorted(set(int(i) for i in ecg_ids) - set(meta.index.tolist()))
+        if unknown:
+            raise EcgLensError(f"ecg_id {unknown[0]} is not in ptbxl_database.csv", folder)
+        meta = meta.loc[[int(i) for i in ecg_ids]]
+    column = "filename_lr" if config.sampling_rate == 100 else "filename_hr"
+    rows, failed, unlabelled = [], {}, []
+    for ecg_id, row in track(list(meta.iterrows()), "Rendering printouts", enabled=progress):
+        ecg_id = int(ecg_id)
+        label = rendered_label(row["superclasses"])
+        if label is None:
+            unlabelled.append(ecg_id)
+            continue
+        path = folder / str(row[column])
+        try:
+            signals = read(path, float(config.sampling_rate))
+            page = draw(
+                signals,
+                config.sampling_rate,
+                record_header(row, ecg_id),
+                np.random.default_rng([config.seed, ecg_id]),
+                config.realism,
+            )
+        except EcgLensError as exc:
+            failed[ecg_id] = str(exc)
+            report(f"{path}: {exc}" if str(path) not in str(exc) else str(exc))
+            continue
+        name = f"images/{ecg_id:05d}.{config.format}"
+        data = _encode(page, config)
+        atomic_write(out / name, lambda p, data=data: p.write_bytes(data))
+        rows.append(
+            {
+                "ecg_id": ecg_id,
+                "file": name,
+                "label": label,
+                "strat_fold": int(row["strat_fold"]),
+                "patient_id": int(row["patient_id"]),
+                "superclasses": "|".join(row["superclasses"]),
+            }
+        )
+    write_manifest(out, rows)
+    counts = {c: sum(r["label"] == c for r in rows) for c in ("normal", "abnormal")}
+    result = {
+        "config": asdict(config),
+        "source": str(folder),
+        "n_rendered": len(rows),
+        "per_class": counts,
+        "unlabelled": unlabelled,
+        "failed": {str(k): v for k, v in failed.items()},
+    }
+    atomic_write_json(out / "render.json", result)
+    return result
+
+
+def render_settings(out: str | Path) -> dict[str, Any] | None:
+    """The render.json of a finished render folder (None when there is none)."""
+    path = Path(out) / "render.json"
+    if not path.is_file() or not (Path(out) / "manifest.csv").is_file():
+        return None
+    return json.loads(path.read_text())

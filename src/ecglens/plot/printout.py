@@ -1,5 +1,6 @@
-"""12-lead records drawn as clinical printouts like the Mendeley ECG image set's, and the
-``ecglens images render`` loop over PTB-XL.
+"""12-lead records drawn as clinical printouts like the Mendeley ECG image set's, one page at
+a time (:func:`ptbxl_page` is what ``ecglens images render`` draws; the render loop over
+PTB-XL and its manifest are :mod:`ecglens.data.rendered`).
 
 :func:`render_printout` is a pure function, record -> RGB uint8 page (524 x 738 px, the
 size of the Mendeley copies): a 3 x 4 layout (columns I-II-III, aVR-aVL-aVF, V1-V3, V4-V6,
@@ -23,25 +24,18 @@ Lanczos filter, as the Mendeley copies were. About 30 ms a record.
 
 from __future__ import annotations
 
-import io
-import json
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ecglens._atomic import atomic_write, atomic_write_json
-from ecglens.data.ptbxl import LEADS_12, load_ptbxl_metadata, ptbxl_dir, read_ptbxl_signals
-from ecglens.data.rendered import rendered_label, write_manifest
+from ecglens.data.ptbxl import LEADS_12
 from ecglens.errors import EcgLensError
 from ecglens.inputs.images import photo_transform, to_float
 from ecglens.plot.paper import LAYOUT_3X4
-from ecglens.progress import console, track
 
 PAGE_WIDTH, PAGE_HEIGHT = 738, 524  # px, the Mendeley copies
 PX_PER_MM = 2.62
@@ -60,7 +54,6 @@ MINOR = (250, 226, 228)
 MAJOR = (238, 182, 190)
 INK = (20, 20, 20)
 MAX_TINT = 0.08  # realism: the paper loses up to 8 % of one channel's light at strength 1
-IMAGE_FORMATS = ("png", "jpg")
 
 
 def mm_to_px(x_mm: float, y_mm: float) -> tuple[float, float]:
@@ -226,141 +219,13 @@ def realistic_printout(page: np.ndarray, rng: np.random.Generator, strength: flo
     return np.round(out.transpose(1, 2, 0) * 255).astype(np.uint8)
 
 
-# -- the render loop over PTB-XL ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RenderConfig:
-    """Settings of a render folder; saved as ``render.json``. ``realism``: strength of
-    :func:`realistic_printout` (0: clean pages); record k's draws use seed (``seed``,
-    ecg_id). ``format``: png (lossless) or jpg (quality ``jpeg_quality``)."""
-
-    sampling_rate: int = 100
-    realism: float = 0.0
-    seed: int = 0
-    format: str = "png"
-    jpeg_quality: int = 90
-    layout: str = "3x4+II, 25 mm/s, 10 mm/mV, 738x524 px"
-
-    def __post_init__(self) -> None:
-        if self.format not in IMAGE_FORMATS:
-            raise EcgLensError(f"format must be one of {', '.join(IMAGE_FORMATS)}, not "
-                               f"{self.format!r}")  # fmt: skip
-        if not 0.0 <= self.realism <= 2.0:
-            raise EcgLensError(f"realism must be in [0, 2], not {self.realism}")
-        if self.sampling_rate not in (100, 500):
-            raise EcgLensError(f"PTB-XL has 100 or 500 Hz records, not {self.sampling_rate}")
-
-
-def _encode(page: np.ndarray, config: RenderConfig) -> bytes:
-    buffer = io.BytesIO()
-    image = Image.fromarray(page)
-    if config.format == "jpg":
-        image.save(buffer, "JPEG", quality=config.jpeg_quality)
-    else:
-        image.save(buffer, "PNG", compress_level=6)
-    return buffer.getvalue()
-
-
-def record_header(row: Any, ecg_id: int) -> list[str]:
-    """The header line of a PTB-XL record's page: id, age, sex, height, weight (no
-    diagnosis)."""
-
-    def fact(key: str, unit: str) -> str:
-        value = row.get(key) if hasattr(row, "get") else None
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            return f"   {unit}"
-        return f"{value:g} {unit}" if isinstance(value, int | float) else f"{value} {unit}"
-
-    sex = {0: "Male", 1: "Female"}.get(row.get("sex") if hasattr(row, "get") else None, "")
-    return [
-        f"ID : {ecg_id:05d}      {fact('age', 'Years')}      {sex}      {fact('height', 'cm')}"
-        f"      {fact('weight', 'kg')}      PTB-XL",
-        "Exam.Room:      Medication:",
-    ]
-
-
-def render_ptbxl(
-    root: str | Path,
-    out: str | Path,
-    config: RenderConfig | None = None,
-    ecg_ids: Sequence[int] | None = None,
-    progress: bool = True,
-    on_error: Callable[[str], None] | None = None,
-    read: Callable[[Path, float], np.ndarray] = read_ptbxl_signals,
-) -> dict[str, Any]:
-    """Render every labelled PTB-XL record under ``root`` (or those of ``ecg_ids``) into
-    ``out``/images/<ecg_id>.<format>, then write ``out``/manifest.csv (see
-    :mod:`ecglens.data.rendered`) and ``out``/render.json, all atomically.
-
-    A record that cannot be read or drawn is reported in one line (``on_error``, default the
-    console) and skipped; it is listed under ``failed`` in render.json. Records without a
-    diagnostic superclass are not rendered (``unlabelled``). Returns the render.json dict.
-    """
-    config = config or RenderConfig()
-    folder = ptbxl_dir(root)
-    out = Path(out)
-    report = on_error or (
-        lambda line: console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
-    )
-    meta = load_ptbxl_metadata(folder)
-    if ecg_ids is not None:
-        unknown = sorted(set(int(i) for i in ecg_ids) - set(meta.index.tolist()))
-        if unknown:
-            raise EcgLensError(f"ecg_id {unknown[0]} is not in ptbxl_database.csv", folder)
-        meta = meta.loc[[int(i) for i in ecg_ids]]
-    column = "filename_lr" if config.sampling_rate == 100 else "filename_hr"
-    rows, failed, unlabelled = [], {}, []
-    for ecg_id, row in track(list(meta.iterrows()), "Rendering printouts", enabled=progress):
-        ecg_id = int(ecg_id)
-        label = rendered_label(row["superclasses"])
-        if label is None:
-            unlabelled.append(ecg_id)
-            continue
-        path = folder / str(row[column])
-        try:
-            signals = read(path, float(config.sampling_rate))
-            page = render_printout(
-                signals, config.sampling_rate, LEADS_12, header=record_header(row, ecg_id)
-            )
-            if config.realism > 0:
-                page = realistic_printout(
-                    page, np.random.default_rng([config.seed, ecg_id]), config.realism
-                )
-        except EcgLensError as exc:
-            failed[ecg_id] = str(exc)
-            report(f"{path}: {exc}" if str(path) not in str(exc) else str(exc))
-            continue
-        name = f"images/{ecg_id:05d}.{config.format}"
-        data = _encode(page, config)
-        atomic_write(out / name, lambda p, data=data: p.write_bytes(data))
-        rows.append(
-            {
-                "ecg_id": ecg_id,
-                "file": name,
-                "label": label,
-                "strat_fold": int(row["strat_fold"]),
-                "patient_id": int(row["patient_id"]),
-                "superclasses": "|".join(row["superclasses"]),
-            }
-        )
-    write_manifest(out, rows)
-    counts = {c: sum(r["label"] == c for r in rows) for c in ("normal", "abnormal")}
-    result = {
-        "config": asdict(config),
-        "source": str(folder),
-        "n_rendered": len(rows),
-        "per_class": counts,
-        "unlabelled": unlabelled,
-        "failed": {str(k): v for k, v in failed.items()},
-    }
-    atomic_write_json(out / "render.json", result)
-    return result
-
-
-def render_settings(out: str | Path) -> dict[str, Any] | None:
-    """The render.json of a finished render folder (None when there is none)."""
-    path = Path(out) / "render.json"
-    if not path.is_file() or not (Path(out) / "manifest.csv").is_file():
-        return None
-    return json.loads(path.read_text())
+def ptbxl_page(
+    signals: np.ndarray, fs: float, header: Sequence[str], rng: np.random.Generator, realism: float
+) -> np.ndarray:
+    """A PTB-XL record's page as ``ecglens images render`` draws it (the ``draw`` of
+    :func:`ecglens.data.rendered.render_ptbxl`): :func:`render_printout` of the 12 leads
+    (leads, T) in mV, then :func:`realistic_printout` with ``rng`` when ``realism`` > 0."""
+    page = render_printout(signals, fs, LEADS_12, header=header)
+    if realism > 0:
+        page = realistic_printout(page, rng, realism)
+    return page

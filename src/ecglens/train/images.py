@@ -69,11 +69,12 @@ from ecglens.models.images import FUSION_MODES, ImageFusion
 from ecglens.models.registry import create_model, load_model, save_pretrained
 from ecglens.predict.images import IMAGE_TASK
 from ecglens.progress import console, track
-from ecglens.train.provenance import environment, intended_use_section, reproduce_section
+from ecglens.train.cards import images_card
+from ecglens.train.provenance import environment
 from ecglens.train.trainer import ArrayDataset, TrainConfig, fit
 
 # "ptbxl-folds": printouts rendered from PTB-XL (ecglens.data.rendered), trained on
-# strat_folds 1-8, epoch chosen on 9, scored on 10 (ecglens.train.images_benchmark)
+# strat_folds 1-8, epoch chosen on 9, scored on 10 (ecglens.studies.images)
 SPLITS = ("grouped-cv", "random", "ptbxl-folds")
 SINGLE_MODELS = ("image-cnn", "mobilenet-v2", "vgg16")
 # Widths that train on one CPU core in about 2 minutes per fold at 128 x 224 pixels, 20
@@ -973,98 +974,8 @@ def train_final(
     metrics = evaluate_images(loaded, root, n_boot=n_boot, progress=progress)
     config["metrics"] = {k: v for k, v in metrics.items() if k not in ("model", "data")}
     atomic_write_json(path.with_suffix(".json"), config)
-    atomic_write_text(path.with_suffix(".md"), model_card(name, config))
+    atomic_write_text(path.with_suffix(".md"), images_card(name, config))
     atomic_write_json(out_dir / "metrics.json", metrics)
     return config
 
 
-def _ci(m: dict[str, Any], scale: float = 1.0, digits: int = 3) -> str:
-    v, (lo, hi) = m["value"] * scale, (c * scale for c in m["ci"])
-    return f"{v:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
-
-
-def metrics_markdown(metrics: dict[str, Any]) -> str:
-    """Accuracy, macro-F1 and per-class scores with intervals, as Markdown."""
-    rows = [
-        f"| accuracy | {_ci(metrics['accuracy'])} |",
-        f"| macro-F1 | {_ci(metrics['macro_f1'])} |",
-    ]
-    for c, m in metrics["per_class"].items():
-        rows.append(
-            f"| {c} F1 (precision / recall) | {_ci(m['f1'])} ({m['precision']['value']:.3f} / "
-            f"{m['recall']['value']:.3f}; {m['support']['value']:.0f} images) |"
-        )
-    return "| metric | value [95% CI] |\n|---|---|\n" + "\n".join(rows) + "\n"
-
-
-IMAGES_DATA_NOTE = """
-with the image folder (`normal/`, `mi/`, `post_mi/`, `abnormal/`) at the path given; in the
-repository's data layout it is `$ECGLENS_DATA/ecg-images`."""
-IMAGES_LIMITS = """Trained on 491 distinct printouts of one
-hospital's ECG machine and layout (3 x 4 leads + rhythm strip, 25 mm/s, 10 mm/mV) with only
-30 distinct MI images; other printers, layouts or photographs of paper were never seen
-(synthetic phone-photo transforms only: see `ecglens benchmark images`). Scores of the
-committee on its own training images are meaningless (all members but one trained on each of
-them): score it with `ecglens evaluate images`, which uses each image's held-out member."""
-
-
-def model_card(name: str, config: dict[str, Any]) -> str:
-    """Markdown model card: what the committee is, data, split, training, scores."""
-    run = config["run"]
-    cv = config["cross_validation"]
-    counts = config["data"]["counts"]
-    t = config["train"]
-    per_class = ", ".join(
-        f"{c} {v['files']} files / {v['distinct']} distinct" for c, v in counts["per_class"].items()
-    )
-    inp = config["input"]
-    members = run["members"] or [
-        {"architecture": run["architecture"], "kwargs": run["architecture_kwargs"]}
-    ]
-    member_text = "; ".join(f"`{m['architecture']}` {m['kwargs']}" for m in members)
-    own_lr = "".join(
-        f"; {m['architecture']} at lr {m['train']['lr']:g}"
-        for m in members
-        if "lr" in m.get("train", {})
-    )
-    fusion = f"{run['fusion']} fusion of {member_text}" if run["fusion"] else member_text
-    fold_minutes = ", ".join(f"{f['train_seconds'] / 60:.1f}" for f in config["folds"])
-    return f"""# {name}
-
-ECG printout image -> normal / MI / post-MI / abnormal heartbeat, trained with ecglens
-{config["environment"]["ecglens"]}.
-
-- **What it is**: the committee of the {cv["n_folds"]} fold models of grouped
-  {cv["n_folds"]}-fold cross-validation, each a {fusion}; a new image gets the mean of the
-  {cv["n_folds"]} members' probabilities. {config["parameters"]["per_member"]:,} parameters
-  per member, {config["parameters"]["total"]:,} in all; weights stored as
-  {config["weights_dtype"]}
-- **Input**: the printout's trace area (rows 94-506 of 524: the grid without header and
-  footer){"" if inp["crop"] else " (not cropped)"}, resized to {inp["height"]} x {inp["width"]}
-  pixels, {"grayscale" if inp["grayscale"] else "RGB"}, ink (1 - value) standardised per image
-- **Data**: {config["data"]["database"]}: {counts["files"]} files, {counts["distinct"]}
-  distinct images ({per_class}); duplicates: {config["data"]["duplicates"]}
-- **Split**: {cv["description"]}; in each fold {run["val_fraction"]:.0%} of the training
-  images (stratified) choose the epoch (lowest validation loss)
-- **Training**: seed {config["seed"]}; cross-entropy, classes balanced by oversampling; Adam
-  lr {t["lr"]:g}{own_lr} ({t["lr_schedule"]}), batch {t["batch_size"]}, {t["epochs"]} epochs;
-  augmentation: {run["variants"]} phone-photo versions per image (rotation, perspective,
-  blur, uneven light, JPEG); {config["train_minutes"]} training minutes on one CPU core in
-  all ({fold_minutes} per fold{", members included" if run["fusion"] else ""})
-- **Recommended explainer**: Grad-CAM at each member's last convolution, averaged
-
-## Grouped {cv["n_folds"]}-fold cross-validation (out-of-fold, these weights)
-
-{config["metrics"]["n_distinct"]} distinct images, each scored once by the member that did not
-train on it.
-
-{metrics_markdown(config["metrics"])}
-Intervals: 95% percentile bootstrap over duplicate groups (1,000 resamples, seed 0).
-`ecglens evaluate images --model {name}` recomputes this table from these weights and the
-image folder.
-
-{reproduce_section(config, IMAGES_DATA_NOTE)}
-{intended_use_section(IMAGES_LIMITS)}
-Data: Khan AH, Hussain M, Malik MK. ECG Images dataset of Cardiac Patients. Mendeley Data V2
-(2021), CC BY 4.0.
-"""

@@ -48,7 +48,8 @@ from ecglens.evaluate.kaggle import (
 from ecglens.inputs.beats import BeatConfig
 from ecglens.io.beat_csv import BEAT_CSV_LENGTH, file_sha256
 from ecglens.models.registry import LoadedModel, create_model, load_model, save_pretrained
-from ecglens.train.provenance import environment, intended_use_section, reproduce_section
+from ecglens.train.cards import kaggle_card
+from ecglens.train.provenance import environment
 from ecglens.train.trainer import ArrayDataset, TrainConfig, TrainResult, fit
 
 DATASETS = ("mitbih", "ptbdb")
@@ -416,7 +417,7 @@ def train_kaggle_mitbih(
     }
     config["val_metrics"] = score_mitbih(model, x[val_idx], y[val_idx], classes)
     config["metrics"] = score_mitbih(model, x_test, y_test, classes)
-    save_pretrained(model, config, out_dir / "model", card=model_card(name, config))
+    save_pretrained(model, config, out_dir / "model", card=kaggle_card(name, config))
     atomic_write_json(out_dir / "metrics.json", config["metrics"])
     return config
 
@@ -497,7 +498,7 @@ def train_kaggle_ptb(
     }
     config["val_metrics"] = score_ptb(model, x[val_idx], y[val_idx])
     config["metrics"] = score_ptb(model, x[test_idx], y[test_idx])
-    save_pretrained(model, config, out_dir / "model", card=model_card(name, config))
+    save_pretrained(model, config, out_dir / "model", card=kaggle_card(name, config))
     atomic_write_json(out_dir / "metrics.json", config["metrics"])
     return config
 
@@ -508,116 +509,3 @@ def _run_without_train(run: KaggleRunConfig) -> dict[str, Any]:
     return out
 
 
-KAGGLE_DATA_NOTE = """
-with the Kaggle heartbeat CSVs (kaggle.com/datasets/shayanfazeli/heartbeat) at the paths given.
-The SHA-256 of each file is in the JSON config beside the weights."""
-MITBIH_LIMITS = """Trained and tested on beats of the same 47 MIT-BIH patients
-(1975-1979, two ambulatory leads): the test score says little about new patients, other leads
-or devices."""
-PTB_LIMITS = """Trained and tested on beats of the same PTB Diagnostic ECG Database
-patients (one German institute); the files do not say which record or patient a beat comes
-from. The test score says little about detecting MI in a new patient."""
-
-
-def _transfer_text(config: dict[str, Any]) -> str:
-    transfer = config.get("transfer") or {}
-    if not transfer.get("init"):
-        return "none (trained from a random initialisation)"
-    how = (
-        "encoder frozen, head trained"
-        if transfer["freeze_encoder"]
-        else f"encoder fine-tuned at {transfer['encoder_lr_scale']:g} x the learning rate"
-    )
-    return (
-        f"started from `{transfer['init']}` ({transfer['init_model']}, task "
-        f"{transfer['init_task']}): {transfer['kept']}; {how}"
-    )
-
-
-def _mitbih_metrics_text(m: dict[str, Any]) -> str:
-    rows = "\n".join(
-        f"| {c} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
-        for c, v in m["per_class"].items()
-    )
-    return f"""Accuracy {m["accuracy"]:.4f}, macro-F1 {m["macro_f1"]:.4f} (over {
-        ", ".join(m["macro_f1_classes"])
-    }; over N, S, V, F {m["macro_f1_nsvf"]:.4f}).
-
-| class | +P (precision) | Se (recall) | F1 | support |
-|---|---|---|---|---|
-{rows}
-
-Published on these files (the same kind of split): Kachuee et al. 2018, 93.4% average
-accuracy."""
-
-
-def _ptb_metrics_text(m: dict[str, Any]) -> str:
-    (tn, fp), (fn, tp) = m["confusion_matrix"]
-    return f"""At P(MI) >= {m["threshold"]:g}: accuracy {m["accuracy"]:.4f}, sensitivity
-{m["sensitivity"]:.4f}, specificity {m["specificity"]:.4f}, precision {m["precision"]:.4f},
-F1 (MI) {m["f1"]:.4f}; ROC-AUC {m["roc_auc"]:.4f}. {m["n_normal"]} normal and {m["n_mi"]} MI
-beats; TN {tn}, FP {fp}, FN {fn}, TP {tp}.
-
-Published on these files (the same kind of split): Kachuee et al. 2018, 95.9% accuracy
-(MIT-BIH network transferred)."""
-
-
-def model_card(name: str, config: dict[str, Any]) -> str:
-    """Markdown model card: the patient-leak warning first, then data, split, training,
-    transfer, validation and test metrics and the reproducing command."""
-    ptb = config["task"] == PTB_TASK
-    m, d, t = config["metrics"], config["data"], config["train"]
-    what = (
-        "Normal vs myocardial infarction (MI) beat classifier"
-        if ptb
-        else f"Beat classifier (AAMI classes {', '.join(config['classes'])})"
-    )
-    split = config["split"]["description"] if ptb else config["split_description"]
-    files = "; ".join(
-        f"`{f['name']}` ({f['rows']} rows, SHA-256 {f['sha256'][:16]}...)"
-        for f in d["files"].values()
-    )
-    counts = "; ".join(
-        f"{part} {d[f'n_{part}']} ("
-        + ", ".join(f"{c} {n}" for c, n in d["counts"][part].items())
-        + ")"
-        for part in ("train", "val", "test")
-    )
-    metrics_text = _ptb_metrics_text if ptb else _mitbih_metrics_text
-    val = config["val_metrics"]
-    val_text = (
-        f"accuracy {val['accuracy']:.4f}, ROC-AUC {val['roc_auc']:.4f}"
-        if ptb
-        else f"accuracy {val['accuracy']:.4f}, macro-F1 {val['macro_f1']:.4f}"
-    )
-    return f"""# {name}
-
-> **{config["warning"]}**
-
-{what} trained with ecglens {config["environment"]["ecglens"]} on the public Kaggle heartbeat
-CSVs.
-
-- **Architecture**: `{config["architecture"]}` {json.dumps(config["architecture_kwargs"])}
-- **Input**: one Kachuee beat per example (187 samples at 125 Hz from the R peak, in [0, 1]),
-  inputs {config["inputs"]}
-- **Data**: {d["database"]}; {files}
-- **Split**: {split}. Beats: {counts}
-- **Transfer**: {_transfer_text(config)}
-- **Training**: seed {t["seed"]}, loss {t["loss"]}, class-weighted {t["class_weighted"]}, batch
-  {t["batch_size"]}, lr {t["lr"]:g} ({t["lr_schedule"]}), up to {t["epochs"]} epochs, early
-  stopping on {t["monitor"]} (patience {t["patience"]}); best epoch {config["best_epoch"]}
-- **Validation** (beats of the training patients): {val_text}
-
-## Test metrics ({m["n"]} beats, scored once; optimistic)
-
-{metrics_text(m)}
-
-No confidence intervals: the rows are beats of unknown patients, so there is no independent
-unit to resample.
-
-{reproduce_section(config, KAGGLE_DATA_NOTE)}
-{intended_use_section(PTB_LIMITS if ptb else MITBIH_LIMITS)}
-Data: Kachuee M, Fazeli S, Sarrafzadeh M. ECG Heartbeat Classification: A Deep Transferable
-Representation. IEEE ICHI 2018; from the MIT-BIH Arrhythmia and PTB Diagnostic ECG databases
-(PhysioNet).
-"""

@@ -33,7 +33,8 @@ from ecglens.evaluate.ptbxl import choose_threshold
 from ecglens.inputs.beats import BeatConfig
 from ecglens.models.registry import create_model, load_model, save_pretrained
 from ecglens.predict.mi import MI_TASK
-from ecglens.train.provenance import environment, intended_use_section, reproduce_section
+from ecglens.train.cards import mi_card
+from ecglens.train.provenance import environment
 from ecglens.train.trainer import ArrayDataset, TrainConfig, fit
 
 TRAIN_FOLDS = (1, 2, 3, 4, 5, 6, 7, 8)
@@ -320,88 +321,8 @@ def train_mi(
         "command": reproduce_command(run, out_dir, name),
     }
     model.cpu()
-    save_pretrained(model, config, out_dir / "model", card=model_card(name, config))
+    save_pretrained(model, config, out_dir / "model", card=mi_card(name, config))
     atomic_write_json(out_dir / "metrics.json", metrics)
     return config
 
 
-def _ci(m: dict[str, Any]) -> str:
-    return f"{m['value']:.3f} [{m['ci'][0]:.3f}, {m['ci'][1]:.3f}]"
-
-
-SCORES = ("roc_auc", "accuracy", "sensitivity", "specificity", "f1")
-
-
-def metrics_markdown(metrics: dict[str, Any]) -> str:
-    """Record- and beat-level scores with intervals, as a Markdown table."""
-    rows = "\n".join(f"| {k} | {_ci(metrics[k])} | {_ci(metrics['beat'][k])} |" for k in SCORES)
-    return (
-        f"{metrics['n_records']} records ({metrics['n_abnormal']} MI, {metrics['n_normal']} "
-        f"normal), {metrics['beat']['n_beats']} beats; threshold {metrics['threshold']:.3f} on "
-        f"the record's mean beat P(MI)\n\n| metric | record level [95% CI] | beat level [95% CI] |"
-        f"\n|---|---|---|\n{rows}\n"
-    )
-
-
-MI_DATA_NOTE = """
-with `ECGLENS_DATA` pointing at the folder holding `ptb-xl/`; a transferred model also needs
-the MIT-BIH model named by `--init` (shipped with ecglens)."""
-MI_LIMITS = """Trained on about 1/10 of PTB-XL (one German hospital,
-1989-1996), one lead; expect lower performance on other populations and devices. The R-peak
-detector marks the largest deflection, which is the trough of the QRS in about a third of MI
-beats on lead II (Q waves) against 4% of normal beats: part of what the model uses is that
-polarity."""
-
-
-def model_card(name: str, config: dict[str, Any]) -> str:
-    """Markdown model card: data, transfer, split, seed, metrics, relevance, reproduction."""
-    d, t, tr = config["data"]["counts"], config["train"], config["transfer"]
-    origin = (
-        "trained from scratch"
-        if tr["init"] is None
-        else f"encoder from `{tr['init']}` (MIT-BIH, {tr.get('init_split')}), new head; "
-        + (
-            "encoder frozen"
-            if tr["freeze_encoder"]
-            else f"encoder fine-tuned at {tr['encoder_lr_scale']:g} x the learning rate"
-        )
-    )
-    return f"""# {name}
-
-Myocardial infarction vs normal from single-lead beats (lead {config["lead"]}), scored per
-record (the mean of the record's beat probabilities), trained with ecglens
-{config["environment"]["ecglens"]}.
-
-- **Architecture**: `{config["architecture"]}` {config["architecture_kwargs"]}; {origin}
-- **Input**: beats of lead {config["lead"]} in the Kachuee format (125 Hz, 187 samples from
-  the R peak, scaled to [0, 1]); records at any rate are resampled
-- **Data**: {config["data"]["database"]}; {config["data"]["label_rule"]}. Train
-  {d["train"]["records"]} records ({d["train"]["mi_records"]} MI, {d["train"]["beats"]} beats),
-  validation {d["val"]["records"]} ({d["val"]["mi_records"]} MI), test {d["test"]["records"]}
-  ({d["test"]["mi_records"]} MI)
-- **Split**: {config["split"]["description"]}; {config["split"]["train_fraction"]:.0%} of the
-  training records used
-- **Training**: seed {config["seed"]}, cross-entropy (class-weighted {t["class_weighted"]}),
-  Adam lr {t["lr"]:g} ({t["lr_schedule"]}), batch {t["batch_size"]}, up to {t["epochs"]}
-  epochs, early stopping on beat-level validation ROC-AUC (patience {t["patience"]}); best
-  epoch {config["best_epoch"]}
-- **Threshold**: {config["threshold"]:.3f} on the record's P(MI), maximising Youden's J on
-  the fold-9 records
-- **Recommended explainer**: Grad-CAM at the last convolution (the report shows the mean
-  relevance over correctly classified MI and normal beats)
-
-## Validation (fold 9, used for selection)
-
-{metrics_markdown(config["val_metrics"])}
-## Test (fold 10, scored once)
-
-{metrics_markdown(config["metrics"])}
-Intervals: 95% percentile bootstrap over records (1,000 resamples, seed 0).
-
-{reproduce_section(config, MI_DATA_NOTE)}
-{intended_use_section(MI_LIMITS)}
-Data: Wagner P, Strodthoff N, et al. PTB-XL, a large publicly available electrocardiography
-dataset. Scientific Data 7:154 (2020), CC BY 4.0, via PhysioNet. Method: Kachuee M, Fazeli S,
-Sarrafzadeh M. ECG heartbeat classification: a deep transferable representation. IEEE ICHI
-2018.
-"""

@@ -22,7 +22,8 @@ from ecglens.errors import EcgLensError
 from ecglens.evaluate.mitdb import beat_model_inputs, evaluate_beats
 from ecglens.inputs.beats import RR_OPTIONS, RR_WIDTHS, BeatConfig
 from ecglens.models.registry import create_model, save_pretrained
-from ecglens.train.provenance import environment, intended_use_section, reproduce_section
+from ecglens.train.cards import mitdb_card, set_card_line, split_info
+from ecglens.train.provenance import environment
 from ecglens.train.trainer import ArrayDataset, TrainConfig, fit
 
 
@@ -189,7 +190,7 @@ def train_mitdb(
     config["metrics"] = evaluate_beats(result.model, test_beats, config, device)
     result.model.cpu()
     name = name or out_dir.name
-    save_pretrained(result.model, config, out_dir / "model", card=model_card(name, config, split))
+    save_pretrained(result.model, config, out_dir / "model", card=mitdb_card(name, config, split))
     atomic_write_json(out_dir / "metrics.json", config["metrics"])
     return config
 
@@ -416,7 +417,7 @@ def train_mitdb_cv(
     from ecglens.data.splits import split_records
     from ecglens.evaluate.calibration import expected_calibration_error, fit_temperature
     from ecglens.evaluate.uncertainty import review_summary
-    from ecglens.pipeline import beat_probabilities
+    from ecglens.predict.beats import beat_probabilities
 
     if run.split != "inter-patient" or run.cv_folds < 2:
         raise EcgLensError("cross-validated training needs the inter-patient split, cv_folds >= 2")
@@ -492,7 +493,7 @@ def train_mitdb_cv(
     config["metrics"] = evaluate_beats(model, test, config, "cpu")
     name = name or out_dir.name
     save_pretrained(
-        model, config, out_dir / "model", card=model_card(name, config, _split_info(config))
+        model, config, out_dir / "model", card=mitdb_card(name, config, split_info(config))
     )
     atomic_write_json(out_dir / "metrics.json", config["metrics"])
     return config
@@ -517,7 +518,7 @@ def calibrate_and_review(
     most uncertain test beats for review catches (computed once, after model selection)."""
     from ecglens.evaluate.calibration import expected_calibration_error, fit_temperature
     from ecglens.evaluate.uncertainty import review_summary
-    from ecglens.pipeline import beat_probabilities
+    from ecglens.predict.beats import beat_probabilities
     from ecglens.predict.forward import predict_logits
 
     parts = {"val": val, "test": test}
@@ -553,7 +554,7 @@ def rhythm_rule_review(
     training-time figures no longer describe them)."""
     from ecglens.evaluate.calibration import expected_calibration_error
     from ecglens.evaluate.uncertainty import review_summary
-    from ecglens.pipeline import beat_probabilities
+    from ecglens.predict.beats import beat_probabilities
     from ecglens.predict.rhythm import with_model_rhythm_rule
 
     probs, uncertainty = beat_probabilities(
@@ -569,196 +570,6 @@ def rhythm_rule_review(
         "review": [{k: _plain(v) for k, v in row.items()} for row in review],
         "ece_with_rhythm_rule": expected_calibration_error(probs, test.y),
     }
-
-
-def _members_text(config: dict[str, Any]) -> str:
-    members = config.get("members")
-    if not members:
-        return ""
-    seeds = ", ".join(str(m["seed"]) for m in members)
-    return (
-        f"\n- **Ensemble**: {len(members)} members of this configuration, training seeds "
-        f"{seeds} (best epochs {config['best_epoch']}); probabilities are their mean"
-    )
-
-
-def _calibration_text(config: dict[str, Any]) -> str:
-    """Card section: temperature, ECE before/after, and what review flags catch."""
-    cal = config.get("calibration")
-    if not cal:
-        return ""
-    lines = [
-        "## Calibration and uncertainty",
-        "",
-        f"Temperature {cal['temperature']:.3f}, fitted on the "
-        f"{cal.get('fitted_on', 'validation beats')}. Expected "
-        f"calibration error (15 bins) on validation {cal['val']['ece_before']:.3f} -> "
-        f"{cal['val']['ece_after']:.3f}; on test {cal['test']['ece_before']:.3f} -> "
-        f"{cal['test']['ece_after']:.3f}"
-        + (
-            f"; with the rhythm rule {cal['test']['ece_with_rhythm_rule']:.3f} (the table "
-            "below is with the rule)."
-            if "ece_with_rhythm_rule" in cal["test"]
-            else "."
-        ),
-        "",
-        "Uncertainty: normalised predictive entropy, "
-        + (
-            f"{config['mc_samples']} MC-dropout passes"
-            if config.get("mc_samples")
-            else "of the calibrated softmax"
-        )
-        + ". Flagging the most uncertain test beats:",
-        "",
-        "| flagged | error rate flagged | error rate rest | share of all errors caught |",
-        "|---|---|---|---|",
-    ]
-    for row in config.get("review", []):
-        lines.append(
-            f"| {100 * row['fraction']:.0f}% (uncertainty >= {row['threshold']:.3f}) | "
-            f"{100 * row['error_rate_flagged']:.1f}% | {100 * row['error_rate_rest']:.1f}% | "
-            f"{100 * row['errors_caught']:.1f}% |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def _stopping_text(config: dict[str, Any]) -> str:
-    """Card words on when training stopped."""
-    train = config["train"]
-    if config.get("cv"):
-        return (
-            f"exactly {train['epochs']} epochs, last epoch kept (no early stopping); validation "
-            "= the DS1 beats out of fold"
-        )
-    return (
-        f"early stopping on {train['monitor']} (patience {train['patience']}); best epoch "
-        f"{config['best_epoch']}"
-    )
-
-
-def _nsvf_text(metrics: dict[str, Any]) -> str:
-    """Card words: macro-F1 over N, S, V, F with its interval, when computed."""
-    if "macro_f1_nsvf" not in metrics:
-        return ""
-    ci = metrics.get("bootstrap", {}).get("metrics", {}).get("macro_f1_nsvf", {}).get("ci")
-    interval = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
-    return f"; over N, S, V, F {metrics['macro_f1_nsvf']:.4f}{interval}"
-
-
-def _cv_text(config: dict[str, Any]) -> str:
-    """Card section: how the model was selected by cross-validation over DS1."""
-    cv = config.get("cv")
-    if not cv:
-        return ""
-    lines = [
-        "## Selection: cross-validation over DS1",
-        "",
-        f"{cv['n_folds']}-fold leave-records-out cross-validation over DS1 (the records "
-        "richest in S beats, 209, 201, 207, 118, 220 and 223, in different folds); out-of-fold "
-        f"macro-F1 (N,S,V,F) {cv['macro_f1_nsvf']:.3f}, S F1 {cv['S_f1']:.3f}. DS2 played no "
-        "part in training, selection or calibration.",
-        "",
-        "| fold records | S beats | S F1 | V F1 |",
-        "|---|---|---|---|",
-    ]
-    for f in cv["per_fold"]:
-        lines.append(
-            f"| {', '.join(f['records'])} | {f['S_support']} | {f['S_f1']:.3f} | {f['V_f1']:.3f} |"
-        )
-    for row in cv.get("grid", []):
-        if row is cv["grid"][0]:
-            lines += [
-                "",
-                "Grid cells compared on the same folds (the selected one first):",
-                "",
-                "| cell | CV macro-F1 (N,S,V,F) | CV S F1 |",
-                "|---|---|---|",
-            ]
-        lines.append(f"| {row['cell']} | {row['macro_f1_nsvf']:.3f} | {row['S_f1']:.3f} |")
-    bias = config.get("class_bias")
-    if bias:
-        offsets = ", ".join(
-            f"{c} {b:+.2f}" for c, b in zip(config["classes"], bias["bias"], strict=True)
-        )
-        lines += [
-            "",
-            f"Class offsets on the calibrated log-probabilities ({offsets}), fitted on the "
-            "out-of-fold DS1 predictions to maximise macro-F1 and folded into the output "
-            f"layer; nested cross-validation (offsets fitted without the scored fold): "
-            f"macro-F1 (N,S,V,F) {bias['macro_f1_nsvf']:.3f}, S F1 {bias['S_f1']:.3f}.",
-        ]
-    return "\n".join(lines) + _rhythm_rule_text(config) + "\n\n"
-
-
-def _data_counts_text(config: dict[str, Any]) -> str:
-    """Card: beats in training, validation and test (with CV, validation is out of fold)."""
-    data = config["data"]
-    if config.get("cv"):
-        return (
-            f"train {data['n_train']} beats (all of DS1) / validation: the same beats, out of "
-            f"fold ({config['cv']['n_folds']}-fold cross-validation) / test {data['n_test']} beats"
-        )
-    return f"train {data['n_train']} / validation {data['n_val']} / test {data['n_test']} beats"
-
-
-def _rhythm_rule_text(config: dict[str, Any]) -> str:
-    """Card section: the rhythm rule after the classifier, and how it was chosen."""
-    rule = config.get("rhythm_rule")
-    if not rule:
-        return ""
-    cv, none = rule["cv"], rule["grid"][0]
-    return (
-        "\n\n### Rhythm rule\n\n"
-        f"After the network, a beat it calls N is called S when {rule['description']} "
-        "(`ecglens.predict.rhythm`; features from the unlabelled record, "
-        "`ecglens.inputs.rhythm`). The setting was chosen among "
-        f"{len(rule['grid']) - 1} by {rule['selected_by']}: macro-F1 (N,S,V,F) "
-        f"{none['macro_f1_nsvf']:.3f} -> {cv['macro_f1_nsvf']:.3f}, S F1 {none['S_f1']:.3f} -> "
-        f"{cv['S_f1']:.3f} (S Se {100 * cv['S_recall']:.1f} / +P {100 * cv['S_precision']:.1f}). "
-        "Its form (prematurity against the longest regular cycle nearby rather than the "
-        "record's usual RR) follows the analysis of record 232 in the issue that asked for it, "
-        "which was made from DS2's annotations: DS2 is not blind to the rule's design, only to "
-        "its thresholds. The README (issue #20's section) lists how the grid of settings grew "
-        "and what each choice scored on CV and on DS2."
-    )
-
-
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}"
-
-
-def _per_record_text(metrics: dict[str, Any]) -> str:
-    """Card section: S and V Se / +P of every test record, and the scores without 232."""
-    per = metrics.get("per_record")
-    if not per:
-        return ""
-    lines = [
-        "## Per test record (S and V)",
-        "",
-        "| record | beats | S beats | S Se | S +P | V beats | V Se | V +P |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for name, r in per.items():
-        s, v = r["S"], r["V"]
-        lines.append(
-            f"| {name} | {r['n']} | {s['support']} | {_fmt(s['Se'])} | {_fmt(s['+P'])} | "
-            f"{v['support']} | {_fmt(v['Se'])} | {_fmt(v['+P'])} |"
-        )
-    lines.append("")
-    lines.append("Se and +P in percent; - where undefined (no such beats, or none called).")
-    without = metrics.get("without_232")
-    if without:
-        s = without["per_class"]["S"]
-        ci = without.get("bootstrap", {}).get("metrics", {})
-        s_ci = ci.get("per_class", {}).get("S", {}).get("f1", {}).get("ci")
-        interval = f" [{s_ci[0]:.3f}, {s_ci[1]:.3f}]" if s_ci else ""
-        lines += [
-            "",
-            f"Without record 232 ({without['n']} beats): S Se {_fmt(s['recall'])}, +P "
-            f"{_fmt(s['precision'])}, S F1 {s['f1']:.3f}{interval}; macro-F1 (N,S,V,F) "
-            f"{without['macro_f1_nsvf']:.3f}; accuracy {_fmt(without['accuracy'])}%.",
-        ]
-    return "\n".join(lines) + "\n"
 
 
 def _plain(value: Any) -> Any:
@@ -804,9 +615,8 @@ def refresh_card_metrics(
     config["metrics"] = {k: metrics[k] for k in keep if k in metrics}
     config["metrics_note"] = note
     from ecglens.explain.recommended import explainer_summary
-    from ecglens.train.explanations_benchmark import set_card_line
 
-    card = model_card(loaded.name, config, _split_info(config))
+    card = mitdb_card(loaded.name, config, split_info(config))
     explainer = explainer_summary(loaded.name)
     if explainer:  # the "Recommended explainer" line of `ecglens benchmark explanations`
         card = set_card_line(card, explainer)
@@ -816,89 +626,9 @@ def refresh_card_metrics(
     return config
 
 
-@dataclass
-class _SplitInfo:
-    description: str
-    optimistic: bool
-
-
-def _split_info(config: dict[str, Any]) -> _SplitInfo:
-    return _SplitInfo(
-        config.get("split_description", config["split"]), bool(config.get("optimistic"))
-    )
-
-
 def _dataset(beats: BeatSet, index: np.ndarray, inputs: tuple[str, ...]) -> ArrayDataset:
     sub = beats.subset(index)
     return ArrayDataset(beat_model_inputs(sub, list(inputs)), sub.y)
-
-
-MITDB_DATA_NOTE = """
-with `ECGLENS_DATA` pointing at the folder holding `mitdb/`. Beat positions come from the
-reference annotations; data checksums (SHA-256 of each record's .hea/.dat/.atr) are in the
-JSON config beside the weights."""
-MITDB_LIMITS = """Trained on the 48 half-hour records of MIT-BIH (47 patients,
-1975-1979, two ambulatory leads); expect lower performance on other populations, leads and
-devices. Grad-CAM shows where along the beat the network's evidence lies."""
-
-
-def model_card(name: str, config: dict[str, Any], split: BeatSplit | _SplitInfo) -> str:
-    """Markdown model card: data, split, seed, metrics and the reproducing command."""
-    m = config["metrics"]
-    ci = m.get("bootstrap", {}).get("metrics", {})
-
-    def interval(value: dict | None) -> str:
-        return f" [{value['ci'][0]:.3f}, {value['ci'][1]:.3f}]" if value else ""
-
-    rows = "\n".join(
-        f"| {c} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f}"
-        f"{interval(ci.get('per_class', {}).get(c, {}).get('f1'))} | {v['support']} |"
-        for c, v in m["per_class"].items()
-    )
-    warning = (
-        "\n> **Optimistic split**: beats of the same patients are in training and test "
-        "data; expect much lower scores on new patients.\n"
-        if split.optimistic
-        else ""
-    )
-    train = config["train"]
-    return f"""# {name}
-
-Beat classifier (AAMI classes {", ".join(config["classes"])}) trained with ecglens {
-        config["environment"]["ecglens"]
-    }.
-
-- **Architecture**: `{config["architecture"]}` {config["architecture_kwargs"]}
-- **Input**: {config["beats"]["representation"]} beats {config["inputs"]}, lead {
-        config["beats"]["lead"] or "MLII"
-    }
-- **Data**: {config["data"]["database"]}; {_data_counts_text(config)}
-- **Split**: {config["split"]}: {split.description}
-- **Training**: seed {train["seed"]}, loss {train["loss"]}, class-weighted {
-        train["class_weighted"]
-    }, sampler {train["sampler"]}, batch {train["batch_size"]}, lr {train["lr"]} ({
-        train["lr_schedule"]
-    }), {_stopping_text(config)}{_members_text(config)}
-{warning}
-## Test metrics ({m["n"]} beats)
-
-Accuracy {m["accuracy"]:.4f}{interval(ci.get("accuracy"))}, macro-F1 {m["macro_f1"]:.4f}
-(over {", ".join(m["macro_f1_classes"])}){
-        _nsvf_text(m)
-    }. Intervals in brackets: 95%, from resampling
-whole test records (patients) 1,000 times, when computed.
-
-| class | +P (precision) | Se (recall) | F1 [95% CI] | support |
-|---|---|---|---|---|
-{rows}
-
-{_cv_text(config)}{_per_record_text(m)}
-{_calibration_text(config)}
-{reproduce_section(config, MITDB_DATA_NOTE)}
-{intended_use_section(MITDB_LIMITS)}
-Data: Moody GB, Mark RG. The impact of the MIT-BIH Arrhythmia Database. IEEE EMB 20(3) 2001
-(ODC-By 1.0), via PhysioNet.
-"""
 
 
 BIAS_GRID = np.linspace(-3.0, 3.0, 25)  # log-probability offsets tried per class

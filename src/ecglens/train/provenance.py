@@ -1,12 +1,10 @@
-"""Provenance written with every trained model, the same for every training family: the
-software environment, the command that trains the model again, and the common parts of its
-model card."""
+"""Provenance saved with every trained model, the same for every training family: the
+software environment (the card text is in :mod:`ecglens.train.cards`)."""
 
 from __future__ import annotations
 
 import platform
 import sys
-from typing import Any
 
 import numpy as np
 import torch
@@ -25,21 +23,3 @@ def environment() -> dict[str, str]:
     }
 
 
-def reproduce_section(config: dict[str, Any], data_note: str) -> str:
-    """The card's "Reproduce" section: the config's ``command`` and where the data must be."""
-    return f"""## Reproduce
-
-```
-{config["command"]}
-```
-
-{data_note.strip()}
-"""
-
-
-def intended_use_section(limits: str) -> str:
-    """The card's "Intended use and limits" section."""
-    return f"""## Intended use and limits
-
-Research and teaching only, not a medical device. {limits.strip()}
-"""

@@ -52,7 +52,8 @@ from ecglens.signal.baseline import (
     LeadScaler,
     augment_batch,
 )
-from ecglens.train.provenance import environment, intended_use_section, reproduce_section
+from ecglens.train.cards import ptbxl_card
+from ecglens.train.provenance import environment
 from ecglens.train.trainer import ArrayDataset, TrainConfig, fit, predict_logits
 
 TASKS = ("binary", "superclass", "mi")
@@ -403,7 +404,7 @@ def train_ptbxl(
     if evaluate_test:
         x_test = model_inputs(test.x, MODEL_FS, prep)
         config["metrics"] = score_model(model, x_test, test.y, config, "cpu", N_BOOT, BOOT_SEED)
-    save_pretrained(model, config, out_dir / "model", card=model_card(name, config))
+    save_pretrained(model, config, out_dir / "model", card=ptbxl_card(name, config))
     atomic_write_json(out_dir / "metrics.json", config["metrics"] or {})
     return config
 
@@ -443,122 +444,3 @@ def _threshold_description(task: str, rule: str) -> str:
     )
 
 
-def _ci(m: dict[str, Any], digits: int = 3) -> str:
-    return f"{m['value']:.{digits}f} [{m['ci'][0]:.{digits}f}, {m['ci'][1]:.{digits}f}]"
-
-
-def metrics_markdown(metrics: dict[str, Any], task: str) -> str:
-    """A markdown table of metrics with 95 % intervals (binary or superclass)."""
-    if task in ("binary", "mi", "ptbxl-binary", "ptbxl-mi-12lead"):
-        rows = "\n".join(
-            f"| {k} | {_ci(metrics[k])} |"
-            for k in ("accuracy", "precision", "recall", "specificity", "f1", "roc_auc")
-        )
-        return (
-            f"{metrics['n_records']} records ({metrics['n_normal']} normal, "
-            f"{metrics['n_abnormal']} abnormal); threshold {metrics['threshold']:.3f}\n\n"
-            f"| metric | value [95% CI] |\n|---|---|\n{rows}\n"
-        )
-    rows = "\n".join(
-        f"| {c} | {v['n_positive']} | {_ci(v['roc_auc'])} | {_ci(v['f1'])} | {v['threshold']:.3f} |"
-        for c, v in metrics["per_class"].items()
-    )
-    return (
-        f"{metrics['n_records']} records; macro ROC-AUC {_ci(metrics['macro_auc'])}, "
-        f"macro F1 {_ci(metrics['macro_f1'])}\n\n"
-        f"| class | positives | ROC-AUC [95% CI] | F1 [95% CI] | threshold |\n"
-        f"|---|---|---|---|---|\n{rows}\n"
-    )
-
-
-def model_card(name: str, config: dict[str, Any]) -> str:
-    """Markdown model card: data, counts, split, seed, preprocessing, metrics, reproduction."""
-    task = config["task"]
-    short = task.removeprefix("ptbxl-")
-    d, c, t = config["data"], config["complexity"], config["train"]
-    counts = d["counts"]
-
-    def count_line(part: str) -> str:
-        entry = counts.get(part)
-        if not entry:
-            return f"{part}: none"
-        rest = ", ".join(f"{k} {v}" for k, v in entry.items() if k != "n")
-        return f"{part} {entry['n']} records ({rest})"
-
-    augment = config["run"]["augment"]
-    aug_text = (
-        "none"
-        if augment is None
-        else "time shift (p {p_shift}, up to {max_shift_fraction:.0%}), amplitude scaling "
-        "(p {p_scale}, +-{max_scale_change:.0%}), synthetic baseline wander (p {p_wander}, up to "
-        "{wander_amplitude} mV), Gaussian noise (p {p_noise}, {noise_std} mV)".format(**augment)
-    )
-    prep = config["preprocessing"]
-    baseline = (
-        f"degree-{prep['polynomial_degree']} polynomial detrend per lead"
-        if prep["baseline"] == "polynomial"
-        else f"zero-phase order-{prep['highpass_order']} Butterworth high-pass at "
-        f"{prep['highpass_cutoff_hz']} Hz"
-    )
-    test = (
-        metrics_markdown(config["metrics"], task)
-        if config.get("metrics")
-        else "Not scored on fold 10 (model-selection run).\n"
-    )
-    what = {
-        "binary": "normal vs abnormal",
-        "mi-12lead": "myocardial infarction vs normal",
-    }.get(short, "5 diagnostic superclasses, multi-label: " + ", ".join(config["classes"]))
-    return f"""# {name}
-
-12-lead ECG classifier ({what}) with a class activation map (CAM) as its second output,
-trained with ecglens {config["environment"]["ecglens"]}.
-
-- **Architecture**: `{config["architecture"]}` {json.dumps(config["architecture_kwargs"])};
-  {c["parameters"]:,} parameters; {c["macs_per_record"]:,} multiply-accumulates per 10-s record
-  ({c["macs_per_record_without_cam"]:,} without the CAM branch)
-- **Input**: {config["n_leads"]} leads ({", ".join(config["lead_names"])}), {config["length"]}
-  samples = 10 s at {config["fs"]} Hz; other rates are resampled, other lengths cropped or padded
-- **Preprocessing**: {baseline}, then per-lead standard scaling with mean and standard deviation
-  from the training records (stored in the JSON config)
-- **Data**: {d["database"]}, {d["records_on_disk"]}: {d["n_records"]} labelled records
-  ({d["n_excluded_no_superclass"]} without a diagnostic superclass excluded). Labels:
-  {d["label_rule"]}.
-- **Split**: {config["split"]["description"]}; {config["split"]["train_fraction"]:.0%} of the
-  training records used. Record counts: {count_line("train")};
-  {count_line("val")}; {count_line("test")}
-- **Training**: seed {config["seed"]}, {t["loss"]} loss, Adam lr {t["lr"]:g} ({t["lr_schedule"]}),
-  batch {t["batch_size"]}, up to {t["epochs"]} epochs, early stopping on {t["monitor"]} (patience
-  {t["patience"]}); best epoch {config["best_epoch"]}. Augmentation: {aug_text}.
-- **Decision threshold**: {_threshold_text(config)}; {config["threshold_description"]}.
-
-## Validation metrics (fold 9, used for selection)
-
-{metrics_markdown(config["val_metrics"], task)}
-## Test metrics (fold 10, scored once)
-
-{test}
-Intervals: 95% percentile bootstrap over records (1,000 resamples, seed 0). Fold 10 of this
-subset holds about 250 records: read every number with its interval.
-
-{reproduce_section(config, PTBXL_DATA_NOTE)}
-{intended_use_section(PTBXL_LIMITS)}
-Data: Wagner P, Strodthoff N, et al. PTB-XL, a large publicly available electrocardiography
-dataset. Scientific Data 7:154 (2020), CC BY 4.0, via PhysioNet.
-"""
-
-
-PTBXL_DATA_NOTE = """
-with `ECGLENS_DATA` pointing at the folder holding `ptb-xl/`. Scores can differ slightly
-across hardware and library versions (see the JSON config's `environment`)."""
-PTBXL_LIMITS = """Trained on about 1/10 of PTB-XL (one
-German hospital's recordings, 1989-1996); expect lower performance on other populations and
-devices. The CAM shows where along the 10 s the network's evidence lies; it is shared by
-all 12 leads."""
-
-
-def _threshold_text(config: dict[str, Any]) -> str:
-    thr = config["threshold"]
-    if isinstance(thr, dict):
-        return ", ".join(f"{k} {v:.3f}" for k, v in thr.items())
-    return f"{thr:.3f}"

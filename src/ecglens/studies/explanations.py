@@ -32,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import textwrap
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -52,11 +51,11 @@ from ecglens.models.registry import WEIGHTS_DIR, LoadedModel, create_model, list
 from ecglens.models.registry import load_model as _load_model
 from ecglens.predict.tasks import task_of
 from ecglens.progress import console
+from ecglens.train.cards import set_card_line
 
 TIE = 0.01  # margins closer than this are ties, broken by speed
 BEAT_SPEED_FACTOR = 3.0  # beat models: a default at most this x Grad-CAM's time per beat
 RECORD_BUDGET_S = 3.0  # 12-lead models: a default within this per record
-CARD_LINE = "- **Recommended explainer**"
 
 
 @dataclass(frozen=True)
@@ -687,32 +686,6 @@ def update_shipped(results: dict[str, dict[str, Any]]) -> None:
         card = WEIGHTS_DIR / f"{model}.md"
         if card.is_file():
             atomic_write_text(card, set_card_line(card.read_text(), entry))
-
-
-def set_card_line(text: str, entry: dict[str, Any]) -> str:
-    """``text`` with its "Recommended explainer" bullet (and continuation lines) replaced, or
-    added after the last bullet before the first section heading."""
-    method = entry.get("recommended")
-    if method:
-        body = f"{CARD_LINE}: {method}; it {entry['why']} (`ecglens benchmark explanations`)"
-    else:
-        body = (
-            f"{CARD_LINE}: none measured qualifies: {entry['why']} (`ecglens benchmark "
-            f"explanations`); `explain` uses the task's default, {entry.get('default')}"
-        )
-    line = "\n".join(textwrap.wrap(body, 92, subsequent_indent="  ", break_on_hyphens=False))
-    pattern = re.compile(re.escape(CARD_LINE) + r"[^\n]*\n(?:  [^\n]*\n)*")
-    if pattern.search(text):
-        return pattern.sub(lambda _: line + "\n", text, count=1)
-    lines = text.splitlines(keepends=True)
-    first_heading = next((i for i, s in enumerate(lines) if s.startswith("## ")), len(lines))
-    bullets = [i for i, s in enumerate(lines[:first_heading]) if s.startswith("- ")]
-    if not bullets:
-        return text.rstrip("\n") + "\n\n" + line + "\n"
-    end = bullets[-1] + 1
-    while end < len(lines) and lines[end].startswith("  "):
-        end += 1
-    return "".join(lines[:end]) + line + "\n" + "".join(lines[end:])
 
 
 def run_explanations_benchmark(

@@ -5,13 +5,13 @@ import pytest
 from PIL import Image, ImageDraw
 
 from ecglens.errors import EcgLensError
-from ecglens.train.images_benchmark import (
+from ecglens.studies.images import (
     ROBUST_KINDS,
     ImagesBenchmarkConfig,
     image_vs_signal,
     run_images_benchmark,
 )
-from ecglens.train.images_benchmark import ptbxl_folder as ptbxl_folder_of
+from ecglens.studies.images import ptbxl_folder as ptbxl_folder_of
 
 FOLDERS = {"normal": "Normal", "mi": "MI", "post_mi": "PMI", "abnormal": "HB"}
 

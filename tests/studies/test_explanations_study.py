@@ -1,11 +1,12 @@
-"""``ecglens benchmark explanations``: rows, the recommendation rule, cards and the table."""
+"""``ecglens benchmark explanations``: rows, the recommendation rule and the table (the card
+line it sets: tests/train/test_cards.py)."""
 
 import json
 
 import pytest
 
 from ecglens.errors import EcgLensError
-from ecglens.train import explanations_benchmark as eb
+from ecglens.studies import explanations as eb
 
 
 def _row(explainer, passes=True, deletion_hi=-0.01, margin=0.2, seconds=0.01):
@@ -41,21 +42,6 @@ def test_recommendation_rule():
     assert eb.recommend(rows, allowed) == "shapley"
     assert eb.recommend(rows, ("saliency",)) is None  # only a failing explainer applies
     assert "no explainer" in eb.why(rows)
-
-
-def test_card_line_is_replaced_or_added():
-    entry = {"recommended": "grad-cam", "why": "wins " * 40}
-    card = "# m\n\n- **Data**: x\n- **Recommended explainer**: old\n  continued\n\n## Test\n"
-    out = eb.set_card_line(card, entry)
-    assert out.count("Recommended explainer") == 1 and "old" not in out
-    assert "- **Recommended explainer**: grad-cam; it wins" in out and out.endswith("## Test\n")
-    assert max(len(line) for line in out.splitlines()) <= 92  # wrapped, continuation indented
-    assert out == eb.set_card_line(out, entry)  # rewriting the wrapped line is stable
-    fresh = eb.set_card_line("# m\n\n- **Data**: x\n  more\n\n## Test\n- not this\n", entry)
-    lines = fresh.splitlines()
-    assert lines[4].startswith("- **Recommended explainer**: grad-cam") and lines[3] == "  more"
-    none = eb.set_card_line(card, {"recommended": None, "why": "w", "default": "grad-cam"})
-    assert "none measured qualifies" in none and "default, grad-cam" in none
 
 
 def test_unknown_method_and_too_few_beats_are_refused():

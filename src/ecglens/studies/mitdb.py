@@ -1,5 +1,5 @@
-"""The inter-patient ablation grid: architecture x RR features x class-imbalance strategy
-(x beat normalisation).
+"""``ecglens benchmark mitdb``: the inter-patient ablation grid, architecture x RR features x
+class-imbalance strategy (x beat normalisation).
 
 Every cell is trained on DS1 with the same seed and settings, early-stopped and
 selected on DS1 validation data (by default whole DS1 records held out of training),
@@ -566,7 +566,7 @@ def ship_cell(
     saved = run_config_from_dict(json.loads((cell_dir / "run_config.json").read_text()))
     loaded = load_model(cell_dir / "model.safetensors")
     if mc_samples is None:
-        from ecglens.pipeline import has_dropout
+        from ecglens.predict.uncertainty import has_dropout
 
         mc_samples = 20 if has_dropout(loaded.module) else 0
     run = replace(saved, mc_samples=mc_samples)

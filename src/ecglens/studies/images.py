@@ -36,10 +36,13 @@ from ecglens.data.rendered import (
     TEST_FOLDS,
     TRAIN_FOLDS,
     VAL_FOLDS,
+    RenderConfig,
     RenderedSet,
     binary_of_mendeley,
     binary_probabilities,
     read_manifest,
+    render_ptbxl,
+    render_settings,
 )
 from ecglens.errors import EcgLensError
 from ecglens.evaluate.bootstrap import bootstrap_statistic
@@ -55,7 +58,7 @@ from ecglens.inputs.images import (
 from ecglens.inputs.twelve_lead import model_inputs
 from ecglens.models.images import FUSION_MODES
 from ecglens.models.registry import load_model
-from ecglens.plot.printout import RenderConfig, realistic_printout, render_ptbxl, render_settings
+from ecglens.plot.printout import ptbxl_page, realistic_printout
 from ecglens.predict.forward import predict_logits
 from ecglens.progress import console, track
 from ecglens.train.images import (
@@ -118,7 +121,7 @@ class ImagesBenchmarkConfig:
     head_epochs: int = 60  # feature-fusion head
     n_boot: int = N_BOOT  # bootstrap resamples of the intervals
     device: str = "cpu"
-    # printouts rendered from PTB-XL (ecglens.plot.printout): the rows of rendered fold 10,
+    # printouts rendered from PTB-XL (ecglens.data.rendered): the rows of rendered fold 10,
     # cross-domain, pretraining and image vs signal; skipped when PTB-XL is not found
     rendered: bool = True
     ptbxl: str | None = None  # the PTB-XL folder; default: ptb-xl beside the image folder
@@ -403,7 +406,7 @@ def ensure_rendered(ptbxl: Path, folder: Path, progress: bool = True) -> Rendere
     saved = render_settings(folder)
     if saved is None or saved["config"] != asdict(config):
         console.print(f"rendering PTB-XL printouts from {ptbxl} into {folder}")
-        render_ptbxl(ptbxl, folder, config, progress=progress)
+        render_ptbxl(ptbxl, folder, config, progress=progress, draw=ptbxl_page)
     return read_manifest(folder)
 
 

@@ -2,7 +2,7 @@ import pytest
 
 from ecglens.errors import EcgLensError
 from ecglens.models import create_model
-from ecglens.train.benchmark import (
+from ecglens.studies.mitdb import (
     BenchmarkConfig,
     cell_name,
     cell_run_config,
@@ -85,7 +85,7 @@ def test_markdown_marks_the_selected_cell():
 
 
 def test_proxy_correlation_ranks_validation_against_test():
-    from ecglens.train.benchmark import proxy_correlation
+    from ecglens.studies.mitdb import proxy_correlation
 
     rows = [
         {"val_macro_f1": v, "macro_f1_nsvf": t} for v, t in [(0.1, 0.3), (0.2, 0.5), (0.3, 0.4)]
@@ -102,7 +102,7 @@ def test_a_finished_cell_is_reused_on_any_device_but_not_with_other_settings(tmp
     import json
     from dataclasses import asdict, replace
 
-    from ecglens.train.benchmark import _finished_cell
+    from ecglens.studies.mitdb import _finished_cell
 
     cfg = BenchmarkConfig()
     run = cell_run_config("kachuee", "rhythm", "focal", cfg, "median-beat")
@@ -218,7 +218,7 @@ def test_rhythm_rule_scores_every_setting_on_out_of_fold_logits():
 
     from ecglens.inputs.beats import N_CONTEXT_FEATURES, N_RR_COLUMNS
     from ecglens.inputs.rhythm import CONTEXT_FEATURE_NAMES
-    from ecglens.train.benchmark import RHYTHM_RULE_GRID, score_rhythm_rules
+    from ecglens.studies.mitdb import RHYTHM_RULE_GRID, score_rhythm_rules
 
     rng = np.random.default_rng(0)
     n = 400
