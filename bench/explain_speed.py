@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ecglens.explain.beats import explain_beats
+from ecglens.explain.explainers import explainers_for
 from ecglens.explain.recommended import recommended_method
 from ecglens.io import read_record
 from ecglens.models.registry import load_model
@@ -48,7 +49,7 @@ def main() -> None:
         classify_s = time.perf_counter() - t0
         beats = np.arange(len(pred.sample))
         default = recommended_method(loaded)
-        methods = args.method or list(task.methods)
+        methods = args.method or list(explainers_for(task.family))
         times = {}
         for method in ["grad-cam", *[m for m in methods if m != "grad-cam"]]:
             best = np.inf

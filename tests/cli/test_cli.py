@@ -341,9 +341,9 @@ def test_shipped_image_model_reproduces_its_row_and_explains_an_image(name, tmp_
     "method", ["grad-cam", "saliency", "smoothgrad", "integrated-gradients", "occlusion", "shapley"]
 )
 def test_explain_takes_every_beat_explainer(method, demo_record, tmp_path):
-    from ecglens.predict.tasks import BEAT_METHODS
+    from ecglens.explain.explainers import explainers_for
 
-    assert method in BEAT_METHODS
+    assert method in explainers_for("beats")
     out = tmp_path / f"{method}.png"
     result = run_cli("explain", str(demo_record), "--beat", "3", "--method", method,
                      "--out", str(out))
@@ -355,13 +355,16 @@ def test_explain_takes_every_beat_explainer(method, demo_record, tmp_path):
 def test_explain_takes_every_record_and_image_explainer(tmp_path):
     from conftest import data_root
 
-    from ecglens.predict.tasks import IMAGE_METHODS, RECORD_METHODS
+    from ecglens.explain.explainers import explainers_for
 
     root = data_root()
     if root is None:
         pytest.skip("ECGLENS_DATA is not set: PTB-XL and the printouts unavailable")
-    cases = [(root / "ptb-xl/records100/00000/00162_lr", "ecglens-ptbxl-binary", RECORD_METHODS),
-             (root / "ecg-images/mi/MI(1).jpg", "ecglens-images-cnn", IMAGE_METHODS)]
+    cases = [
+        (root / "ptb-xl/records100/00000/00162_lr", "ecglens-ptbxl-binary",
+         explainers_for("12-lead")),
+        (root / "ecg-images/mi/MI(1).jpg", "ecglens-images-cnn", explainers_for("image")),
+    ]
     for path, model, methods in cases:
         for method in methods:
             out = tmp_path / f"{model}-{method}.png"

@@ -30,6 +30,7 @@ from ecglens.cli.options import (
     expand_records,
     run_each,
 )
+from ecglens.explain.explainers import methods_help
 from ecglens.progress import console
 
 
@@ -157,11 +158,7 @@ def explain_command(
     method: Annotated[
         str | None,
         typer.Option(
-            help="Explainer: grad-cam, saliency, smoothgrad, integrated-gradients, "
-            "occlusion, shapley; 12-lead models also cam (the network's own class activation "
-            "map) and both (CAM above Grad-CAM). Default: the model's recommended explainer "
-            "(`ecglens benchmark explanations`; see its card). Per-lead maps on 12-lead "
-            "records: saliency, smoothgrad, integrated-gradients, occlusion, shapley."
+            help=methods_help()
         ),
     ] = None,
     lead: LeadOpt = None,
@@ -172,6 +169,7 @@ def explain_command(
     """Draw beats with their relevance for the predicted class (PNG); for 12-lead models, the
     record on ECG paper with its CAM / Grad-CAM."""
     from ecglens.errors import EcgLensError
+    from ecglens.explain.explainers import figure_methods
     from ecglens.explain.recommended import recommended_method
     from ecglens.io.formats import record_name
     from ecglens.models.registry import load_model
@@ -183,7 +181,7 @@ def explain_command(
     loaded = load_model(model, dev)
     task = task_of(loaded)
     method = method or recommended_method(loaded)
-    allowed = (*task.methods, "both") if task.family == "12-lead" else task.methods
+    allowed = figure_methods(task.family)
     if method not in allowed:
         raise EcgLensError(
             f"--method {method!r} does not apply to {task.description}; choose "

@@ -45,6 +45,7 @@ from ecglens.errors import EcgLensError
 from ecglens.evaluate import explanations as ev
 from ecglens.explain.attribute import METHODS, attribute
 from ecglens.explain.display import for_display
+from ecglens.explain.explainers import explainers_for
 from ecglens.explain.recommended import EXPLAINERS_FILE
 from ecglens.explain.twelve_lead import SignedBinary
 from ecglens.models.registry import WEIGHTS_DIR, LoadedModel, create_model, list_pretrained
@@ -387,7 +388,8 @@ def benchmark_model(
     torch.manual_seed(cfg.seed)
     loaded = _load_model(name)
     task = task_of(loaded)
-    methods = [m for m in (cfg.methods or task.methods) if m in task.methods]
+    offered = explainers_for(task.family)
+    methods = [m for m in (cfg.methods or offered) if m in offered]
     ex = load_examples(loaded, data, cfg.beats, cfg.seed)
     console.print(f"{name}: {ex.description}; explainers {', '.join(methods)}")
     x = ex.inputs[0].numpy()
@@ -504,7 +506,7 @@ def benchmark_model(
             f"{full['value']:.2f} [{full['ci'][0]:.2f}, {full['ci'][1]:.2f}], deletion "
             f"{row['deletion_auc']:.3f} vs random {row['deletion_auc_random']:.3f}"
         )
-    recommend(rows, task.methods)
+    recommend(rows, explainers_for(task.family))
     return rows, curves_out
 
 
@@ -711,7 +713,7 @@ def run_explanations_benchmark(
         best = next((r["explainer"] for r in model_rows if r["recommended"]), None)
         results[name] = {
             "recommended": best,
-            "default": best or task_of(_load_model(name)).default_method,
+            "default": best or explainers_for(task_of(_load_model(name)).family)[0],
             "why": why(model_rows),
             "baseline": cfg.baselines[0],
             "curves": {
