@@ -2,6 +2,7 @@
 
 from ecglens.explain import recommended
 from ecglens.explain.explainers import explainers_for
+from ecglens.models import measured
 from ecglens.models.registry import load_model
 from ecglens.predict.tasks import task_of
 
@@ -9,7 +10,7 @@ from ecglens.predict.tasks import task_of
 def test_recommendation_applies_when_the_task_offers_it(monkeypatch):
     loaded = load_model("kachuee-mitdb-inter")
     table = {"kachuee-mitdb-inter": {"recommended": "saliency", "why": "w", "curves": {}}}
-    monkeypatch.setattr(recommended, "_table", lambda: table)
+    monkeypatch.setattr(measured, "_table", lambda: table)
     assert recommended.recommended_method(loaded) == "saliency"
     assert recommended.explainer_summary("kachuee-mitdb-inter")["why"] == "w"
     table["kachuee-mitdb-inter"]["recommended"] = "cam"  # not a beat-model explainer
@@ -25,6 +26,6 @@ def test_unknown_models_have_no_summary():
 def test_shipped_table_names_only_known_explainers():
     from ecglens.explain.attribute import METHODS
 
-    for entry in recommended._table().values():
+    for entry in measured._table().values():
         assert entry["recommended"] in (None, *METHODS)
         assert {"fraction", "deletion", "insertion"} <= set(next(iter(entry["curves"].values())))

@@ -12,6 +12,7 @@ import torch
 
 from ecglens.errors import EcgLensError
 from ecglens.evaluate.mi import evaluate_mi
+from ecglens.explain import grad_cam
 from ecglens.io import read_record
 from ecglens.models import create_model, load_model, save_pretrained
 from ecglens.predict import classify, task_of
@@ -44,7 +45,9 @@ def trained(tmp_path_factory, fake_ptbxl, mitbih_like):
     run = MiRunConfig.from_options(
         init=str(mitbih_like), freeze=True, epochs=2, batch_size=32, device="cpu"
     )
-    config = train_mi(root, base / "run", run, progress=False, cache_dir=None)
+    config = train_mi(
+        root, base / "run", run, progress=False, cache_dir=None, explain_fn=grad_cam
+    )
     return root, base / "run", config
 
 

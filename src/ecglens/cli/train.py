@@ -378,8 +378,10 @@ def _train_mi(lead, init, freeze, encoder_lr_scale, train_fraction, arch, kwargs
         seed=seed,
         device=device,
     )
+    from ecglens.explain import grad_cam
+
     config = train_mi(data_dir(data, "ptbxl"), out, run, name=name, progress=progress,
-                      resume=resume)
+                      resume=resume, explain_fn=grad_cam)
     print_ptbxl_metrics({"model": name or out.name, "task": "mi", **config["metrics"]})
     console.print(f"wrote {out / 'model.safetensors'} (+ .json, .md)")
 

@@ -16,36 +16,10 @@ curves of :func:`explainer_summary`.
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
-from importlib import resources
-from typing import Any
-
 from ecglens.explain.explainers import EXPLAINERS, explainers_for
+from ecglens.models.measured import explainer_summary
 from ecglens.models.registry import LoadedModel
 from ecglens.predict.tasks import Task, task_of
-
-EXPLAINERS_FILE = "explainers.json"
-
-
-@lru_cache(maxsize=1)
-def _table() -> dict[str, Any]:
-    try:
-        text = resources.files("ecglens.models").joinpath("weights", EXPLAINERS_FILE).read_text()
-    except (FileNotFoundError, OSError):
-        return {}
-    try:
-        table = json.loads(text)
-    except json.JSONDecodeError:
-        return {}
-    return table if isinstance(table, dict) else {}
-
-
-def explainer_summary(model_name: str) -> dict[str, Any] | None:
-    """The benchmark's entry for a shipped model: ``{"recommended", "why", "curves"}``, or None
-    when the model was not benchmarked."""
-    entry = _table().get(model_name)
-    return dict(entry) if isinstance(entry, dict) else None
 
 
 def measured_method(model_name: str) -> str | None:

@@ -22,6 +22,7 @@ import numpy as np
 from ecglens._atomic import atomic_write_json, atomic_write_text
 from ecglens.data.ptbxl_mi import load_mi_beats
 from ecglens.errors import EcgLensError
+from ecglens.explain import grad_cam
 from ecglens.progress import console
 from ecglens.train.mi import MiRunConfig, train_mi
 
@@ -173,7 +174,9 @@ def run_mi_benchmark(
         if config is None:
             console.print(f"[{i}/{len(cells)}] training {cell_name(mode, fraction, seed)}")
             start = time.perf_counter()
-            config = train_mi(data_root, run_dir, run, progress=False, data=data)
+            config = train_mi(
+                data_root, run_dir, run, progress=False, data=data, explain_fn=grad_cam
+            )
             seconds = round(time.perf_counter() - start, 1)
         rows.append(_row(mode, fraction, seed, config, seconds))
     result = {

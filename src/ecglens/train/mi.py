@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import shlex
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,12 +211,16 @@ def _counts(part: MiBeats) -> dict[str, int]:
 
 
 def relevance_profiles(
-    module: torch.nn.Module, beats: MiBeats, probability: np.ndarray, threshold: float
+    module: torch.nn.Module,
+    beats: MiBeats,
+    probability: np.ndarray,
+    threshold: float,
+    explain_fn: Callable[[torch.nn.Module, torch.Tensor, int], np.ndarray],
 ) -> dict[str, dict[str, list[float]]]:
     """Per class: the mean beat and the mean Grad-CAM relevance (display form) over the
     correctly classified test beats (a beat is called MI when its P(MI) reaches the record
-    threshold), for the report."""
-    from ecglens.explain import grad_cam
+    threshold), for the report. ``explain_fn(module, x, target)``: the explainer
+    (``ecglens.explain.grad_cam``; given by the caller, as training sits below explain)."""
 
     out = {}
     called = probability >= threshold
@@ -224,7 +229,7 @@ def relevance_profiles(
         if len(idx) == 0:
             continue
         x = beats.beats.x[idx]
-        maps = grad_cam(module, torch.as_tensor(x), int(label))
+        maps = explain_fn(module, torch.as_tensor(x), int(label))
         out[name] = {
             "n_beats": int(len(idx)),
             "mean_beat": [round(float(v), 5) for v in x.mean(0)],
@@ -242,8 +247,11 @@ def train_mi(
     cache_dir: str | Path | None = "runs/cache",
     resume: bool = False,
     data: MiBeats | None = None,
+    *,
+    explain_fn: Callable[[torch.nn.Module, torch.Tensor, int], np.ndarray],
 ) -> dict[str, Any]:
     """Train, select on fold 9, score fold 10 once; write the model (+ card) into ``out_dir``.
+    ``explain_fn``: the explainer of the card's mean relevance profiles (Grad-CAM).
     ``data``: the beats of every fold when already loaded (benchmarks). Returns the config."""
     out_dir = Path(out_dir)
     atomic_write_json(out_dir / "run_config.json", asdict(run))
@@ -316,7 +324,7 @@ def train_mi(
         },
         "val_metrics": val_metrics,
         "metrics": metrics,
-        "relevance": relevance_profiles(model, parts["test"], p_test, threshold),
+        "relevance": relevance_profiles(model, parts["test"], p_test, threshold, explain_fn),
         "environment": environment(),
         "command": reproduce_command(run, out_dir, name),
     }

@@ -614,7 +614,7 @@ def refresh_card_metrics(
     config["metrics_at_training"] = config.get("metrics")
     config["metrics"] = {k: metrics[k] for k in keep if k in metrics}
     config["metrics_note"] = note
-    from ecglens.explain.recommended import explainer_summary
+    from ecglens.models.measured import explainer_summary
 
     card = mitdb_card(loaded.name, config, split_info(config))
     explainer = explainer_summary(loaded.name)
