@@ -3,7 +3,7 @@ evaluations, then a section per record (or the record's one-line error)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -46,13 +46,16 @@ def build_report(
     out: str | Path,
     kind: ReportKind,
     device: str | torch.device = "cpu",
+    record_section: Callable[[Any, LoadedModel, Any], ReportSection] | None = None,
     metrics: Sequence[dict[str, Any]] = (),
     progress: bool = True,
     command: str = "",
     errors: list[str] | None = None,
 ) -> Path:
     """Write one self-contained HTML report of ``predictions`` (the task's prediction objects,
-    or :class:`Failed`) made with ``loaded``; ``metrics``: evaluations shown after the model.
+    or :class:`Failed`) made with ``loaded``: the model's sections from ``kind``, then
+    ``metrics`` (evaluations), then one section per prediction from ``record_section``
+    (default: ``kind.record_section``).
 
     A record whose section fails with an :class:`EcgLensError` gets a section holding its
     one-line error, appended to ``errors``; without ``errors`` the error is raised."""
@@ -65,7 +68,7 @@ def build_report(
         try:
             if isinstance(item, Failed):
                 raise EcgLensError(item.error)
-            sections.append(kind.record_section(item, loaded, device))
+            sections.append((record_section or kind.record_section)(item, loaded, device))
         except EcgLensError as exc:
             if errors is None:
                 raise

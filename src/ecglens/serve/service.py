@@ -37,7 +37,7 @@ from ecglens.serve.pool import Pool, checkpoint
 from ecglens.serve.results import KeptResults, Result
 from ecglens.serve.staging import ACCEPTED, Staged, stage
 from ecglens.serve.uploads import save_uploads
-from ecglens.tasks import view_of
+from ecglens.tasks import view_of, view_of_model
 
 log = logging.getLogger("ecglens.serve")
 
@@ -216,16 +216,14 @@ class Service:
 
     def report_job(self, cancel: threading.Event, result: Result) -> str:
         """The self-contained HTML report of a kept ``result``."""
-        kind = view_of(result.prediction).report
-        if kind is None:
-            raise ClientError(
-                422, f"no HTML report of {result.task.description} from the server; use "
-                "`ecglens report`"
-            )
+        view = view_of(result.prediction)
+        if view.report is None:
+            raise ClientError(422, f"no HTML report of {view.name} from the server")
         with self.replica(result.model) as loaded, FIGURES:
+            kind = view_of_model(loaded).report
             sections = [
                 kind.model_section(loaded),
-                kind.record_section(result.prediction, loaded, self.device),
+                view.report.record_section(result.prediction, loaded, self.device),
             ]
             metadata = {
                 **kind.report_metadata(loaded),

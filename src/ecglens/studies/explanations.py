@@ -46,8 +46,8 @@ from ecglens.evaluate import explanations as ev
 from ecglens.explain.attribute import METHODS, attribute
 from ecglens.explain.display import for_display
 from ecglens.explain.explainers import explainers_for
-from ecglens.explain.recommended import EXPLAINERS_FILE
 from ecglens.explain.twelve_lead import SignedBinary
+from ecglens.models.measured import EXPLAINERS_FILE
 from ecglens.models.registry import WEIGHTS_DIR, LoadedModel, create_model, list_pretrained
 from ecglens.models.registry import load_model as _load_model
 from ecglens.predict.tasks import task_of

@@ -30,6 +30,7 @@ from ecglens.predict.mi import MI_TASK, MiPrediction
 from ecglens.predict.run import LongRecordPrediction, Prediction, run
 from ecglens.predict.tasks import task_of
 from ecglens.predict.twelve_lead import TWELVE_LEAD_TASKS, Prediction12
+from ecglens.report import beat_rows as beat_rows_report
 from ecglens.report import beats as beat_report
 from ecglens.report import console as tables
 from ecglens.report import images as image_report
@@ -84,8 +85,8 @@ VIEWS: tuple[TaskView, ...] = (
         web.explain_page_web,
     ),
     TaskView(
-        "rows of a CSV of beats", BeatRowPredictions, (), tables.print_beat_rows, None, None,
-        rows.record_row, None,
+        "rows of a CSV of beats", BeatRowPredictions, (), tables.print_beat_rows, None,
+        beat_rows_report, rows.record_row, None,
     ),
     TaskView(
         "long recordings", LongRecordPrediction, (), tables.print_long_record, None, None,
@@ -136,22 +137,28 @@ def report(
     is None)."""
     from ecglens.progress import track
 
-    kind = view_of_model(loaded).report
     predictions: list[Any] = []
     for source in track(list(sources), "Report: classifying", enabled=progress):
-        name = Path(source).name
         try:
-            result = run(
+            prediction = run(
                 source, loaded, device=device, fs=fs, lead=lead, long_record_s=float("inf")
-            ).result
-            if view_of(result).report is not kind:
-                raise EcgLensError(f"{view_of(result).name} have no HTML report", source)
-            predictions.append(result)
+            )
+            predictions.append(prediction.result)
         except EcgLensError as exc:
             if errors is None:
                 raise
-            predictions.append(Failed(name, str(exc)))
+            predictions.append(Failed(Path(source).name, str(exc)))
     return build_report(
-        predictions, loaded, out, kind, device=device, metrics=metrics, progress=progress,
-        command=command, errors=errors,
+        predictions, loaded, out, view_of_model(loaded).report, device=device,
+        record_section=_record_section, metrics=metrics, progress=progress, command=command,
+        errors=errors,
     )  # fmt: skip
+
+
+def _record_section(prediction: Any, loaded: LoadedModel, device: Any) -> Any:
+    """The report section of one prediction, by its own view (a CSV of beats classified by a
+    beat model gets the CSV section, not a record's)."""
+    view = view_of(prediction)
+    if view.report is None:
+        raise EcgLensError(f"no HTML report of {view.name}")
+    return view.report.record_section(prediction, loaded, device)
