@@ -463,7 +463,7 @@ def run_batch(
     _check_out(out)
     entries = [inputs] if isinstance(inputs, str | Path) else list(inputs)
     paths = sorted(
-        {str(p.resolve()) for e in entries for p in find_records(e, config.fs is not None)}
+        {str(p.resolve()) for e in entries for p in find_records(e, samples=True)}
     )
     committed = read_committed(out)
     if committed.options is not None and committed.options != config.prediction_options():

@@ -28,6 +28,7 @@ from ecglens.io import Record, read_record
 from ecglens.io.formats import InputKind
 from ecglens.models.registry import LoadedModel, load_model
 from ecglens.predict import run
+from ecglens.predict.beat_rows import check_takes_kaggle_beats
 from ecglens.predict.tasks import Task, task_of
 from ecglens.report.html import render_report
 from ecglens.serve.demo import demo_records
@@ -102,9 +103,10 @@ class Service:
         finally:
             copies.put(loaded)
 
-    def pick_model(self, requested: str | None, record: Record | None, image: bool) -> str:
-        """``requested`` when loaded; else an image model for images, a 12-lead model for a
-        record with the 12 leads of at most a minute, else the first beat model."""
+    def pick_model(self, requested: str | None, record: Record | None, kind: InputKind) -> str:
+        """``requested`` when loaded; else an image model for images, a model taking Kaggle
+        beats for a CSV of beats, a 12-lead model for a record with the 12 leads of at most a
+        minute, else the first beat model."""
         if requested:
             if requested not in self.models:
                 raise ClientError(
@@ -113,7 +115,14 @@ class Service:
                 )
             return requested
         families = {name: task_of(m).family for name, m in self.models.items()}
-        if image:
+        if kind == InputKind.BEAT_CSV:
+            for name, loaded in self.models.items():
+                try:
+                    check_takes_kaggle_beats(loaded)
+                except EcgLensError:
+                    continue
+                return name
+        if kind == InputKind.IMAGE:
             for name, family in families.items():
                 if family not in RECORD_FAMILIES:
                     return name
@@ -150,10 +159,10 @@ class Service:
         :func:`ecglens.predict.run`)."""
         with staged.scrubbing():
             record = None
-            if staged.kind != InputKind.IMAGE:  # read first: its leads and length pick the model
-                record = self._read(staged, options.fs)
+            if staged.kind not in (InputKind.IMAGE, InputKind.BEAT_CSV):  # its leads and
+                record = self._read(staged, options.fs)  # length pick the model
                 record.name = staged.display
-            name = self.pick_model(options.model, record, image=record is None)
+            name = self.pick_model(options.model, record, staged.kind)
             checkpoint(cancel)
             task = task_of(self.models[name])
             given = {
@@ -163,7 +172,7 @@ class Service:
             }
             if not options.model:  # chosen by the server: leave out what does not apply
                 given = {k: v for k, v in given.items() if k in task.options}
-            source = staged.path if record is None or staged.kind == InputKind.BEAT_CSV else record
+            source = staged.path if record is None else record
             with self.replica(name) as loaded:
                 prediction = run(source, loaded, device=self.device, **given)
             warnings = [staged.scrub(w) for w in prediction.warnings]
@@ -240,7 +249,7 @@ def _result(
 ) -> Result:
     """The prediction with its /predict response: what ``ecglens predict --json`` writes, under
     the client's file name, with the reader's warnings."""
-    _relabel(prediction, staged.label)
+    _relabel(prediction, staged)
     out = {**prediction.to_dict(), "warnings": warnings}
     if "path" in out:
         out["path"] = staged.label
@@ -256,8 +265,14 @@ def _has_leads(record: Record, loaded: LoadedModel) -> bool:
     return True
 
 
-def _relabel(prediction: Any, label: str) -> None:
-    """Replace the server's temporary path in a prediction by the client's file name."""
+def _relabel(prediction: Any, staged: Staged) -> None:
+    """Replace the server's temporary path (and a record named after it: images, CSVs of
+    beats) in a prediction by the client's file name."""
+    server_names = {str(staged.path), staged.path.name}
     for obj in (prediction, getattr(prediction, "beats", None)):
-        if obj is not None and dataclasses.is_dataclass(obj) and hasattr(obj, "path"):
-            obj.path = label
+        if obj is None or not dataclasses.is_dataclass(obj):
+            continue
+        if hasattr(obj, "path"):
+            obj.path = staged.label
+        if getattr(obj, "record", None) in server_names:
+            obj.record = staged.label
