@@ -1,7 +1,9 @@
 """A small timm-style registry.
 
-Architectures register a factory under a name (``@register_model("kachuee")``).
-Trained weights live in ``ecglens/models/weights/<name>.safetensors`` beside
+Architectures register a factory under a name (``@register_model("kachuee")``) in any
+module of the :mod:`ecglens.models` package: the registry imports every module of the
+package once, the first time a model is created or loaded, so a new architecture needs no
+list to be added to. Trained weights live in ``ecglens/models/weights/<name>.safetensors`` beside
 ``<name>.json`` (architecture name, its keyword arguments, and everything the
 pipeline needs to feed it: task, classes, input representation, preprocessing
 statistics, metrics; read into a :class:`~ecglens.models.config.ModelConfig`) and
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,14 +29,9 @@ from ecglens.models.config import ModelConfig
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 _REGISTRY: dict[str, Callable[..., torch.nn.Module]] = {}
-# Modules whose import registers architectures; imported lazily by the registry.
-_ARCHITECTURE_MODULES = (
-    "ecglens.models.kachuee",
-    "ecglens.models.cnn_lstm",
-    "ecglens.models.cam",
-    "ecglens.models.ensemble",
-    "ecglens.models.images",
-)
+# Modules of the package that register nothing (the rest are imported to find architectures).
+_NOT_ARCHITECTURES = frozenset({"registry", "config"})
+_discovered = False
 
 
 def register_model(name: str) -> Callable:
@@ -47,12 +45,16 @@ def register_model(name: str) -> Callable:
 
 
 def _import_architectures() -> None:
-    for module in _ARCHITECTURE_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+    """Import every module of :mod:`ecglens.models` once, so its ``@register_model``
+    decorators run (lazily: the CLI's start-up does not pay for torch modules)."""
+    global _discovered
+    if _discovered:
+        return
+    package = importlib.import_module(__package__ or "ecglens.models")
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name not in _NOT_ARCHITECTURES:
+            importlib.import_module(f"{package.__name__}.{module.name}")
+    _discovered = True
 
 
 def list_models() -> list[str]:
