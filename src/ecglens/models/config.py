@@ -70,7 +70,7 @@ class ModelConfig(Mapping):
     threshold_description: str | None = None
     complexity: dict[str, Any] | None = None
     # MI model (task "ptbxl-mi")
-    lead: str | None = None
+    lead: str | None = "II"  # the lead its beats are cut from (None: the record's default)
     aggregate: str = "mean"  # how beat probabilities make a record's
     relevance: dict[str, Any] | None = None
     # image models (task "images")
@@ -232,7 +232,8 @@ def _matches(value: Any, tp: Any) -> bool:
         return isinstance(value, dict)
     if origin is list or tp is list:
         (item,) = get_args(tp) or (Any,)
-        return isinstance(value, list) and all(_matches(v, item) for v in value)
+        # a tuple is written as a JSON list (training code may hand one in)
+        return isinstance(value, list | tuple) and all(_matches(v, item) for v in value)
     if origin is dict or tp is dict:
         args = get_args(tp)
         item = args[1] if args else Any

@@ -553,6 +553,7 @@ def rhythm_rule_review(
     training-time figures no longer describe them)."""
     from ecglens.evaluate.calibration import expected_calibration_error
     from ecglens.evaluate.uncertainty import review_summary
+    from ecglens.models.config import ModelConfig
     from ecglens.pipeline import beat_probabilities
     from ecglens.predict.rhythm import with_model_rhythm_rule
 
@@ -563,7 +564,8 @@ def rhythm_rule_review(
         int(config.get("mc_samples", 0)),
         device,
     )
-    probs, _ = with_model_rhythm_rule(probs, test.rr, config["classes"], config, test.record)
+    rule_config = ModelConfig.from_dict(config)
+    probs, _ = with_model_rhythm_rule(probs, test.rr, config["classes"], rule_config, test.record)
     review = review_summary(uncertainty, probs.argmax(1) == test.y)
     return {
         "review": [{k: _plain(v) for k, v in row.items()} for row in review],
