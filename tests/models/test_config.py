@@ -51,6 +51,7 @@ def test_unknown_keys_are_kept_in_order():
     config = ModelConfig.from_dict(d, "tiny")
     assert config.extra == {"future_key": {"a": 1}} and config["future_key"] == {"a": 1}
     assert list(config.to_dict()) == list(d) and config.to_dict() == d
+    assert config == d and config == ModelConfig.from_dict(dict(d), "again")
 
 
 def test_replace_keeps_the_layout_and_appends_new_keys():

@@ -34,7 +34,7 @@ _REQUIRED = ("architecture", "classes")
 _BLOCKS: dict[str, type] = {"beats": BeatConfig, "input": ImageInputConfig}
 
 
-@dataclass(frozen=True, eq=True)
+@dataclass(frozen=True, eq=False)
 class ModelConfig(Mapping):
     """Everything a shipped model needs beyond its weights; see the module docstring."""
 
@@ -78,7 +78,7 @@ class ModelConfig(Mapping):
     cross_validation: dict[str, Any] | None = None
     folds: list[Any] | None = None
     train_minutes: float | None = None
-    parameters: dict[str, Any] | None = None
+    parameters: int | dict[str, Any] | None = None  # a fold's count, or a committee's
     cv_metrics_float32: dict[str, Any] | None = None
     # provenance: how the model was trained and scored
     split: str | dict[str, Any] | None = None
@@ -177,6 +177,14 @@ class ModelConfig(Mapping):
 
     def __contains__(self, key: object) -> bool:
         return key in self.keys()
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to a config or a plain mapping with the same JSON form."""
+        if isinstance(other, ModelConfig):
+            return self.to_dict() == other.to_dict()
+        if isinstance(other, Mapping):
+            return self.to_dict() == dict(other)
+        return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]  # holds dicts
 
