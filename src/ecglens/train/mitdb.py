@@ -786,7 +786,7 @@ def refresh_card_metrics(
 
     weights = Path(weights).with_suffix(".safetensors")
     loaded = load_model(weights)
-    config = dict(loaded.config)
+    config = loaded.config.to_dict()
     metrics = evaluate_mitdb(loaded, data_dir, config["split"], progress=progress)
     keep = (
         "n",
