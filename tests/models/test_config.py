@@ -1,4 +1,5 @@
 import json
+from dataclasses import asdict
 
 import pytest
 
@@ -57,6 +58,14 @@ def test_unknown_keys_are_kept_in_order():
 def test_replace_keeps_the_layout_and_appends_new_keys():
     config = ModelConfig.from_dict(MINIMAL, "tiny").replace(task="images", mc_samples=5)
     assert config.task == "images" and list(config.to_dict()) == [*MINIMAL, "mc_samples"]
+    beats = config.replace(beats={"representation": "window", "context": 3})
+    assert beats.beats == BeatConfig(representation="window", context=3)
+    assert beats["beats"] == {"representation": "window", "context": 3}
+    assert config.replace(beats=BeatConfig())["beats"] == asdict(BeatConfig())
+    with pytest.raises(EcgLensError, match="config key 'mc_samples' must be an integer"):
+        config.replace(mc_samples="5")
+    with pytest.raises(EcgLensError, match="config key 'temperature' must be a number"):
+        ModelConfig(architecture="kachuee", classes=["N"], temperature="1")
 
 
 @pytest.mark.parametrize(

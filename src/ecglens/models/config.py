@@ -20,6 +20,7 @@ the JSON values (``cfg["beats"]`` is a dict), and only keys present in the JSON 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -105,6 +106,21 @@ class ModelConfig(Mapping):
     # the JSON's key order (top level and blocks), so to_dict gives back the same JSON
     layout: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        """Check the fields' types (from_dict has checked a JSON's already, naming the model)."""
+        if self.layout:
+            return
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in _BLOCKS:
+                if value is not None and not isinstance(value, _BLOCKS[f.name]):
+                    kind = _BLOCKS[f.name].__name__
+                    raise EcgLensError(
+                        f"config key {f.name!r} must be a {kind}, not {_kind(value)}"
+                    )
+            elif f.name not in ("extra", "layout"):
+                _check(value, _field_types()[f.name], f"config key {f.name!r}")
+
     # ---- reading a dict ----
 
     @classmethod
@@ -137,10 +153,25 @@ class ModelConfig(Mapping):
         return {key: self[key] for key in self.keys()}
 
     def replace(self, **changes: Any) -> ModelConfig:
-        """A copy with ``changes`` (field names); new keys go last in :meth:`to_dict`."""
+        """A copy with ``changes`` (fields; a block as its class or as a dict), checked; new
+        keys go last in :meth:`to_dict`."""
+        if not self.layout:
+            return dataclasses.replace(self, **changes)
+        hints = _field_types()
         layout = dict(self.layout)
-        if layout:
-            layout[""] = layout[""] + tuple(k for k in changes if k not in layout[""])
+        layout[""] = layout[""] + tuple(k for k in changes if k not in layout[""])
+        for key, value in changes.items():
+            if key not in hints or key in ("extra", "layout"):
+                raise EcgLensError(f"config has no field {key!r}")
+            layout.pop(key, None)
+            if key in _BLOCKS and isinstance(value, dict):
+                layout[key] = tuple(value)
+                changes[key] = _block(_BLOCKS[key], value, "config", key)
+            elif key in _BLOCKS:
+                if value is not None and not isinstance(value, _BLOCKS[key]):
+                    raise EcgLensError(f"config key {key!r} must be an object, not {_kind(value)}")
+            else:
+                _check(value, hints[key], f"config key {key!r}")
         return dataclasses.replace(self, **changes, layout=layout)
 
     # ---- read-only mapping view (the JSON values), for code that reads keys ----
@@ -189,6 +220,7 @@ class ModelConfig(Mapping):
     __hash__ = None  # type: ignore[assignment]  # holds dicts
 
 
+@functools.cache
 def _field_types() -> dict[str, Any]:
     return get_type_hints(ModelConfig)
 
