@@ -40,7 +40,7 @@ def test_evaluate_beats_reports_per_record_and_without_a_record():
         np.array(["232"] * 4 + ["100"] * 4, dtype=object),
         np.arange(n),
     )
-    config = {"inputs": ["x"], "classes": CLASSES}
+    config = {"architecture": "kachuee", "inputs": ["x"], "classes": CLASSES}
     m = evaluate_beats(_Fixed(), beats, config)
     assert set(m["per_record"]) == {"100", "232"}
     assert m["per_record"]["100"]["S"] == {"support": 3, "predicted": 4, "Se": 1.0, "+P": 0.75}

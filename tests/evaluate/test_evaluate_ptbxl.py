@@ -135,7 +135,8 @@ def test_evaluate_rejects_other_tasks(trained):
     loaded = load_model(run_dir / "model.safetensors")
     with pytest.raises(EcgLensError, match="binary"):
         evaluate_ptbxl(loaded, root, task="superclass", progress=False, cache_dir=None)
-    beat_model = LoadedModel("beats", torch.nn.Identity(), {"task": "beats", "classes": ["N"]})
+    config = {"architecture": "kachuee", "task": "beats", "classes": ["N"]}
+    beat_model = LoadedModel("beats", torch.nn.Identity(), config)
     with pytest.raises(EcgLensError, match="not a PTB-XL model"):
         evaluate_ptbxl(beat_model, root, progress=False, cache_dir=None)
 

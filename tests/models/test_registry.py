@@ -46,3 +46,38 @@ def test_shipped_models_load(name):
     assert loaded.config["split"] in ("inter-patient", "intra-patient")
     assert "ecglens train mitdb" in loaded.card
     assert loaded.module(torch.zeros(1, 187)).shape == (1, 5)
+
+
+def test_architectures_are_found_without_a_hand_list():
+    """Every module of ecglens.models that registers an architecture is found by importing
+    the package's modules (the registry keeps no list of them)."""
+    import pkgutil
+    import re
+    from pathlib import Path
+
+    import ecglens.models
+    from ecglens.models import registry
+
+    assert not hasattr(registry, "_ARCHITECTURE_MODULES")
+    declared = set()
+    for module in pkgutil.iter_modules(ecglens.models.__path__):
+        text = (Path(ecglens.models.__path__[0]) / f"{module.name}.py").read_text()
+        declared |= set(re.findall(r'@register_model\("([^"]+)"\)', text))
+    assert {"kachuee", "cnn-lstm", "cam-cnn", "ensemble", "image-cnn"} <= declared
+    assert set(list_models()) == declared
+
+
+def test_cli_help_imports_no_architecture():
+    """Discovery happens when a model is created or loaded, not when the CLI starts."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from ecglens.cli.main import main\n"
+        "sys.argv = ['ecglens', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('IMPORTED', sorted(m for m in sys.modules if m.startswith('ecglens.models')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "IMPORTED []" in out.stdout

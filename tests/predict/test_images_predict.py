@@ -53,7 +53,7 @@ def test_bad_files_and_wrong_models(tmp_path, committee, printout_image):
     bad.write_bytes(b"\xff\xd8\xff\xe0 not really")
     with pytest.raises(EcgLensError, match="broken.jpg"):
         classify_image(bad, committee)
-    committee.config["task"] = "beats"
+    committee.config = committee.config.replace(task="beats")
     with pytest.raises(EcgLensError, match="not an image model"):
         classify_image(printout_image(tmp_path / "a.png"), committee)
 

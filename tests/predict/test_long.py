@@ -70,7 +70,8 @@ def tiny_model(normalize: str = "median-beat") -> LoadedModel:
     ).eval()
     beats = {"representation": "window", "window_fs": 180.0, "before_s": 0.25,
              "after_s": 0.45, "context": 1, "normalize": normalize}  # fmt: skip
-    config = {"task": "beats", "classes": CLASSES, "inputs": ["x", "rr_rhythm"], "beats": beats}
+    config = {"architecture": "kachuee", "task": "beats", "classes": CLASSES,
+              "inputs": ["x", "rr_rhythm"], "beats": beats}  # fmt: skip
     return LoadedModel(name="tiny", module=module, config=config)
 
 
@@ -229,7 +230,8 @@ def test_checks_fail_before_the_first_window(tmp_path, two_hours):
         classify_long(path, tiny_model(), fs=FS, window_s=10.0)
     with pytest.raises(EcgLensError, match="review-threshold"):
         classify_long(path, tiny_model(), fs=FS, review_threshold=2.0)
-    twelve = LoadedModel(name="x12", module=torch.nn.Identity(), config={"task": "ptbxl-binary"})
+    config = {"architecture": "cam-cnn", "task": "ptbxl-binary", "classes": ["normal", "abnormal"]}
+    twelve = LoadedModel(name="x12", module=torch.nn.Identity(), config=config)
     with pytest.raises(EcgLensError, match="x12.*not run on long records"):
         classify_long(path, twelve, fs=FS)
 

@@ -4,6 +4,7 @@ import pytest
 from ecglens.errors import EcgLensError
 from ecglens.inputs.beats import N_CONTEXT_FEATURES, N_RR_COLUMNS
 from ecglens.inputs.rhythm import CONTEXT_FEATURE_NAMES
+from ecglens.models.config import ModelConfig
 from ecglens.predict.rhythm import (
     RhythmRule,
     apply_rhythm_rule,
@@ -54,9 +55,10 @@ def test_rule_refuses_rr_without_record_features_and_bad_settings():
 
 
 def test_model_config_carries_the_rule():
-    assert model_rhythm_rule({}) is None
+    config = ModelConfig(architecture="kachuee", classes=list("NSVFQ"))
+    assert model_rhythm_rule(config) is None
     rule = RhythmRule(0.6, 0.2, 0.5)
-    assert model_rhythm_rule({"rhythm_rule": {"settings": rule.to_dict()}}) == rule
+    assert model_rhythm_rule(config.replace(rhythm_rule={"settings": rule.to_dict()})) == rule
     assert "0.6" in rule.describe() and "P-wave" in rule.describe()
     assert "P-wave" not in RhythmRule(p_corr_below=1.0).describe()
 

@@ -166,7 +166,8 @@ def test_explanations_cam_and_grad_cam():
 
 
 def test_non_12_lead_models_are_refused():
-    beat_model = LoadedModel("beats", torch.nn.Identity(), {"task": "beats", "classes": ["N"]})
+    config = {"architecture": "kachuee", "task": "beats", "classes": ["N"]}
+    beat_model = LoadedModel("beats", torch.nn.Identity(), config)
     with pytest.raises(EcgLensError, match="12-lead"):
         classify_12lead(_record(), beat_model)
 

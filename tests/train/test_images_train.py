@@ -179,7 +179,7 @@ def test_evaluate_needs_the_training_folder(image_root, tmp_path):
     empty.mkdir()
     with pytest.raises(EcgLensError, match="are not in this folder"):
         evaluate_images(loaded, empty, progress=False)
-    loaded.config.pop("cross_validation")
+    loaded.config = loaded.config.replace(cross_validation=None)
     with pytest.raises(EcgLensError, match="records no cross-validation"):
         evaluate_images(loaded, image_root, progress=False)
 

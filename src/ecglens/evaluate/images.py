@@ -83,7 +83,7 @@ def _members(loaded: LoadedModel, n_folds: int) -> list[torch.nn.Module]:
 def cv_files(loaded: LoadedModel, root: str | Path) -> list[dict[str, Any]]:
     """The files the model was cross-validated on, checked under ``root``: dicts with
     ``path``, ``relpath``, ``label`` (class index), ``group``, ``fold``."""
-    cv = loaded.config.get("cross_validation")
+    cv = loaded.config.cross_validation
     if not cv:
         raise EcgLensError(
             f"model {loaded.name} records no cross-validation: evaluate images scores the "
@@ -130,7 +130,7 @@ def out_of_fold(
     from ecglens.progress import track
 
     files = cv_files(loaded, root)
-    cv = loaded.config["cross_validation"]
+    cv = loaded.config.cross_validation
     members = _members(loaded, int(cv["n_folds"]))
     config = input_config(loaded)
     first: dict[int, dict[str, Any]] = {}
@@ -168,7 +168,7 @@ def evaluate_images(
     grouped cross-validation, recomputed from the shipped weights and the image folder
     ``root`` (see the module docstring)."""
     oof = out_of_fold(loaded, root, device, progress)
-    cv = loaded.config["cross_validation"]
+    cv = loaded.config.cross_validation
     metrics = score_images(
         oof["labels"], oof["probabilities"], oof["groups"], loaded.classes, n_boot, seed
     )

@@ -30,6 +30,7 @@ from ecglens.evaluate.metrics import classification_metrics
 from ecglens.evaluate.mitdb import SCORED_CLASSES
 from ecglens.evaluate.ptbxl import binary_scores, sigmoid
 from ecglens.io.beat_csv import check_unit_range, file_sha256
+from ecglens.models.config import ModelConfig
 from ecglens.models.registry import LoadedModel
 from ecglens.predict.beat_rows import check_takes_kaggle_beats
 from ecglens.predict.forward import predict_logits
@@ -169,10 +170,10 @@ def file_info(path: str | Path, rows: int) -> dict[str, Any]:
     return {"name": Path(path).name, "sha256": file_sha256(path), "rows": int(rows)}
 
 
-def _files_match(config: dict[str, Any], files: dict[str, dict[str, Any]]) -> bool | None:
+def _files_match(config: ModelConfig, files: dict[str, dict[str, Any]]) -> bool | None:
     """Whether ``files`` (role -> file_info) have the SHA-256 the model's config saved; None
     when the config saved none."""
-    saved = (config.get("data") or {}).get("files") or {}
+    saved = (config.data or {}).get("files") or {}
     if not all(role in saved for role in files):
         return None
     return all(saved[role]["sha256"] == info["sha256"] for role, info in files.items())
@@ -223,7 +224,7 @@ def _evaluate_mitbih(loaded, test_csv, normal_csv, abnormal_csv, device) -> dict
     files = {"test": file_info(test_csv, len(y))}
     config = loaded.config
     warning = [leak_warning("mitbih")]
-    trained_on = config.get("split")
+    trained_on = config.split
     if trained_on != "kaggle":
         warning.append(
             f"Model {loaded.name} was trained on the {trained_on} split of the MIT-BIH records, "
@@ -258,7 +259,7 @@ def _evaluate_ptb(loaded, test_csv, normal_csv, abnormal_csv, device) -> dict[st
                 f"{argument} is needed: model {loaded.name} is scored on the test rows of its "
                 "split of ptbdb_normal.csv and ptbdb_abnormal.csv"
             )
-    split = loaded.config.get("split")
+    split = loaded.config.split
     if not isinstance(split, dict) or not {"seed", "test_fraction"} <= set(split):
         raise EcgLensError(f"model {loaded.name}: its config saves no kaggle-ptb split")
     x, y = read_ptb_csvs(normal_csv, abnormal_csv)

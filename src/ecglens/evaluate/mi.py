@@ -87,17 +87,18 @@ def evaluate_mi(
     config = loaded.config
     if loaded.task != MI_TASK:
         raise EcgLensError(f"model {loaded.name} is not an MI model (task {loaded.task!r})")
-    folds = tuple(config.get("split", {}).get("test_folds", TEST_FOLDS))
+    split = config.split if isinstance(config.split, dict) else {}
+    folds = tuple(split.get("test_folds", TEST_FOLDS))
     data = load_mi_beats(
-        data_root, lead=config["lead"], folds=folds, progress=progress, cache_dir=cache_dir
+        data_root, lead=config.lead, folds=folds, progress=progress, cache_dir=cache_dir
     )
     p = beat_mi_probability(loaded.module, data.beats.x, device)
     metrics = score_mi(
         p,
         data.beats.y,
         data.beats.record,
-        float(config["threshold"]),
-        str(config.get("aggregate", "mean")),
+        float(config.threshold),
+        config.aggregate,
         n_boot,
         seed,
     )
@@ -105,6 +106,6 @@ def evaluate_mi(
         "model": loaded.name,
         "task": MI_TASK,
         "folds": list(folds),
-        "lead": config["lead"],
+        "lead": config.lead,
         **metrics,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ from ecglens.data.mitdb import BeatSet, load_mitdb_beats
 from ecglens.data.splits import make_split, split_records
 from ecglens.errors import EcgLensError
 from ecglens.evaluate.metrics import classification_metrics
-from ecglens.inputs.beats import BeatConfig, model_input_arrays
+from ecglens.inputs.beats import model_input_arrays
+from ecglens.models.config import ModelConfig
 from ecglens.models.registry import LoadedModel
 from ecglens.predict.forward import predict_logits
 from ecglens.predict.rhythm import with_model_rhythm_rule
@@ -28,19 +30,21 @@ SCORED_CLASSES = ("N", "S", "V", "F")  # Q (7 beats in DS2) is reported but not 
 
 
 def predicted_classes(
-    model: torch.nn.Module, beats: BeatSet, config: dict[str, Any], device="cpu"
+    model: torch.nn.Module, beats: BeatSet, config: ModelConfig | Mapping[str, Any], device="cpu"
 ) -> np.ndarray:
     """(n,) class index per beat: the logits' argmax after the config's rhythm rule
-    (``rhythm_rule``, :mod:`ecglens.predict.rhythm`), as at inference."""
-    logits = predict_logits(model, beat_model_inputs(beats, config["inputs"]), device=device)
-    logits, _ = with_model_rhythm_rule(logits, beats.rr, config["classes"], config, beats.record)
+    (``rhythm_rule``, :mod:`ecglens.predict.rhythm`), as at inference; ``config`` is the
+    model's config or the dict training builds."""
+    config = ModelConfig.from_dict(config)
+    logits = predict_logits(model, beat_model_inputs(beats, config.inputs), device=device)
+    logits, _ = with_model_rhythm_rule(logits, beats.rr, config.classes, config, beats.record)
     return logits.argmax(1)
 
 
 def evaluate_beats(
     model: torch.nn.Module,
     beats: BeatSet,
-    config: dict[str, Any],
+    config: ModelConfig | Mapping[str, Any],
     device="cpu",
     n_boot: int = 0,
     seed: int = 0,
@@ -51,20 +55,22 @@ def evaluate_beats(
     ``predicted``: the model's classes for ``beats`` when already computed, else
     :func:`predicted_classes`. ``macro_f1`` averages the classes present; ``macro_f1_nsvf``
     only N, S, V and F, as inter-patient studies report. ``n_boot > 0`` adds ``bootstrap``:
-    record-level intervals (see :func:`record_bootstrap`) of the same predictions.
+    record-level intervals (see :func:`record_bootstrap`) of the same predictions. ``config``
+    is the model's config or the dict training builds.
     """
+    config = ModelConfig.from_dict(config)
     if predicted is None:
         predicted = predicted_classes(model, beats, config, device)
-    metrics = classification_metrics(beats.y, predicted, config["classes"])
-    nsvf = classification_metrics(beats.y, predicted, config["classes"], SCORED_CLASSES)
+    metrics = classification_metrics(beats.y, predicted, config.classes)
+    nsvf = classification_metrics(beats.y, predicted, config.classes, SCORED_CLASSES)
     metrics["macro_f1_nsvf"] = nsvf["macro_f1"]
     metrics["records"] = sorted({str(r) for r in beats.record})
     metrics["per_record"] = per_record_metrics(
-        beats.y, predicted, beats.record.astype(str), list(config["classes"])
+        beats.y, predicted, beats.record.astype(str), list(config.classes)
     )
     if n_boot:
         metrics["bootstrap"] = record_bootstrap(
-            beats.y, predicted, beats.record.astype(str), list(config["classes"]), n_boot, seed
+            beats.y, predicted, beats.record.astype(str), list(config.classes), n_boot, seed
         )
     return metrics
 
@@ -169,8 +175,8 @@ def evaluate_mitdb(
     config = loaded.config
     if task_of(loaded).family != "beats":
         raise EcgLensError(f"model {loaded.name} is not a MIT-BIH beat model")
-    beat_config = BeatConfig(**config["beats"])
-    seed = config["train"]["seed"] if seed is None else seed
+    beat_config = config.beats
+    seed = config.train["seed"] if seed is None else seed
     beats = load_mitdb_beats(data_dir, split_records(split), beat_config, cache_dir, progress)
     parts = make_split(beats, split, seed=seed)
     test = beats.subset(parts.test)
@@ -178,9 +184,9 @@ def evaluate_mitdb(
     metrics = evaluate_beats(loaded.module, test, config, n_boot=n_boot, predicted=predicted)
     if split == "inter-patient" and "232" in metrics["records"]:
         metrics["without_232"] = metrics_without(
-            test, predicted, list(config["classes"]), ("232",), n_boot
+            test, predicted, list(config.classes), ("232",), n_boot
         )
-    trained_on = config.get("split")
+    trained_on = config.split
     return {
         "model": loaded.name,
         "split": split,

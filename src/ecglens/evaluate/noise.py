@@ -143,8 +143,8 @@ def noise_robustness(
             key: {
                 "name": lm.name,
                 "path": None if lm.path is None else str(lm.path),
-                "split": lm.config.get("split"),
-                "architecture": lm.config.get("architecture"),
+                "split": lm.config.split,
+                "architecture": lm.config.architecture,
             }
             for key, lm in loaded
         },
@@ -195,7 +195,7 @@ def _score_record(
     model_scores: dict[str, Any] = {}
     for key, lm in loaded:
         config = lm.config
-        beat_config = BeatConfig(**config["beats"])
+        beat_config = config.beats
         # (a) at the reference annotations
         beats = annotated_record_beats(path, beat_config)
         pred_ref = predicted_classes(lm.module, beats, config)
@@ -209,7 +209,7 @@ def _score_record(
         for part in PARTS:
             scores[part] = {
                 "reference_beats": _classification(
-                    beats.y[parts_ref[part]], pred_ref[parts_ref[part]], config["classes"]
+                    beats.y[parts_ref[part]], pred_ref[parts_ref[part]], config.classes
                 ),
                 "end_to_end": _end_to_end(
                     ref_y,
@@ -218,7 +218,7 @@ def _score_record(
                     m_ref_i,
                     ref_parts[part],
                     det_parts[part],
-                    config["classes"],
+                    config.classes,
                 ),
             }
         model_scores[key] = {"lead": m_lead, "parts": scores}

@@ -14,7 +14,7 @@ Every number is a plain Python type, so results go straight to JSON.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from ecglens.data.ptbxl import PtbxlConfig, load_ptbxl, split_by_fold
 from ecglens.errors import EcgLensError
 from ecglens.evaluate.bootstrap import bootstrap_statistic
 from ecglens.inputs.twelve_lead import model_inputs
+from ecglens.models.config import ModelConfig
 from ecglens.models.registry import LoadedModel
 from ecglens.predict.forward import predict_logits
 from ecglens.predict.twelve_lead import BINARY_TASKS, TWELVE_LEAD_TASKS
@@ -247,23 +248,24 @@ def score_model(
     model: torch.nn.Module,
     x: np.ndarray,
     y: np.ndarray,
-    config: dict[str, Any],
+    config: ModelConfig | Mapping[str, Any],
     device: str | torch.device = "cpu",
     n_boot: int = 1000,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Metrics of ``model`` on model-ready inputs ``x`` (n, 12, T) with labels ``y``.
 
-    ``config`` is the model's JSON config ("task", "classes", "threshold").
+    ``config`` is the model's config (task, classes, threshold), or the dict training builds.
     """
+    config = ModelConfig.from_dict(config)
     prob = sigmoid(predict_logits(model, x.astype(np.float32), batch_size=256, device=device))
-    if config["task"] in BINARY_TASKS:
-        return score_binary(y, prob[:, 0], float(config["threshold"]), n_boot, seed)
-    if config["task"] == "ptbxl-superclass":
-        classes = list(config["classes"])
-        thr = [float(config["threshold"][c]) for c in classes]
+    if config.task in BINARY_TASKS:
+        return score_binary(y, prob[:, 0], float(config.threshold), n_boot, seed)
+    if config.task == "ptbxl-superclass":
+        classes = list(config.classes)
+        thr = [float(config.threshold[c]) for c in classes]
         return score_superclass(y, prob, thr, classes, n_boot, seed)
-    raise EcgLensError(f"task {config.get('task')!r} is not a PTB-XL task")
+    raise EcgLensError(f"task {config.task!r} is not a PTB-XL task")
 
 
 def evaluate_ptbxl(
@@ -290,12 +292,12 @@ def evaluate_ptbxl(
     short = DATA_TASKS[model_task]
     if task is not None and task != short:
         raise EcgLensError(f"model {loaded.name} was trained for {short}, not {task}")
-    split = config.get("split", {})
+    split = config.split if isinstance(config.split, dict) else {}
     data_config = PtbxlConfig(
         root=data_root,
-        sampling_rate=int(config["fs"]),
+        sampling_rate=int(config.fs),
         task=short,
-        min_likelihood=float(config.get("data", {}).get("min_likelihood", 0.0)),
+        min_likelihood=float((config.data or {}).get("min_likelihood", 0.0)),
         train_folds=tuple(split.get("train_folds", (1, 2, 3, 4, 5, 6, 7, 8))),
         val_folds=tuple(split.get("val_folds", (9,))),
         test_folds=tuple(split.get("test_folds", (10,))),
@@ -304,7 +306,7 @@ def evaluate_ptbxl(
     _, _, test = split_by_fold(data, data_config)
     if len(test) == 0:
         raise EcgLensError(f"no records of folds {data_config.test_folds} found", data_root)
-    x = model_inputs(test.x, test.fs, config["preprocessing"])
+    x = model_inputs(test.x, test.fs, config.preprocessing)
     metrics = score_model(loaded.module, x, test.y, config, device, n_boot, seed)
     return {
         "model": loaded.name,

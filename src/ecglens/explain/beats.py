@@ -37,7 +37,7 @@ def explain_beats(
             f"beat index out of range: the record has {len(predictions.sample)} beats (0-based)",
             predictions.path,
         )
-    arrays = model_input_arrays(predictions.x[idx], predictions.rr[idx], loaded.config["inputs"])
+    arrays = model_input_arrays(predictions.x[idx], predictions.rr[idx], loaded.config.inputs)
     inputs = tuple(torch.as_tensor(a) for a in arrays)
     classes = predictions.probabilities[idx].argmax(1)
     if target != "predicted":

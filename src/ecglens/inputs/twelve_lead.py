@@ -9,7 +9,7 @@ model config (:class:`~ecglens.signal.baseline.LeadScaler`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -64,16 +64,26 @@ def model_inputs(x: np.ndarray, fs: float, preprocessing: dict[str, Any]) -> np.
     return scaler.transform(clean).astype(np.float32)
 
 
+class TwelveLeadInput(Protocol):
+    """What a 12-lead model takes, as its config (:class:`ecglens.models.config.ModelConfig`)
+    says: lead order, rate (Hz), length (samples) and :func:`preprocessing_config`."""
+
+    lead_names: list[str] | None
+    fs: float | None
+    length: int | None
+    preprocessing: dict[str, Any] | None
+
+
 def prepare_12lead(
-    record: Record, config: dict[str, Any]
+    record: Record, config: TwelveLeadInput
 ) -> tuple[np.ndarray, np.ndarray, float | None, list[str]]:
     """Record -> (baseline-free (12, T) mV, scaled model input (12, T), resampled_from, notes)."""
     where = record.path or record.name
-    model_leads = [str(n) for n in config["lead_names"]]
+    model_leads = [str(n) for n in config.lead_names]
     order, note = lead_order(record.lead_names, model_leads, where)
     notes = [note] if note else []
-    fs = float(config["fs"])
-    length = int(config["length"])
+    fs = float(config.fs)
+    length = int(config.length)
     signals = np.asarray(record.signals, dtype=np.float64)[:, order]
     if not np.all(np.isfinite(signals)):
         raise EcgLensError("record holds NaN or infinite samples", where)
@@ -90,10 +100,10 @@ def prepare_12lead(
     if n > length:
         signals = signals[:length]
         notes.append(f"cropped to the first {length / fs:g} s of {n / fs:g} s")
-    clean = preprocess(signals.T, fs, config["preprocessing"]["baseline"])
+    clean = preprocess(signals.T, fs, config.preprocessing["baseline"])
     if n < length:
         clean = np.pad(clean, ((0, 0), (0, length - n)))
         notes.append(f"zero-padded from {n / fs:g} s to {length / fs:g} s after baseline removal")
-    scaler = LeadScaler.from_dict(config["preprocessing"]["scaler"])
+    scaler = LeadScaler.from_dict(config.preprocessing["scaler"])
     x = scaler.transform(clean).astype(np.float32)
     return clean.astype(np.float32), x, resampled_from, notes

@@ -1,6 +1,7 @@
 """Model registry: ``create_model(name)`` builds an architecture, ``load_model(name)`` loads
-shipped weights (safetensors) with their config and model card."""
+shipped weights (safetensors) with their config (a typed :class:`ModelConfig`) and model card."""
 
+from ecglens.models.config import ModelConfig
 from ecglens.models.registry import (
     LoadedModel,
     create_model,
@@ -13,6 +14,7 @@ from ecglens.models.registry import (
 
 __all__ = [
     "LoadedModel",
+    "ModelConfig",
     "create_model",
     "list_models",
     "list_pretrained",

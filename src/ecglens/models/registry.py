@@ -1,17 +1,21 @@
 """A small timm-style registry.
 
-Architectures register a factory under a name (``@register_model("kachuee")``).
-Trained weights live in ``ecglens/models/weights/<name>.safetensors`` beside
+Architectures register a factory under a name (``@register_model("kachuee")``) in any
+module of the :mod:`ecglens.models` package: the registry imports every module of the
+package once, the first time a model is created or loaded, so a new architecture needs no
+list to be added to. Trained weights live in ``ecglens/models/weights/<name>.safetensors`` beside
 ``<name>.json`` (architecture name, its keyword arguments, and everything the
 pipeline needs to feed it: task, classes, input representation, preprocessing
-statistics, metrics) and ``<name>.md`` (the model card).
+statistics, metrics; read into a :class:`~ecglens.models.config.ModelConfig`) and
+``<name>.md`` (the model card).
 """
 
 from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Callable
+import pkgutil
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,17 +25,13 @@ from safetensors.torch import load_file, save_file
 
 from ecglens._atomic import atomic_write, atomic_write_json, atomic_write_text
 from ecglens.errors import EcgLensError
+from ecglens.models.config import ModelConfig
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 _REGISTRY: dict[str, Callable[..., torch.nn.Module]] = {}
-# Modules whose import registers architectures; imported lazily by the registry.
-_ARCHITECTURE_MODULES = (
-    "ecglens.models.kachuee",
-    "ecglens.models.cnn_lstm",
-    "ecglens.models.cam",
-    "ecglens.models.ensemble",
-    "ecglens.models.images",
-)
+# Modules of the package that register nothing (the rest are imported to find architectures).
+_NOT_ARCHITECTURES = frozenset({"registry", "config"})
+_discovered = False
 
 
 def register_model(name: str) -> Callable:
@@ -45,12 +45,16 @@ def register_model(name: str) -> Callable:
 
 
 def _import_architectures() -> None:
-    for module in _ARCHITECTURE_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+    """Import every module of :mod:`ecglens.models` once, so its ``@register_model``
+    decorators run (lazily: the CLI's start-up does not pay for torch modules)."""
+    global _discovered
+    if _discovered:
+        return
+    package = importlib.import_module(__package__ or "ecglens.models")
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name not in _NOT_ARCHITECTURES:
+            importlib.import_module(f"{package.__name__}.{module.name}")
+    _discovered = True
 
 
 def list_models() -> list[str]:
@@ -78,19 +82,25 @@ class LoadedModel:
 
     name: str
     module: torch.nn.Module
-    config: dict[str, Any]
+    config: ModelConfig  # a plain dict is checked and typed on construction
     card: str = ""
     path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.config, ModelConfig):
+            if not isinstance(self.config, Mapping):
+                raise EcgLensError(f"model {self.name}: config must be a mapping")
+            self.config = ModelConfig.from_dict(self.config, self.name)
+
     @property
     def classes(self) -> list[str]:
-        return list(self.config["classes"])
+        return list(self.config.classes)
 
     @property
     def task(self) -> str:
         """The task the config names (see :mod:`ecglens.predict.tasks`)."""
-        return str(self.config.get("task", ""))
+        return self.config.task
 
 
 def _resolve(name_or_path: str | Path) -> Path:
@@ -119,11 +129,13 @@ def load_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> 
     config_file = weights.with_suffix(".json")
     if not config_file.exists():
         raise EcgLensError("model config (.json) missing beside the weights", config_file)
+    name = weights.parent.name if weights.stem == "model" else weights.stem
     try:
-        config = json.loads(config_file.read_text())
+        raw = json.loads(config_file.read_text())
     except json.JSONDecodeError as exc:
         raise EcgLensError(f"malformed model config ({exc})", config_file) from exc
-    module = create_model(config["architecture"], **config.get("architecture_kwargs", {}))
+    config = ModelConfig.from_dict(raw, f"{name} ({config_file})")
+    module = create_model(config.architecture, **config.architecture_kwargs)
     try:
         state = load_file(str(weights), device=str(device))
         module.load_state_dict(state)
@@ -132,15 +144,23 @@ def load_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> 
     module.to(device).eval()
     card_file = weights.with_suffix(".md")
     card = card_file.read_text() if card_file.exists() else ""
-    name = weights.parent.name if weights.stem == "model" else weights.stem
     return LoadedModel(name=name, module=module, config=config, card=card, path=weights)
 
 
 def save_pretrained(
-    module: torch.nn.Module, config: dict[str, Any], path: str | Path, card: str | None = None
+    module: torch.nn.Module,
+    config: ModelConfig | Mapping[str, Any],
+    path: str | Path,
+    card: str | None = None,
 ) -> Path:
-    """Write ``<path>.safetensors`` + ``.json`` (+ ``.md``) atomically."""
+    """Write ``<path>.safetensors`` + ``.json`` (+ ``.md``) atomically; a dict ``config`` is
+    checked with :meth:`ModelConfig.from_dict` first and written as it is (same key order)."""
     path = Path(path).with_suffix(".safetensors")
+    if isinstance(config, ModelConfig):
+        config = config.to_dict()
+    else:
+        ModelConfig.from_dict(config, path.stem)
+        config = config if isinstance(config, dict) else dict(config)
     state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     atomic_write(path, lambda p: save_file(state, str(p)))
     atomic_write_json(path.with_suffix(".json"), config)

@@ -82,11 +82,11 @@ def uncertainty_source(loaded: LoadedModel) -> str:
     :func:`ecglens.predict.beats.beat_probabilities`)."""
     from ecglens.predict.uncertainty import has_dropout
 
-    passes = int(loaded.config.get("mc_samples", 0) or 0)
+    passes = loaded.config.mc_samples
     if passes > 0 and has_dropout(loaded.module):
         return f"entropy of {passes} MC-dropout passes"
-    if loaded.config.get("members"):
-        return f"entropy of the mean of {len(loaded.config['members'])} members"
+    if loaded.config.members:
+        return f"entropy of the mean of {len(loaded.config.members)} members"
     return "entropy of the probabilities"
 
 
@@ -296,7 +296,7 @@ def plot_beat_explanation(
         pred,
         beats,
         maps,
-        BeatConfig(**loaded.config["beats"]),
+        loaded.config.beats,
         method=method,
         uncertainty_label=uncertainty_source(loaded),
     )

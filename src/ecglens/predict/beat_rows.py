@@ -85,19 +85,14 @@ class BeatRowPredictions:
 def check_takes_kaggle_beats(loaded: LoadedModel, what: str = "a beat CSV") -> None:
     """Raise :class:`EcgLensError` unless ``loaded`` takes Kachuee beats alone: inputs ``["x"]``
     and a ``beats`` config with the kachuee representation and no neighbouring beats."""
-    config = loaded.config
-    beats = config.get("beats") or {}
-    inputs = list(config.get("inputs") or [])
-    if (
-        inputs != ["x"]
-        or beats.get("representation") != "kachuee"
-        or int(beats.get("context") or 1) != 1
-    ):
+    beats = loaded.config.beats
+    inputs = list(loaded.config.inputs or [])
+    if inputs != ["x"] or beats is None or beats.representation != "kachuee" or beats.context != 1:
         raise EcgLensError(
             f"model {loaded.name} cannot classify {what}: it needs a beat model that takes "
             f"Kachuee beats alone (inputs ['x'], representation kachuee, context 1); it takes "
-            f"inputs {inputs}, representation {beats.get('representation')}, context "
-            f"{beats.get('context') or 1}"
+            f"inputs {inputs}, representation {beats and beats.representation}, context "
+            f"{beats.context if beats else 1}"
         )
 
 
@@ -109,7 +104,7 @@ def classify_beat_rows(
     check_takes_kaggle_beats(loaded)
     x, labels = read_beat_csv(path)
     config = loaded.config
-    scaled = TemperatureScaled(loaded.module, float(config.get("temperature", 1.0)))
+    scaled = TemperatureScaled(loaded.module, float(config.temperature))
     logits = predict_logits(scaled, (x,), device=device)
     probabilities = torch.softmax(torch.as_tensor(logits), dim=1).numpy()
     classes = list(loaded.classes)
@@ -121,7 +116,7 @@ def classify_beat_rows(
             f"{len(classes)} classes ({', '.join(classes)}): reference labels left out"
         )
         reference = None
-    warning = config.get("warning") if config.get("optimistic") else None
+    warning = config.warning if config.optimistic else None
     return BeatRowPredictions(
         record=str(path),
         model=loaded.name,

@@ -27,7 +27,7 @@ import torch
 
 from ecglens.data.labels import aami_labels
 from ecglens.errors import EcgLensError
-from ecglens.inputs.beats import BeatConfig, cut_beat_inputs, model_input_arrays
+from ecglens.inputs.beats import cut_beat_inputs, model_input_arrays
 from ecglens.io import Record, read_annotations, select_lead
 from ecglens.models.registry import LoadedModel
 from ecglens.predict.forward import TemperatureScaled, predict_logits
@@ -281,15 +281,15 @@ def classify_record(
     check_beat_options(review_threshold, mc_samples)
     signal, lead_name, processed = process_record_lead(record, lead, peaks)
     peaks, quality = processed.peaks, processed.quality
-    beat_config = BeatConfig(**config["beats"])
+    beat_config = config.beats
     with _naming(record.path or record.name):
         x, rr = cut_beat_inputs(processed.cleaned, record.fs, peaks, beat_config)
     if mc_samples is None:
-        mc_samples = int(config.get("mc_samples", 0))
+        mc_samples = config.mc_samples
     probabilities, uncertainty = beat_probabilities(
         loaded.module,
-        model_input_arrays(x, rr, config["inputs"]),
-        float(config.get("temperature", 1.0)),
+        model_input_arrays(x, rr, config.inputs),
+        float(config.temperature),
         mc_samples,
         device,
     )

@@ -66,10 +66,9 @@ def input_config(loaded: LoadedModel) -> ImageInputConfig:
     """The model's input settings, from its config's ``input``."""
     if loaded.task != IMAGE_TASK:
         raise EcgLensError(f"model {loaded.name} is not an image model (task {loaded.task!r})")
-    try:
-        return ImageInputConfig(**loaded.config["input"])
-    except (KeyError, TypeError) as exc:
-        raise EcgLensError(f"model {loaded.name}: config has no valid 'input' ({exc})") from exc
+    if loaded.config.input is None:
+        raise EcgLensError(f"model {loaded.name}: config has no valid 'input' (none given)")
+    return loaded.config.input
 
 
 @torch.inference_mode()

@@ -70,6 +70,7 @@ import torch
 from ecglens.errors import EcgLensError
 from ecglens.inputs.beats import BeatConfig, cut_beat_inputs, model_input_arrays
 from ecglens.io.chunks import RecordInfo, iter_windows, record_info
+from ecglens.models.config import ModelConfig
 from ecglens.models.registry import LoadedModel
 from ecglens.predict.beats import (
     MIN_FS,
@@ -123,7 +124,7 @@ class _Plan:
     spans: list[tuple[int, int]]
     step: int
     overlap: int
-    config: dict[str, Any]
+    config: ModelConfig
     mc_samples: int
 
 
@@ -179,7 +180,7 @@ def _plan(
         step=_step(info.fs, window_s),
         overlap=max(round(OVERLAP_S / GRID_S), 1) * max(round(GRID_S * info.fs), 1),
         config=config,
-        mc_samples=int(config.get("mc_samples", 0)) if mc_samples is None else mc_samples,
+        mc_samples=config.mc_samples if mc_samples is None else mc_samples,
     )
 
 
@@ -227,7 +228,7 @@ def _prepare(plan: _Plan) -> Iterator[_Prepared]:
     """Read each window, detect its beats, keep its core's, cut their inputs, assess quality."""
     info, n = plan.info, plan.info.n_samples
     reads = [(max(a - plan.overlap, 0), min(b + plan.overlap, n)) for a, b in plan.spans]
-    beat_config = BeatConfig(**plan.config["beats"])
+    beat_config = plan.config.beats
     tolerance = max(round(SEAM_TOLERANCE_S * info.fs), 1)
     kept_before = np.zeros(0, dtype=np.int64)  # the previous window's last kept beats
     quality_before: SignalQuality | None = None
@@ -349,8 +350,8 @@ def _probabilities(
         return np.zeros((0, len(loaded.classes)), np.float32), np.zeros(0, np.float32), empty
     probabilities, uncertainty = beat_probabilities(
         loaded.module,
-        model_input_arrays(x, rr, plan.config["inputs"]),
-        float(plan.config.get("temperature", 1.0)),
+        model_input_arrays(x, rr, plan.config.inputs),
+        float(plan.config.temperature),
         plan.mc_samples,
         device,
     )

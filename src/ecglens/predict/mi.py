@@ -94,16 +94,16 @@ def classify_mi(
     beats = classify_record(
         record,
         loaded,
-        lead=config.get("lead", "II") if lead is None else lead,
+        lead=config.lead if lead is None else lead,
         device=device,
         with_reference=False,
         mc_samples=0,
     )
-    aggregate = str(config.get("aggregate", "mean"))
+    aggregate = config.aggregate
     prediction = MiPrediction(
         beats=beats,
         probability=0.0,
-        threshold=float(config["threshold"]),
+        threshold=float(config.threshold),
         aggregate=aggregate,
         model=loaded.name,
     )

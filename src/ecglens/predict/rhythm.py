@@ -29,6 +29,7 @@ import numpy as np
 from ecglens.errors import EcgLensError
 from ecglens.inputs.beats import N_CONTEXT_FEATURES, N_RR_COLUMNS
 from ecglens.inputs.rhythm import CONTEXT_FEATURE_NAMES
+from ecglens.models.config import ModelConfig
 
 CONTEXT_CYCLE_BEATS = 16  # the neighbourhood of the context feature pre_over_local_p90
 
@@ -195,7 +196,7 @@ def with_model_rhythm_rule(
     scores: np.ndarray,
     rr: np.ndarray,
     classes: list[str] | tuple[str, ...],
-    config: dict[str, Any],
+    config: ModelConfig,
     groups: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """:func:`apply_rhythm_rule` with the rule of a model ``config``: ``(scores, relabelled)``,
@@ -218,7 +219,7 @@ def _swap_n_and_s(
     return scores
 
 
-def model_rhythm_rule(config: dict[str, Any]) -> RhythmRule | None:
+def model_rhythm_rule(config: ModelConfig) -> RhythmRule | None:
     """The rhythm rule a model config carries (``rhythm_rule``), or None."""
-    saved = config.get("rhythm_rule")
+    saved = config.rhythm_rule
     return RhythmRule.from_dict(saved["settings"]) if saved else None

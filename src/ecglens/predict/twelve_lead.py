@@ -29,6 +29,7 @@ from ecglens.errors import EcgLensError
 from ecglens.inputs.twelve_lead import prepare_12lead
 from ecglens.io import Record, read_record
 from ecglens.models.cam import normalize_cam
+from ecglens.models.config import ModelConfig
 from ecglens.models.registry import LoadedModel
 
 TWELVE_LEAD_TASKS = ("ptbxl-binary", "ptbxl-superclass", "ptbxl-mi-12lead")
@@ -132,11 +133,11 @@ def _number(v: float | None) -> float | int | None:
     return int(v) if v is not None and float(v).is_integer() else v
 
 
-def _check_model(loaded: LoadedModel) -> dict[str, Any]:
+def _check_model(loaded: LoadedModel) -> ModelConfig:
     config = loaded.config
     if loaded.task not in TWELVE_LEAD_TASKS:
         raise EcgLensError(
-            f"model {loaded.name} does not classify 12-lead records (task {config.get('task')!r})"
+            f"model {loaded.name} does not classify 12-lead records (task {config.task!r})"
         )
     return config
 
@@ -156,8 +157,9 @@ def classify_12lead(
         raise EcgLensError(f"model {loaded.name} has no CAM output")
     logits, cam = out[0].float(), out[1].float()
     prob = torch.sigmoid(logits)[0].cpu().numpy().astype(np.float64)
-    binary = config["task"] in BINARY_TASKS
-    outputs = list(config.get("outputs", ["abnormal"] if binary else config["classes"]))
+    binary = config.task in BINARY_TASKS
+    default_outputs = ["abnormal"] if binary else config.classes
+    outputs = list(default_outputs if config.outputs is None else config.outputs)
     if binary:  # evidence for "normal" is the negated map of the single (abnormal) logit
         cam = torch.cat([-cam, cam], dim=1)
         cam_classes = ["normal", outputs[0]]
@@ -168,18 +170,18 @@ def classify_12lead(
         record=record.name,
         path=None if record.path is None else str(record.path),
         model=loaded.name,
-        task=config["task"],
+        task=config.task,
         outputs=outputs,
         probabilities=prob,
-        threshold=config["threshold"],
-        fs=float(config["fs"]),
+        threshold=config.threshold,
+        fs=float(config.fs),
         resampled_from=resampled_from,
-        lead_names=list(config["lead_names"]),
+        lead_names=list(config.lead_names),
         signals=clean,
         x=x,
         cams=cams,
         cam_classes=cam_classes,
-        explained=int(prob[0] >= float(config["threshold"])) if binary else int(np.argmax(prob)),
+        explained=int(prob[0] >= float(config.threshold)) if binary else int(np.argmax(prob)),
         duration_s=record.n_samples / record.fs,
         notes=notes,
     )

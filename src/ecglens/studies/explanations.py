@@ -143,9 +143,8 @@ def _draw(rng: np.random.Generator, pools: list[np.ndarray], n: int) -> np.ndarr
 
 def _beat_examples(loaded: LoadedModel, data: Path, n: int, seed: int) -> Examples:
     from ecglens.data.mitdb import DS2, load_mitdb_beats
-    from ecglens.inputs.beats import BeatConfig
 
-    bc = BeatConfig(**loaded.config["beats"])
+    bc = loaded.config.beats
     beats = load_mitdb_beats(data / "mitdb", DS2, bc, progress=False)
     rng = np.random.default_rng(seed)
     pools = [np.flatnonzero(beats.y == beats.classes.index(c)) for c in ("N", "S", "V")]
@@ -160,10 +159,10 @@ def _examples_of(loaded: LoadedModel, sub: Any, bc: Any, kind: str, description:
     each explained for the class the model predicts."""
     from ecglens.inputs.beats import model_input_arrays
 
-    arrays = model_input_arrays(sub.x, sub.rr, loaded.config["inputs"])
+    arrays = model_input_arrays(sub.x, sub.rr, loaded.config.inputs)
     inputs = tuple(torch.as_tensor(np.ascontiguousarray(a)) for a in arrays)
     module = loaded.module.eval()
-    temperature = float(loaded.config.get("temperature", 1.0))
+    temperature = float(loaded.config.temperature)
     with torch.inference_mode():
         target = module(*inputs).argmax(1).numpy()
     return Examples(
@@ -183,10 +182,9 @@ def _examples_of(loaded: LoadedModel, sub: Any, bc: Any, kind: str, description:
 
 def _mi_examples(loaded: LoadedModel, data: Path, n: int, seed: int) -> Examples:
     from ecglens.data.ptbxl_mi import load_mi_beats
-    from ecglens.inputs.beats import BeatConfig
 
-    bc = BeatConfig(**loaded.config["beats"])
-    lead = loaded.config.get("lead", "II")
+    bc = loaded.config.beats
+    lead = loaded.config.lead
     mi = load_mi_beats(data / "ptb-xl", lead, folds=[10], cache_dir="runs/cache", config=bc)
     beats = mi.beats
     rng = np.random.default_rng(seed)
@@ -218,12 +216,13 @@ def _record_examples(loaded: LoadedModel, data: Path, n: int, seed: int) -> Exam
         record = read_record(folder / meta.loc[ecg_id, "filename_lr"])
         xs.append(prepare_12lead(record, loaded.config)[1])
     x = torch.as_tensor(np.stack(xs))
-    binary = loaded.task == "ptbxl-binary" or len(loaded.config.get("outputs", [1, 1])) == 1
+    outputs = loaded.config.outputs
+    binary = loaded.task == "ptbxl-binary" or (outputs is not None and len(outputs) == 1)
     module = SignedBinary(loaded.module).eval() if binary else loaded.module.eval()
     with torch.inference_mode():
         logits = module(x)[0]
     if binary:
-        threshold = float(loaded.config.get("threshold", 0.5))
+        threshold = float(0.5 if loaded.config.threshold is None else loaded.config.threshold)
         target = (torch.sigmoid(logits[:, 1]) >= threshold).long().numpy()
     else:
         target = logits.argmax(1).numpy()
@@ -340,26 +339,25 @@ def train_shuffled_label_model(
     from safetensors.torch import load_file, save_file
 
     from ecglens.data.mitdb import DS1, load_mitdb_beats
-    from ecglens.inputs.beats import BeatConfig, model_input_arrays
+    from ecglens.inputs.beats import model_input_arrays
 
-    module = create_model(loaded.config["architecture"], **loaded.config["architecture_kwargs"])
-    spec = {
-        k: loaded.config.get(k) for k in ("architecture", "architecture_kwargs", "inputs", "beats")
-    }
+    module = create_model(loaded.config.architecture, **loaded.config.architecture_kwargs)
+    saved = loaded.config.to_dict()  # the cache key hashes the JSON form
+    spec = {k: saved.get(k) for k in ("architecture", "architecture_kwargs", "inputs", "beats")}
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
     key = f"{loaded.name}-{digest}-s{cfg.seed}-n{cfg.label_beats}-e{cfg.label_epochs}"
     path = cache / f"{key}.safetensors"
     if path.is_file():
         module.load_state_dict(load_file(str(path)))
         return module.eval()
-    bc = BeatConfig(**loaded.config["beats"])
+    bc = loaded.config.beats
     beats = load_mitdb_beats(data / "mitdb", DS1, bc, progress=False)
     rng = np.random.default_rng(cfg.seed)
     idx = np.sort(rng.permutation(len(beats))[: cfg.label_beats])
     sub = beats.subset(idx)
     arrays = [
         torch.as_tensor(np.ascontiguousarray(a))
-        for a in model_input_arrays(sub.x, sub.rr, loaded.config["inputs"])
+        for a in model_input_arrays(sub.x, sub.rr, loaded.config.inputs)
     ]
     y = torch.as_tensor(rng.permutation(sub.y))  # labels shuffled across beats
     torch.manual_seed(cfg.seed)

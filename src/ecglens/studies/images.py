@@ -493,7 +493,7 @@ def train_rendered_cell(
             ]
             train_fusion_fold(
                 rd.data, run, rd.split, [m.module for m in members],
-                [m.config for m in members], fold_dir, rd.bank, rd.clean, 0, progress,
+                [m.config.to_dict() for m in members], fold_dir, rd.bank, rd.clean, 0, progress,
             )  # fmt: skip
         else:
             train_image_fold(rd.data, run, rd.split, fold_dir, rd.bank, rd.clean, 0, progress)
@@ -550,16 +550,16 @@ def signal_probabilities(
     """(ecg_id, label, P(abnormal)) of the signal model on PTB-XL's fold 10, preprocessed
     as at its training (as :func:`ecglens.evaluate.ptbxl.evaluate_ptbxl`)."""
     loaded = load_model(model)
-    data_info = loaded.config.get("data", {})
+    data_info = loaded.config.data or {}
     pc = PtbxlConfig(
         root=ptbxl,
-        sampling_rate=int(loaded.config["fs"]),
+        sampling_rate=int(loaded.config.fs),
         task="binary",
         min_likelihood=float(data_info.get("min_likelihood", 0.0)),
     )
     data = load_ptbxl(pc, progress=progress)
     _, _, test = split_by_fold(data, pc)
-    x = model_inputs(test.x, test.fs, loaded.config["preprocessing"])
+    x = model_inputs(test.x, test.fs, loaded.config.preprocessing)
     prob = sigmoid(predict_logits(loaded.module, x, batch_size=256))[:, 0]
     return test.ecg_id, test.y.astype(np.int64), prob
 

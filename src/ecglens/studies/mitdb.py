@@ -570,7 +570,7 @@ def ship_cell(
 
         mc_samples = 20 if has_dropout(loaded.module) else 0
     run = replace(saved, mc_samples=mc_samples)
-    config = dict(loaded.config)
+    config = loaded.config.to_dict()
     beats, split = load_split(data_dir, run, progress=False)
     config.update(
         calibrate_and_review(

@@ -69,13 +69,13 @@ def build_ensemble(
     out = Path(out).with_suffix("")
     runs = member_runs(run_dirs)
     loaded = [load_model(d / "model.safetensors") for d in run_dirs]
-    n_classes = len(loaded[0].config["classes"])
+    n_classes = len(loaded[0].config.classes)
     module = SoftmaxEnsemble([m.module for m in loaded]).eval()
     split_seed = runs[0].validation_seed
     run = replace(runs[0], split_seed=split_seed, mc_samples=0)
     beats, split = load_split(data_dir, run, progress=progress)
 
-    config = {k: v for k, v in loaded[0].config.items() if k not in _MEMBER_ONLY}
+    config = {k: v for k, v in loaded[0].config.to_dict().items() if k not in _MEMBER_ONLY}
     config["architecture"] = "ensemble"
     config["architecture_kwargs"] = {
         "n_classes": n_classes,
@@ -84,7 +84,7 @@ def build_ensemble(
         ],
     }
     config["members"] = [
-        {"run": str(d), "seed": r.train.seed, "best_epoch": m.config.get("best_epoch")}
+        {"run": str(d), "seed": r.train.seed, "best_epoch": m.config.best_epoch}
         for d, r, m in zip(run_dirs, runs, loaded, strict=True)
     ]
     config["best_epoch"] = ", ".join(str(m["best_epoch"]) for m in config["members"])

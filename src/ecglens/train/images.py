@@ -477,9 +477,9 @@ def build_model(
     module = create_model(run.architecture, **kwargs)
     if run.init:
         loaded = load_model(run.init)
-        if loaded.config.get("architecture") != run.architecture:
+        if loaded.config.architecture != run.architecture:
             raise EcgLensError(
-                f"init weights are a {loaded.config.get('architecture')}, not a "
+                f"init weights are a {loaded.config.architecture}, not a "
                 f"{run.architecture}", run.init,
             )  # fmt: skip
         state = {k: v for k, v in loaded.module.state_dict().items() if not k.startswith("fc.")}
@@ -714,7 +714,7 @@ class CvResult:
     def load_fold(self, k: int) -> tuple[torch.nn.Module, dict[str, Any]]:
         """The fold's model (float32, eval mode) and its config."""
         loaded = load_model(self.fold_dir(k) / "model.safetensors")
-        return loaded.module, loaded.config
+        return loaded.module, loaded.config.to_dict()
 
 
 def fold_finished(fold_dir: Path, run: ImageRunConfig) -> dict[str, Any] | None:

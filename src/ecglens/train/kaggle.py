@@ -263,21 +263,22 @@ def check_init_model(loaded: LoadedModel, init: str) -> None:
     """Raise :class:`EcgLensError` unless ``loaded`` (the model named by ``init``) is a kachuee
     beat model taking 187-sample Kachuee beats alone."""
     config = loaded.config
-    kwargs = config.get("architecture_kwargs") or {}
-    beats = config.get("beats") or {}
+    kwargs = config.architecture_kwargs
+    beats = config.beats
     ok = (
-        config.get("architecture") == "kachuee"
-        and list(config.get("inputs") or []) == ["x"]
-        and beats.get("representation") == "kachuee"
-        and int(beats.get("context") or 1) == 1
+        config.architecture == "kachuee"
+        and list(config.inputs or []) == ["x"]
+        and beats is not None
+        and beats.representation == "kachuee"
+        and beats.context == 1
         and not kwargs.get("n_rr_features")
         and int(kwargs.get("input_length", BEAT_CSV_LENGTH)) == BEAT_CSV_LENGTH
     )
     if not ok:
         raise EcgLensError(
             f"init {init}: model {loaded.name} is not a kachuee beat model taking Kachuee beats "
-            f"alone (architecture {config.get('architecture')}, task {loaded.task or None}, "
-            f"inputs {config.get('inputs')}, representation {beats.get('representation')}); "
+            f"alone (architecture {config.architecture}, task {loaded.task or None}, "
+            f"inputs {config.inputs}, representation {beats and beats.representation}); "
             "give one such as kachuee-mitdb-intra or a model from ecglens train kaggle"
         )
 
@@ -304,7 +305,7 @@ def build_model(
     check_init_model(loaded, run.init)
     module = copy.deepcopy(loaded.module)
     module.reset_head(n_classes)
-    kwargs = {**loaded.config.get("architecture_kwargs", {}), "n_classes": n_classes}
+    kwargs = {**loaded.config.architecture_kwargs, "n_classes": n_classes}
     transfer.update(
         {
             "init_model": loaded.name,

@@ -168,21 +168,20 @@ def build_model(run: MiRunConfig) -> tuple[torch.nn.Module, dict[str, Any], dict
         return create_model(run.architecture, **kwargs), kwargs, {"init": None}
     source = load_model(run.init)
     cfg = source.config
-    beats = cfg.get("beats", {})
     if (
-        cfg.get("architecture") != "kachuee"
-        or list(cfg.get("inputs", [])) != ["x"]
-        or beats.get("representation", "kachuee") != "kachuee"
+        cfg.architecture != "kachuee"
+        or list(cfg.inputs or []) != ["x"]
+        or (cfg.beats is not None and cfg.beats.representation != "kachuee")
     ):
         raise EcgLensError(
             f"--init {run.init}: transfer needs a kachuee model of Kachuee-format beats alone "
-            f"(this one: {cfg.get('architecture')}, inputs {cfg.get('inputs')})"
+            f"(this one: {cfg.architecture}, inputs {cfg.inputs})"
         )
     module = copy.deepcopy(source.module)
     torch.manual_seed(run.train.seed)
     module.reset_head(len(MI_CLASSES))
-    kwargs = {**cfg.get("architecture_kwargs", {}), "n_classes": len(MI_CLASSES)}
-    return module, kwargs, {"init": source.name, "init_split": cfg.get("split")}
+    kwargs = {**cfg.architecture_kwargs, "n_classes": len(MI_CLASSES)}
+    return module, kwargs, {"init": source.name, "init_split": cfg.split}
 
 
 def _parts(data: MiBeats, run: MiRunConfig) -> dict[str, MiBeats]:

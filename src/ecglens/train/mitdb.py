@@ -554,6 +554,7 @@ def rhythm_rule_review(
     training-time figures no longer describe them)."""
     from ecglens.evaluate.calibration import expected_calibration_error
     from ecglens.evaluate.uncertainty import review_summary
+    from ecglens.models.config import ModelConfig
     from ecglens.predict.beats import beat_probabilities
     from ecglens.predict.rhythm import with_model_rhythm_rule
 
@@ -564,7 +565,8 @@ def rhythm_rule_review(
         int(config.get("mc_samples", 0)),
         device,
     )
-    probs, _ = with_model_rhythm_rule(probs, test.rr, config["classes"], config, test.record)
+    rule_config = ModelConfig.from_dict(config)
+    probs, _ = with_model_rhythm_rule(probs, test.rr, config["classes"], rule_config, test.record)
     review = review_summary(uncertainty, probs.argmax(1) == test.y)
     return {
         "review": [{k: _plain(v) for k, v in row.items()} for row in review],
@@ -595,7 +597,7 @@ def refresh_card_metrics(
 
     weights = Path(weights).with_suffix(".safetensors")
     loaded = load_model(weights)
-    config = dict(loaded.config)
+    config = loaded.config.to_dict()
     metrics = evaluate_mitdb(loaded, data_dir, config["split"], progress=progress)
     keep = (
         "n",
