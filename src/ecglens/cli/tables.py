@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.table import Table
 
 from ecglens.progress import console
 from ecglens.report.console import stdout
+
+if TYPE_CHECKING:
+    from ecglens.models.config import ModelConfig
 
 
 def metric_value(metric) -> float | None:
     return metric.get("value") if isinstance(metric, dict) else metric
 
 
-def model_summary(name: str, config: dict) -> dict:
+def model_summary(name: str, config: ModelConfig) -> dict:
     """One line per shipped model: its task, split and headline test metrics."""
-    m = config.get("metrics") or {}
-    split = config.get("split")
+    m = config.metrics or {}
+    split = config.split
     if isinstance(split, dict):
         split = split.get("kind", "PTB-XL folds 1-8 / 9 / 10")
-    if config.get("optimistic"):
+    if config.optimistic:
         split = f"{split} (optimistic)"
     names = ("roc_auc", "accuracy", "macro_f1_nsvf", "macro_f1", "f1", "macro_auc")
     parts = [
@@ -28,8 +33,8 @@ def model_summary(name: str, config: dict) -> dict:
     ]
     return {
         "name": name,
-        "architecture": config["architecture"],
-        "task": str(config.get("task")),
+        "architecture": config.architecture,
+        "task": str(config.task or None),
         "split": str(split),
         "summary": ", ".join(parts[:3]),
         "metrics": {k: metric_value(m[k]) for k in names if k in m},

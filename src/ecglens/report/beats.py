@@ -13,7 +13,6 @@ import torch
 
 from ecglens.evaluate.metrics import classification_metrics
 from ecglens.explain.beats import explain_beats
-from ecglens.inputs.beats import BeatConfig
 from ecglens.models.registry import LoadedModel
 from ecglens.plot import plot_class_counts, plot_confusion_matrix, plot_record_strip
 from ecglens.plot.explain_beats import (
@@ -42,21 +41,21 @@ TITLE = "ecglens beat report"
 def report_metadata(loaded: LoadedModel) -> dict[str, Any]:
     """The report's header facts about the model."""
     cfg = loaded.config
-    split = cfg.get("split", "")
-    if cfg.get("optimistic"):
+    split = cfg.split or ""
+    if cfg.optimistic:
         split += " (optimistic: patients in both train and test)"
     return {
         "model": loaded.name,
-        "architecture": cfg.get("architecture"),
+        "architecture": cfg.architecture,
         "split": split,
-        "seed": cfg.get("train", {}).get("seed"),
+        "seed": (cfg.train or {}).get("seed"),
     }
 
 
 def model_section(loaded: LoadedModel) -> ReportSection:
     cfg = loaded.config
     section = ReportSection(title=f"Model {loaded.name}")
-    metrics = cfg.get("metrics")
+    metrics = cfg.metrics
     if metrics:
         section.tables.append(
             (
@@ -71,7 +70,7 @@ def model_section(loaded: LoadedModel) -> ReportSection:
                 plot_confusion_matrix(np.array(metrics["confusion_matrix"]), metrics["classes"]),
             )
         )
-    add_history_and_card(section, cfg.get("history"), loaded.card)
+    add_history_and_card(section, cfg.history, loaded.card)
     return section
 
 
@@ -183,7 +182,7 @@ def record_section(
     if examples:
         method = recommended_method(loaded.name, DEFAULT_METHOD)
         maps = explain_beats(pred, loaded, examples, method=method)
-        config = BeatConfig(**loaded.config["beats"])
+        config = loaded.config.beats
         beside = "; right, the model's input" if input_differs(config) else ""
         section.figures.append(
             (

@@ -26,13 +26,13 @@ TITLE = "ecglens image report"
 def report_metadata(loaded: LoadedModel) -> dict[str, Any]:
     """The report's header facts about the model."""
     cfg = loaded.config
-    cv = cfg.get("cross_validation", {})
+    cv = cfg.cross_validation or {}
     return {
         "model": loaded.name,
-        "architecture": cfg.get("members") or cfg.get("architecture"),
-        "data": cfg.get("data", {}).get("database"),
-        "split": cv.get("description", cfg.get("split")),
-        "seed": cfg.get("seed"),
+        "architecture": cfg.members or cfg.architecture,
+        "data": (cfg.data or {}).get("database"),
+        "split": cv.get("description", cfg.split),
+        "seed": cfg.seed,
     }
 
 
@@ -79,8 +79,8 @@ def model_section(loaded: LoadedModel) -> ReportSection:
     """The card's cross-validated scores, confusion matrix and the card itself."""
     cfg = loaded.config
     section = ReportSection(title=f"Model {loaded.name}")
-    if cfg.get("metrics"):
-        inner = metrics_section(cfg["metrics"], "")
+    if cfg.metrics:
+        inner = metrics_section(cfg.metrics, "")
         section.tables, section.figures = inner.tables, inner.figures
     add_history_and_card(section, None, loaded.card)
     return section

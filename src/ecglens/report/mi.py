@@ -29,10 +29,10 @@ def report_metadata(loaded: LoadedModel) -> dict[str, Any]:
     cfg = loaded.config
     return {
         "model": loaded.name,
-        "architecture": cfg.get("architecture"),
-        "transfer": cfg.get("transfer", {}).get("mode"),
-        "split": cfg.get("split", {}).get("description"),
-        "seed": cfg.get("seed"),
+        "architecture": cfg.architecture,
+        "transfer": (cfg.transfer or {}).get("mode"),
+        "split": (cfg.split or {}).get("description"),
+        "seed": cfg.seed,
     }
 
 
@@ -98,11 +98,11 @@ def model_section(loaded: LoadedModel) -> ReportSection:
     """Test scores, the relevance profiles of MI and normal beats, training curves, card."""
     cfg = loaded.config
     section = ReportSection(title=f"Model {loaded.name}")
-    if cfg.get("metrics"):
+    if cfg.metrics:
         section.tables.append(
-            ("Test fold 10: " + _counts_text(cfg["metrics"]), score_rows(cfg["metrics"]))
+            ("Test fold 10: " + _counts_text(cfg.metrics), score_rows(cfg.metrics))
         )
-    profiles = cfg.get("relevance") or {}
+    profiles = cfg.relevance or {}
     if profiles:
         names = list(profiles)
         section.figures.append(
@@ -121,7 +121,7 @@ def model_section(loaded: LoadedModel) -> ReportSection:
                 ),
             )
         )
-    add_history_and_card(section, cfg.get("history"), loaded.card)
+    add_history_and_card(section, cfg.history, loaded.card)
     return section
 
 
@@ -146,7 +146,7 @@ def record_section(
     p = pred.beat_probability if pred.label == "MI" else 1 - pred.beat_probability
     shown = sorted(np.argsort(-p, kind="stable")[:N_BEATS_SHOWN].tolist())
     maps = explain_beats(b, loaded, shown)
-    config = BeatConfig(**loaded.config["beats"])
+    config = loaded.config.beats
     section.figures.append(
         (
             f"The {len(shown)} beats whose P({pred.label}) is highest, with Grad-CAM for their "

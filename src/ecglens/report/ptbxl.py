@@ -28,13 +28,13 @@ TITLE = "ecglens 12-lead report"
 def report_metadata(loaded: LoadedModel) -> dict[str, Any]:
     """The report's header facts about the model."""
     cfg = loaded.config
-    split = cfg.get("split", {})
+    split = cfg.split or {}
     return {
         "model": loaded.name,
-        "architecture": cfg.get("architecture"),
-        "data": cfg.get("data", {}).get("database"),
+        "architecture": cfg.architecture,
+        "data": (cfg.data or {}).get("database"),
         "split": split.get("description") if isinstance(split, dict) else split,
-        "seed": cfg.get("seed"),
+        "seed": cfg.seed,
     }
 
 
@@ -125,7 +125,7 @@ def _add_metrics(section: ReportSection, metrics: dict[str, Any], what: str) -> 
 def model_section(loaded: LoadedModel) -> ReportSection:
     cfg = loaded.config
     section = ReportSection(title=f"Model {loaded.name}")
-    comp = cfg.get("complexity")
+    comp = cfg.complexity
     if comp:
         section.tables.append(
             (
@@ -140,17 +140,17 @@ def model_section(loaded: LoadedModel) -> ReportSection:
                 ],
             )
         )
-    if cfg.get("metrics"):
-        _add_metrics(section, cfg["metrics"], "Test fold 10: ")
-    if cfg.get("val_metrics"):
+    if cfg.metrics:
+        _add_metrics(section, cfg.metrics, "Test fold 10: ")
+    if cfg.val_metrics:
         section.tables.append(
             (
                 "Validation fold 9 (epoch and threshold chosen here): "
-                + _counts_text(cfg["val_metrics"]),
-                metrics_rows(cfg["val_metrics"]),
+                + _counts_text(cfg.val_metrics),
+                metrics_rows(cfg.val_metrics),
             )
         )
-    add_history_and_card(section, cfg.get("history"), loaded.card)
+    add_history_and_card(section, cfg.history, loaded.card)
     return section
 
 

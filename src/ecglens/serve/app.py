@@ -269,7 +269,7 @@ def create_app(
         listed = []
         for name, loaded in service.models.items():
             task = task_of(loaded)
-            classes = list(loaded.config.get("classes", []))
+            classes = list(loaded.config.classes)
             listed.append({
                 "name": name,
                 "task": task.name,

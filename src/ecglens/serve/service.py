@@ -259,7 +259,7 @@ def _result(
 
 def _has_leads(record: Record, loaded: LoadedModel) -> bool:
     try:
-        lead_order(record.lead_names, loaded.config.get("lead_names", []))
+        lead_order(record.lead_names, loaded.config.lead_names or [])
     except EcgLensError:
         return False
     return True

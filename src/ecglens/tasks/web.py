@@ -11,7 +11,6 @@ import numpy as np
 
 from ecglens.errors import EcgLensError
 from ecglens.explain import explain_12lead, explain_beats
-from ecglens.inputs.beats import BeatConfig
 from ecglens.models.registry import LoadedModel
 from ecglens.predict.beats import BeatPredictions, display_beat
 
@@ -42,7 +41,7 @@ def explain_beats_web(
             "(0-based)"
         )
     maps = explain_beats(bp, loaded, beats, method=chosen)
-    config = BeatConfig(**loaded.config["beats"])
+    config = loaded.config.beats
     fields = {
         "beat_fs": config.beat_fs,
         "r_index": config.r_index,
