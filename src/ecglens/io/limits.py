@@ -1,0 +1,31 @@
+"""Physical ranges every input is checked against, in one place: the CLI, the web server and
+batch inference all call these checks at their boundary.
+
+Sampling rates outside ``[MIN_FS, MAX_FS]`` are not ECG recordings (ambulatory recorders run at
+125-1,000 Hz, research systems up to 10 kHz); a record is resampled for a model only to rates
+within ``[MIN_MODEL_FS, MAX_MODEL_FS]``."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from ecglens.errors import EcgLensError
+
+MIN_FS = 50.0  # Hz: the lowest rate of a signal ecglens reads
+MAX_FS = 10_000.0  # Hz: the highest
+MIN_MODEL_FS = 25.0  # Hz: the lowest rate a model resamples to
+MAX_MODEL_FS = 1_000.0  # Hz: the highest
+
+
+def check_fs(fs: float, where: str | Path | None = None, option: str = "sampling rate") -> float:
+    """``fs`` (Hz) when it is a finite rate within ``[MIN_FS, MAX_FS]``; else an
+    :class:`EcgLensError` naming ``option`` (e.g. "--fs") and ``where`` (the file)."""
+    if not isinstance(fs, (int, float)) or isinstance(fs, bool) or not math.isfinite(fs):
+        raise EcgLensError(f"{option} must be a number of Hz, not {fs!r}", where)
+    if not MIN_FS <= fs <= MAX_FS:
+        raise EcgLensError(
+            f"{option} {fs:g} Hz is outside {MIN_FS:g}-{MAX_FS:,.0f} Hz, the rates of ECG "
+            "recordings", where
+        )  # fmt: skip
+    return float(fs)
