@@ -344,3 +344,25 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def mitbih_like(tmp_path_factory):
+    """A tiny 'MIT-BIH' kachuee beat model (untrained, seeded) to transfer from."""
+    import torch
+
+    from ecglens.models import create_model, save_pretrained
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("init") / "src.safetensors"
+    config = {
+        "architecture": "kachuee",
+        "architecture_kwargs": {"n_classes": 5},
+        "task": "beats",
+        "classes": ["N", "S", "V", "F", "Q"],
+        "inputs": ["x"],
+        "beats": {"representation": "kachuee"},
+        "split": "intra-patient",
+    }
+    save_pretrained(create_model("kachuee", n_classes=5), config, path)
+    return path

@@ -8,26 +8,7 @@ import torch
 
 from ecglens.errors import EcgLensError
 from ecglens.inputs.beats import BeatConfig
-from ecglens.models import create_model, save_pretrained
 from ecglens.studies.mi import MiBenchmarkConfig, run_mi_benchmark
-
-
-@pytest.fixture(scope="module")
-def mitbih_like(tmp_path_factory):
-    """A tiny 'MIT-BIH' kachuee model to transfer from."""
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("init") / "src.safetensors"
-    config = {
-        "architecture": "kachuee",
-        "architecture_kwargs": {"n_classes": 5},
-        "task": "beats",
-        "classes": ["N", "S", "V", "F", "Q"],
-        "inputs": ["x"],
-        "beats": {"representation": "kachuee"},
-        "split": "intra-patient",
-    }
-    save_pretrained(create_model("kachuee", n_classes=5), config, path)
-    return path
 
 
 def test_unknown_mode_is_refused():

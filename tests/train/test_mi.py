@@ -20,24 +20,6 @@ from ecglens.train.mi import MiRunConfig, record_subset, train_mi
 
 
 @pytest.fixture(scope="module")
-def mitbih_like(tmp_path_factory):
-    """A tiny 'MIT-BIH' kachuee model to transfer from."""
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("init") / "src.safetensors"
-    config = {
-        "architecture": "kachuee",
-        "architecture_kwargs": {"n_classes": 5},
-        "task": "beats",
-        "classes": ["N", "S", "V", "F", "Q"],
-        "inputs": ["x"],
-        "beats": {"representation": "kachuee"},
-        "split": "intra-patient",
-    }
-    save_pretrained(create_model("kachuee", n_classes=5), config, path)
-    return path
-
-
-@pytest.fixture(scope="module")
 def trained(tmp_path_factory, fake_ptbxl, mitbih_like):
     torch.set_num_threads(1)
     base = tmp_path_factory.mktemp("mi")
