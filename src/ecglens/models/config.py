@@ -6,7 +6,7 @@ not know are kept in ``extra``. :meth:`ModelConfig.to_dict` gives back the same 
 for key and in the same order, so a config written by training stays byte-identical.
 
 Fields group by model family: every model has ``architecture``/``classes``/``task``; beat
-models add ``inputs``/``beats`` (:class:`~ecglens.inputs.beats.BeatConfig`), calibration
+models add ``inputs``/``beats`` (:class:`~ecglens.inputs.beat_config.BeatConfig`), calibration
 and the rhythm rule; 12-lead models ``fs``/``lead_names``/``preprocessing``/``threshold``;
 the MI model ``lead``/``aggregate``; image models ``input``
 (:class:`~ecglens.inputs.images.ImageInputConfig`). The rest is provenance (training
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from ecglens.errors import EcgLensError
-from ecglens.inputs.beats import BeatConfig
+from ecglens.inputs.beat_config import BeatConfig
 from ecglens.inputs.images import ImageInputConfig
 
 JSON = Any  # a JSON value: None, bool, int, float, str, list or dict
