@@ -115,7 +115,7 @@ class TestFold:
 
     def probabilities(self, run_dir: Path) -> tuple[np.ndarray, dict]:
         loaded = load_model(run_dir / "model.safetensors")
-        x = model_inputs(self.test.x, self.test.fs, loaded.config["preprocessing"])
+        x = model_inputs(self.test.x, self.test.fs, loaded.config.preprocessing)
         prob = sigmoid(predict_logits(loaded.module, x, batch_size=256))[:, 0]
         return prob, loaded.config
 

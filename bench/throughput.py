@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from ecglens.explain import grad_cam
-from ecglens.inputs.beats import BeatConfig, beat_inputs, model_input_arrays
+from ecglens.inputs.beats import beat_inputs, model_input_arrays
 from ecglens.io import read_record, select_lead
 from ecglens.models import load_model
 from ecglens.predict.forward import predict_logits
@@ -49,8 +49,8 @@ def whole_job(path: Path, loaded) -> dict[str, float]:
     times["filter+detect"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    x, rr = beat_inputs(signal, record.fs, peaks, BeatConfig(**loaded.config["beats"]))
-    inputs = model_input_arrays(x, rr, loaded.config["inputs"])
+    x, rr = beat_inputs(signal, record.fs, peaks, loaded.config.beats)
+    inputs = model_input_arrays(x, rr, loaded.config.inputs)
     times["segment"] = time.perf_counter() - t
 
     t = time.perf_counter()
