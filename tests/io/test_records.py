@@ -146,7 +146,7 @@ def test_image_unknown_extension_folder_and_missing_file(tmp_path):
 
 
 def test_transposed_samples_are_reported(tmp_path):
-    np.save(tmp_path / "t.npy", np.zeros((2, 500)) + np.arange(500))
+    np.save(tmp_path / "t.npy", np.zeros((2, 500)) + np.sin(np.arange(500) / 10))
     record = read_record(tmp_path / "t.npy", fs=250)
     assert record.signals.shape == (500, 2) and record.units == ["mV", "mV"]
     assert record.warnings == ["values read as 2 leads of 500 samples"]

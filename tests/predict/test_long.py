@@ -172,7 +172,7 @@ def test_formats_give_the_same_beats(tmp_path, two_hours):
         text = "".join(long_record_dict_stream(tmp_path / name, model, fs=fs, window_s=900.0))
         results[name] = json.loads(text)
     assert results["h.csv"]["warnings"] == [
-        "column 'time' rises at a constant step (time or sample index), not an ECG lead: left out"
+        "column 'time' rises at a constant step (a clock at 100 Hz), not an ECG lead: left out"
     ]
     assert results["h"]["lead"] == "ECG1" and results["h.npy"]["lead"] == "lead0"
     first = results["h.npy"]
