@@ -224,7 +224,7 @@ def test_checks_fail_before_the_first_window(tmp_path, two_hours):
         classify_long(tmp_path / "missing.npy", tiny_model(), fs=FS)
     with pytest.raises(EcgLensError, match="holter.npy: no lead 'V1'"):
         long_record_dict_stream(path, tiny_model(), fs=FS, lead="V1")
-    with pytest.raises(EcgLensError, match="holter.npy: sampling rate 40 Hz is too low"):
+    with pytest.raises(EcgLensError, match="holter.npy: --fs 40 Hz is outside 50"):
         classify_long(path, tiny_model(), fs=40.0)
     with pytest.raises(EcgLensError, match="window must be at least 60 s"):
         classify_long(path, tiny_model(), fs=FS, window_s=10.0)

@@ -205,7 +205,9 @@ def _with_checks(prediction: Prediction) -> Prediction:
     if peaks is not None and signal is not None and hasattr(result, "fs"):
         check = measure_lead(signal, result.fs, peaks)
         if check is not None:
-            found, error = lead_findings(check, result.fs, str(getattr(result, "lead", "")))
+            given = prediction.kind is InputKind.SAMPLES  # the rate came from the user
+            lead = str(getattr(result, "lead", ""))
+            found, error = lead_findings(check, result.fs, lead, rate_given=given)
             if error is not None:
                 raise EcgLensError(error, prediction.source or getattr(result, "record", None))
             prediction.warnings.extend(found)
