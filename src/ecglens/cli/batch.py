@@ -114,5 +114,6 @@ def _say_once_what_to_pass(out: Path) -> None:
     if needs_fs:
         console.print(
             f"{needs_fs} CSV/NPY file{'s' if needs_fs > 1 else ''} without a time column: pass "
-            "--fs HZ (their sampling rate) and run again"
+            "--fs HZ (their sampling rate) and run again",
+            soft_wrap=True,
         )

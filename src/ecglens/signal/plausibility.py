@@ -3,9 +3,9 @@ peak detection for every input (:func:`ecglens.predict.run` calls :func:`check_l
 
 - Rate: the median RR interval and the median QRS width (the span around each R peak
   above 30% of its deflection), in seconds at the given rate. An ECG has RR 0.25-3 s
-  (20-240 bpm); on 52 validation records at their true rates (svdb-dev, and the first
-  lead of the MIT-BIH DS1 records, bundle branch blocks included) the median QRS width
-  measured so was 0.022-0.086 s (median 0.036). Outside RR 0.25-3 s or above
+  (20-240 bpm); on 51 validation records at their true rates (the 29 of svdb-dev, and the first
+  lead of the 22 MIT-BIH DS1 records, bundle branch blocks included) the median QRS width
+  measured so was 0.022-0.086 s (median 0.033). Outside RR 0.25-3 s or above
   ``WARN_QRS_S`` the rate is likely wrong (a warning); above ``STOP_QRS_S``, or with RR
   and QRS both too long or both too short, it is clearly wrong: an error where the user
   gave the rate (``--fs`` of a CSV/NPY file), a warning where a header gave it.

@@ -14,6 +14,7 @@ With no model named, the input decides (:func:`choose_model`):
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -96,18 +97,20 @@ def preferred_models(shape: InputShape) -> list[str]:
 def choose_model(
     source: str | Path | Record | InputShape,
     fs: float | None = None,
-    available: list[str] | None = None,
+    available: Mapping[str, ModelConfig] | None = None,
 ) -> str:
     """The model for ``source`` when none is named: the first of :func:`preferred_models`
-    among ``available`` (default: the shipped models); else the first available model that
-    fits it. Raises :class:`EcgLensError` when none of ``available`` fits."""
+    among ``available`` (name -> config; default: the shipped models); else the first
+    available model that fits it. Raises :class:`EcgLensError` when none of them fits."""
     shape = source if isinstance(source, InputShape) else input_shape(source, fs)
-    names = list_pretrained() if available is None else list(available)
+    if available is None:
+        available = {name: _config_of(name) for name in list_pretrained()}
+    names = list(available)
     for name in preferred_models(shape):
-        if name in names:
+        if name in available and fits(available[name], name, shape):
             return name
     for name in names:
-        if fits(_config_of(name), name, shape):
+        if fits(available[name], name, shape):
             return name
     raise EcgLensError(f"none of the models {', '.join(names)} reads {_what(shape)}")
 
