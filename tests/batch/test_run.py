@@ -160,7 +160,7 @@ def test_a_worker_that_cannot_load_the_model_stops_the_run(records, tmp_path, mo
     """Not a bad record: nothing goes to _errors.jsonl, the run stops with one line."""
     import ecglens.batch.run as batch_run
 
-    def broken(config):
+    def broken(config, name):
         raise EcgLensError("no such model", "/nowhere/model.safetensors")
 
     monkeypatch.setattr(batch_run, "_worker_model", broken)  # workers are threads here

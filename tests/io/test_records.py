@@ -146,7 +146,7 @@ def test_image_unknown_extension_folder_and_missing_file(tmp_path):
 
 
 def test_transposed_samples_are_reported(tmp_path):
-    np.save(tmp_path / "t.npy", np.zeros((2, 500)) + np.arange(500))
+    np.save(tmp_path / "t.npy", np.zeros((2, 500)) + np.sin(np.arange(500) / 10))
     record = read_record(tmp_path / "t.npy", fs=250)
     assert record.signals.shape == (500, 2) and record.units == ["mV", "mV"]
     assert record.warnings == ["values read as 2 leads of 500 samples"]
@@ -175,3 +175,31 @@ def test_a_12_lead_record_gives_lead_ii_to_beat_models():
                     name="r")
     signal, name = select_lead(record)
     assert name == "II" and signal[0] == 1.0
+
+
+def test_clock_rate_reads_seconds_ms_and_names():
+    from ecglens.io.records import clock_rate
+
+    assert clock_rate(np.arange(100) * 0.004) == pytest.approx(250.0)
+    assert clock_rate(np.arange(100) * 4.0) == pytest.approx(250.0)  # only a rate in ms
+    assert clock_rate(np.arange(100) * 1.0, "time_ms") == pytest.approx(1000.0)
+    assert clock_rate(np.arange(100) * 1.0) is None  # 0, 1, 2...: a sample index
+    assert clock_rate(np.arange(100) * 0.002, "sample") is None
+    assert clock_rate(np.arange(100) * 2000.0, "t_us") == pytest.approx(500.0)
+
+
+def test_units_factor_converts_only_what_fits_one_unit(tmp_path):
+    from ecglens.io.records import units_factor
+
+    where = tmp_path / "x.csv"
+    assert units_factor(2.0, None, where) == (1.0, None)
+    factor, message = units_factor(2000.0, None, where)
+    assert factor == 1e-3 and "only in uV" in message
+    factor, message = units_factor(0.002, None, where)
+    assert factor == 1e3 and "only in V" in message
+    with pytest.raises(EcgLensError, match="x.csv: .* give --units"):
+        units_factor(60.0, None, where)
+    assert units_factor(2000.0, "uV", where) == (1e-3, None)
+    assert "not those of an ECG" in units_factor(2000.0, "mV", where)[1]
+    with pytest.raises(EcgLensError, match="--units must be one of mV, uV, V"):
+        units_factor(2.0, "kV", where)

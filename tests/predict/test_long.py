@@ -172,7 +172,7 @@ def test_formats_give_the_same_beats(tmp_path, two_hours):
         text = "".join(long_record_dict_stream(tmp_path / name, model, fs=fs, window_s=900.0))
         results[name] = json.loads(text)
     assert results["h.csv"]["warnings"] == [
-        "column 'time' rises at a constant step (time or sample index), not an ECG lead: left out"
+        "column 'time' rises at a constant step (a clock at 100 Hz), not an ECG lead: left out"
     ]
     assert results["h"]["lead"] == "ECG1" and results["h.npy"]["lead"] == "lead0"
     first = results["h.npy"]
@@ -224,7 +224,7 @@ def test_checks_fail_before_the_first_window(tmp_path, two_hours):
         classify_long(tmp_path / "missing.npy", tiny_model(), fs=FS)
     with pytest.raises(EcgLensError, match="holter.npy: no lead 'V1'"):
         long_record_dict_stream(path, tiny_model(), fs=FS, lead="V1")
-    with pytest.raises(EcgLensError, match="holter.npy: sampling rate 40 Hz is too low"):
+    with pytest.raises(EcgLensError, match="holter.npy: --fs 40 Hz is outside 50"):
         classify_long(path, tiny_model(), fs=40.0)
     with pytest.raises(EcgLensError, match="window must be at least 60 s"):
         classify_long(path, tiny_model(), fs=FS, window_s=10.0)

@@ -80,7 +80,7 @@ PART_PREFIX = "part-"
 ERRORS_FILE = "_errors.jsonl"  # "_": left out by Parquet dataset readers
 METADATA_KEY = b"ecglens.batch"
 # options that change the predictions: a resumed run must use the same ones
-PREDICTION_OPTIONS = ("model", "lead", "fs", "review_threshold", "mc_samples")
+PREDICTION_OPTIONS = ("model", "lead", "fs", "review_threshold", "mc_samples", "units")
 
 
 def require_batch_extra() -> None:
@@ -98,7 +98,9 @@ def require_batch_extra() -> None:
 class BatchConfig:
     """What to run and where.
 
-    model: a shipped model name or a weights path (workers must see the path); device: torch
+    model: a shipped model name or a weights path (workers must see the path); None: each
+    record's own (:func:`ecglens.tasks.choose.choose_model`); units: of CSV/NPY samples
+    ("mV", "uV", "V"; None: judged from their amplitude); device: torch
     device on the workers ("auto": cuda when there is one); lead, fs, review_threshold,
     mc_samples, strict: as ``ecglens predict``; workers: local worker processes (None: one per
     CPU core; ignored with ``scheduler``); threads_per_worker: Dask threads per worker;
@@ -109,7 +111,7 @@ class BatchConfig:
     the records already in ``_errors.jsonl``.
     """
 
-    model: str = "ecglens-mitdb-inter"
+    model: str | None = None
     device: str = "auto"
     lead: str | None = None
     fs: float | None = None
@@ -124,6 +126,7 @@ class BatchConfig:
     part_records: int = 100
     part_seconds: float = 5.0
     retry_failed: bool = False
+    units: str | None = None
 
     def check(self) -> None:
         """Refuse impossible settings, naming the option."""
@@ -239,10 +242,10 @@ _MODEL_LOCK = threading.Lock()
 _LOADS: list[float] = []  # seconds of each model load in this process
 
 
-def _worker_model(config: BatchConfig) -> tuple[LoadedModel, Any, float]:
-    """The model for ``config``, loaded on this worker process's first record and kept:
-    ``(loaded, device, seconds spent loading now)``."""
-    key = (config.model, config.device, config.torch_threads)
+def _worker_model(config: BatchConfig, name: str) -> tuple[LoadedModel, Any, float]:
+    """Model ``name`` with ``config``'s device, loaded on this worker process's first record
+    that needs it and kept: ``(loaded, device, seconds spent loading now)``."""
+    key = (name, config.device, config.torch_threads)
     with _MODEL_LOCK:
         if key in _MODELS:
             return (*_MODELS[key], 0.0)
@@ -254,7 +257,7 @@ def _worker_model(config: BatchConfig) -> tuple[LoadedModel, Any, float]:
 
         torch.set_num_threads(config.torch_threads)
         device = resolve_device(config.device)
-        _MODELS[key] = (load_model(config.model, device), device)
+        _MODELS[key] = (load_model(name, device), device)
         seconds = time.perf_counter() - start
         _LOADS.append(seconds)
         return (*_MODELS[key], seconds)
@@ -269,15 +272,24 @@ def predict_record(path: str, config: BatchConfig) -> RecordResult:
     """Classify the record at ``path`` into a table of rows; any failure of the record becomes
     a one-line error (only loading the model can fail the task)."""
     result = RecordResult(path=path, record=record_name(path))
-    loaded, device, result.load_s = _worker_model(config)  # a failure here stops the run
-    from ecglens.predict import run
+    from ecglens.predict import run, task_of
     from ecglens.tasks import view_of
+    from ecglens.tasks.choose import choose_model
 
+    try:
+        name = config.model or choose_model(path, config.fs)
+    except EcgLensError as exc:  # the input's fault (an unknown format): its error, not the run's
+        result.error = one_line_error(exc, path)
+        return result
+    loaded, device, result.load_s = _worker_model(config, name)  # a failure stops the run
+    options = config.classify_options()
+    if config.model is None:  # chosen by the input: only the options its task takes
+        options = {k: v for k, v in options.items() if k in task_of(loaded).options}
     try:
         start = time.perf_counter()
         prediction = run(
             path, loaded, device=device, fs=config.fs, strict=config.strict,
-            long_record_s=float("inf"), **config.classify_options(),
+            long_record_s=float("inf"), units=config.units, **options,
         )  # fmt: skip
         rows = view_of(prediction).rows
         result.table, result.beats = rows(prediction.result, path, result.record)
@@ -421,6 +433,8 @@ def _check_model(config: BatchConfig) -> None:
     from ecglens.models.registry import load_model
     from ecglens.predict import task_of
 
+    if config.model is None:  # each record's own model: options are filtered per record
+        return
     loaded = load_model(config.model, "cpu")
     task = task_of(loaded)
     given = {k for k, v in config.classify_options().items() if v is not None}
@@ -436,6 +450,8 @@ def _with_model_path(config: BatchConfig) -> BatchConfig:
     """A model given as a path, made absolute (workers do not share this working folder)."""
     from ecglens.models.registry import list_pretrained
 
+    if config.model is None:
+        return config
     model = Path(config.model)
     if config.model in list_pretrained() or not model.exists():
         return config

@@ -11,11 +11,12 @@ from ecglens.cli.app import app
 from ecglens.cli.options import (
     DeviceOpt,
     FsOpt,
+    InputModelOpt,
     LeadOpt,
-    ModelOpt,
     ProgressOpt,
     StrictOpt,
     ThreadsOpt,
+    UnitsOpt,
     check_range,
 )
 from ecglens.progress import console
@@ -37,7 +38,7 @@ def batch_command(
             "dataset by pandas/pyarrow) plus _errors.jsonl; an existing one is resumed."
         ),
     ],
-    model: ModelOpt = "ecglens-mitdb-inter",
+    model: InputModelOpt = None,
     scheduler: Annotated[
         str | None,
         typer.Option(help="Address of a running Dask scheduler (tcp://host:8786); default: a "
@@ -49,6 +50,7 @@ def batch_command(
     ] = None,
     lead: LeadOpt = None,
     fs: FsOpt = None,
+    units: UnitsOpt = None,
     review_threshold: Annotated[
         float | None, typer.Option(help="Beat models: flag beats above this uncertainty (0-1).")
     ] = None,
@@ -86,6 +88,7 @@ def batch_command(
         torch_threads=threads or 1,
         scheduler=scheduler,
         retry_failed=retry_failed,
+        units=units,
     )
     try:
         summary = run_batch(inputs, out, config, progress=progress)
@@ -99,4 +102,18 @@ def batch_command(
         f"wrote {out}"
     )
     if d["failed"]:
+        _say_once_what_to_pass(out)
         raise typer.Exit(1)
+
+
+def _say_once_what_to_pass(out: Path) -> None:
+    """One line for the sample files that failed for want of their sampling rate."""
+    from ecglens.batch.run import read_errors
+
+    needs_fs = sum("needs its sampling rate" in e.get("error", "") for e in read_errors(out))
+    if needs_fs:
+        console.print(
+            f"{needs_fs} CSV/NPY file{'s' if needs_fs > 1 else ''} without a time column: pass "
+            "--fs HZ (their sampling rate) and run again",
+            soft_wrap=True,
+        )

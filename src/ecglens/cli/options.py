@@ -47,6 +47,27 @@ ModelOpt = Annotated[
         "a .safetensors file / training run directory.",
     ),
 ]
+InputModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="Shipped model name (see `ecglens models`) or a path to a .safetensors file / "
+        "training run directory. Default: the input decides: a one- or two-lead record -> "
+        "ecglens-mitdb-inter; a 12-lead record (up to 60 s) -> ecglens-ptbxl-binary, with "
+        "ecglens-mitdb-inter on lead II beside it; an image -> ecglens-images-fused; a CSV of "
+        "beats -> kachuee-mitdb-inter. A model that does not read the input is refused.",
+    ),
+]
+UnitsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--units",
+        help="Unit of CSV/NPY samples: mV, uV or V (default: judged from their amplitude; "
+        "values that fit an ECG only in uV or V are converted with a warning). WFDB and EDF "
+        "files carry their units in the header.",
+    ),
+]
 ThreadsOpt = Annotated[
     int | None,
     typer.Option(
@@ -67,7 +88,10 @@ LeadOpt = Annotated[
 FsOpt = Annotated[
     float | None,
     typer.Option(
-        "--fs", help="Sampling rate in Hz: required for CSV/NPY sample files, checked for WFDB."
+        "--fs",
+        help="Sampling rate in Hz: required for CSV/NPY sample files without a time column "
+        "(a time column in seconds, ms or date-times gives it; both must agree within 1%); "
+        "checked against WFDB/EDF headers.",
     ),
 ]
 DataOpt = Annotated[

@@ -15,12 +15,13 @@ from ecglens.cli.app import app
 from ecglens.cli.options import (
     DeviceOpt,
     FsOpt,
+    InputModelOpt,
     LeadOpt,
-    ModelOpt,
     ProgressOpt,
     RecordsArg,
     StrictOpt,
     ThreadsOpt,
+    UnitsOpt,
     check_output_file,
     check_range,
     check_records_exist,
@@ -37,7 +38,7 @@ from ecglens.progress import console
 @app.command("predict")
 def predict_command(
     records: RecordsArg,
-    model: ModelOpt = "ecglens-mitdb-inter",
+    model: InputModelOpt = None,
     json_file: Annotated[
         Path | None,
         typer.Option(
@@ -46,6 +47,7 @@ def predict_command(
     ] = None,
     lead: LeadOpt = None,
     fs: FsOpt = None,
+    units: UnitsOpt = None,
     table: Annotated[bool, typer.Option(help="Print the per-beat table.")] = True,
     max_rows: Annotated[
         int, typer.Option(help="At most this many beats in the printed table.")
@@ -77,17 +79,18 @@ def predict_command(
     check_output_file(json_file, "--json")
     check_range(review_threshold, "--review-threshold", 0.0, 1.0)
     check_range(mc_samples, "--mc-samples", 0, None)
-    from ecglens.models.registry import load_model
     from ecglens.predict import run
     from ecglens.tasks import view_of
 
     dev = device_of(device, threads)
-    loaded = load_model(model, dev)
+    models = ModelsForInputs(model, dev, fs, units)
     stream_dir = Path(tempfile.mkdtemp(prefix="ecglens-predict-"))
-    options = {"lead": lead, "mc_samples": mc_samples, "review_threshold": review_threshold}
+    given = {"lead": lead, "mc_samples": mc_samples, "review_threshold": review_threshold}
 
     def predict_one(path: Path) -> dict:
-        prediction = run(path, loaded, device=dev, fs=fs, strict=strict, **options)
+        loaded, beside = models.for_input(path)
+        options = given if model is not None else models.options_for(loaded, given)
+        prediction = run(path, loaded, device=dev, fs=fs, strict=strict, units=units, **options)
         for note in prediction.notes:
             console.print(f"{path}: {note}", highlight=False, soft_wrap=True)
         if prediction.streamed:  # a long record: its JSON goes to a file, window by window
@@ -101,6 +104,14 @@ def predict_command(
             view_of(prediction).table(prediction.result, max_rows)
         for warning in prediction.warnings:
             console.print(f"[yellow]warning:[/yellow] {path}: {warning}", highlight=False)
+        if beside is not None:  # a 12-lead record: the beat model's prediction beside it
+            beats = run(path, beside, device=dev, fs=fs, strict=strict, units=units,
+                        long_record_s=float("inf"), **models.options_for(beside, given))
+            console.print(f"{path}: beats of lead {beats.result.lead} by {beside.name}",
+                          highlight=False)
+            if table:
+                view_of(beats).table(beats.result, max_rows)
+            out["beats_model"] = beats.to_dict()
         return out
 
     try:
@@ -143,7 +154,7 @@ def explain_command(
             "beat models only."
         ),
     ] = None,
-    model: ModelOpt = "ecglens-mitdb-inter",
+    model: InputModelOpt = None,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -163,6 +174,7 @@ def explain_command(
     ] = None,
     lead: LeadOpt = None,
     fs: FsOpt = None,
+    units: UnitsOpt = None,
     device: DeviceOpt = "auto",
     threads: ThreadsOpt = None,
 ) -> None:
@@ -172,13 +184,13 @@ def explain_command(
     from ecglens.explain.explainers import figure_methods
     from ecglens.explain.recommended import recommended_method
     from ecglens.io.formats import record_name
-    from ecglens.models.registry import load_model
     from ecglens.plot.style import save_figure
     from ecglens.predict import run, task_of
+    from ecglens.predict.beats import BeatPredictions
     from ecglens.tasks import view_of
 
     dev = device_of(device, threads)
-    loaded = load_model(model, dev)
+    loaded, _ = ModelsForInputs(model, dev, fs, units).for_input(record)
     task = task_of(loaded)
     method = method or recommended_method(loaded)
     allowed = figure_methods(task.family)
@@ -187,10 +199,17 @@ def explain_command(
             f"--method {method!r} does not apply to {task.description}; choose "
             f"{', '.join(allowed)}"
         )
-    prediction = run(record, loaded, device=dev, fs=fs, lead=lead, long_record_s=float("inf"))
+    prediction = run(record, loaded, device=dev, fs=fs, lead=lead, long_record_s=float("inf"),
+                     units=units)
     view = view_of(prediction)
     if view.figure is None:
         raise EcgLensError(f"{view.name} are not explained in figures", record)
+    if not beat and isinstance(prediction.result, BeatPredictions):  # as the report does
+        from ecglens.report.beats import choose_strips
+
+        beat = [c.beat for c in choose_strips(prediction.result) if c.beat is not None] or [0]
+        console.print(f"explaining beats {', '.join(map(str, beat))} (first non-N, most "
+                      "uncertain); --beat to choose", highlight=False)
     fig = view.figure(prediction.result, loaded, method=method, device=dev, beats=beat,
                       layer=layer)
     if out is None:
@@ -203,7 +222,7 @@ def explain_command(
 @app.command("report")
 def report_command(
     records: RecordsArg,
-    model: ModelOpt = "ecglens-mitdb-inter",
+    model: InputModelOpt = None,
     out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("runs/report.html"),
     lead: LeadOpt = None,
     fs: FsOpt = None,
@@ -220,15 +239,18 @@ def report_command(
     paths = expand_records(records)  # checked before torch and scipy load: fails fast
     check_records_exist(paths)
     check_output_file(out, "--out")
-    from ecglens.models.registry import load_model
     from ecglens.tasks import report
 
     metrics = [json.loads(Path(p).read_text()) for p in (metrics_json or [])]
     dev = device_of(device, threads)
+    loaded, _ = ModelsForInputs(model, dev, fs, None).for_input(paths[0])
+    if model is None and len(paths) > 1:
+        console.print(f"one report, one model: {loaded.name}, chosen by {paths[0]} (--model to "
+                      "choose)", highlight=False)
     errors: list[str] = []
     path = report(
         paths,
-        load_model(model, dev),
+        loaded,
         out,
         fs=fs,
         lead=lead,
@@ -242,3 +264,47 @@ def report_command(
         console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
     console.print(f"wrote {path}")
     exit_if_any_failed([{"error": e} for e in errors] + [{}] * (len(paths) - len(errors)))
+
+
+class ModelsForInputs:
+    """The model for each input: ``model`` when named (refused, naming the models that fit,
+    for an input it does not read), else the one the input decides
+    (:func:`ecglens.tasks.choose.choose_model`); each loaded once."""
+
+    def __init__(self, model: str | None, device, fs: float | None, units: str | None) -> None:
+        self.model, self.device, self.fs, self.units = model, device, fs, units
+        self._loaded: dict[str, object] = {}
+
+    def load(self, name: str):
+        from ecglens.models.registry import load_model
+
+        if name not in self._loaded:
+            self._loaded[name] = load_model(name, self.device)
+        return self._loaded[name]
+
+    def for_input(self, path: Path):
+        """``(model, beside)``: the model for ``path`` and the one whose prediction goes
+        beside it (the beat model for a 12-lead record; None otherwise)."""
+        from ecglens.tasks.choose import (
+            check_model_fits,
+            choose_model,
+            companion_model,
+            input_shape,
+        )
+
+        if self.model is not None:
+            loaded = self.load(self.model)
+            check_model_fits(loaded, path, self.fs)
+            return loaded, None
+        shape = input_shape(path, self.fs, self.units)
+        name = choose_model(shape)
+        beside = companion_model(shape, name)
+        return self.load(name), None if beside is None else self.load(beside)
+
+    @staticmethod
+    def options_for(loaded, given: dict) -> dict:
+        """``given`` less the options ``loaded``'s task does not take (a model chosen by the
+        input is not refused for an option meant for another input's model)."""
+        from ecglens.predict import task_of
+
+        return {k: v for k, v in given.items() if k in task_of(loaded).options}

@@ -55,11 +55,15 @@ from ecglens.io.records import (
     _samples_in,
     _sibling,
     _signal_names,
+    clock_rate,
     is_time_column,
     read_digital,
+    resolve_rate,
     select_lead,
     signal_scaling,
     to_physical,
+    typical_amplitude,
+    units_factor,
 )
 
 HEAD_ROWS = 4096  # rows of a CSV/NPY file read to recognise its layout and a time column
@@ -105,11 +109,15 @@ class RecordInfo:
         return int(select_lead(probe, lead)[0][0])
 
 
-def record_info(path: str | Path, fs: float | None = None, strict: bool = False) -> RecordInfo:
+def record_info(
+    path: str | Path, fs: float | None = None, strict: bool = False, units: str | None = None
+) -> RecordInfo:
     """Name, rate, length, leads and format of a record, read from its header (WFDB, EDF),
     the NPY header, or a CSV's first rows and line count; no samples are converted.
 
-    ``fs`` is required for CSV/NPY files and must match the header of the others. With
+    ``fs`` is required for CSV/NPY files without a time column (and must agree with one) and
+    must match the header of the others; ``units`` as
+    :func:`~ecglens.io.records.read_array_record`. With
     ``strict``, the header oddities ``read_record`` warns of are errors, as there. Raises
     :class:`~ecglens.errors.EcgLensError` naming the file for what ``read_record`` refuses,
     :class:`NotWindowed` for records that can only be read whole (see the module doc).
@@ -121,11 +129,7 @@ def record_info(path: str | Path, fs: float | None = None, strict: bool = False)
     if suffix in formats.SAMPLE_FILES:
         if not path.is_file():
             raise EcgLensError("file not found", path)
-        if fs is None:
-            raise EcgLensError("a CSV/NumPy sample file needs its sampling rate (--fs)", path)
-        if not np.isfinite(fs) or fs <= 0:
-            raise EcgLensError(f"sampling rate must be positive, got {fs:g}", path)
-        return _npy_info(path, fs) if suffix == ".npy" else _csv_info(path, fs)
+        return _npy_info(path, fs, units) if suffix == ".npy" else _csv_info(path, fs, units)
     if suffix == "" and not _sibling(path, formats.WFDB_HEADER).exists():
         found = [_sibling(path, s) for s in formats.EDF_FILES if _sibling(path, s).exists()]
         if found:
@@ -201,23 +205,36 @@ def _check_rate(info: RecordInfo, fs: float | None) -> RecordInfo:
 
 
 def _drop_clocks(
-    head: np.ndarray, names: list[str] | None
-) -> tuple[list[int], list[str], list[str]]:
-    """Columns to keep, their names, and the warnings: a column of ``head`` (rows, columns)
-    that rises at a constant step is a clock, left out unless every column is one."""
+    head: np.ndarray, names: list[str] | None, fs: float | None, path: Path
+) -> tuple[list[int], list[str], list[str], float]:
+    """Columns to keep, their names, the warnings and the sampling rate: a column of ``head``
+    (rows, columns) that rises at a constant step is a clock, left out unless every column is
+    one; a clock in seconds or ms gives the rate (checked against ``fs`` as
+    :func:`~ecglens.io.records.resolve_rate` does)."""
     n = head.shape[1]
-    if names is None or len(names) != n:
+    named = names is not None and len(names) == n
+    if not named:
         names = [f"lead{i}" for i in range(n)]
     clocks = [k for k in range(n) if is_time_column(head[:, k])]
     if not clocks or len(clocks) == n:
-        return list(range(n)), names, []
+        return list(range(n)), names, [], resolve_rate(fs, None, None, path)
+    rates = [(clock_rate(head[:, k], names[k] if named else None), k) for k in clocks]
+    clock, first = next(((r, k) for r, k in rates if r is not None), (None, clocks[0]))
     dropped = ", ".join(repr(names[k]) for k in clocks)
+    what = f"a clock at {clock:.6g} Hz" if clock is not None else "time or sample index"
     message = (
-        f"column {dropped} rises at a constant step (time or sample index), "
-        "not an ECG lead: left out"
+        f"column {dropped} rises at a constant step ({what}), not an ECG lead: left out"
     )
     keep = [k for k in range(n) if k not in clocks]
-    return keep, [names[k] for k in keep], [message]
+    rate = resolve_rate(fs, clock, names[first], path)
+    return keep, [names[k] for k in keep], [message], rate
+
+
+def _units(head: np.ndarray, fs: float, units: str | None, path: Path) -> tuple[float, list[str]]:
+    """The factor to mV of the samples (judged on ``head``, the kept columns' first rows)
+    and its warning, as :func:`~ecglens.io.records.read_array_record` judges the whole file."""
+    factor, message = units_factor(typical_amplitude(head, fs), units, path)
+    return factor, [message] if message else []
 
 
 # -- NPY ------------------------------------------------------------------------------------
@@ -230,7 +247,7 @@ def _npy_map(path: Path) -> np.ndarray:
         raise EcgLensError(f"cannot read samples ({_short(exc)})", path) from exc
 
 
-def _npy_info(path: Path, fs: float) -> RecordInfo:
+def _npy_info(path: Path, fs: float | None, units: str | None) -> RecordInfo:
     values = _npy_map(path)
     if values.dtype.kind not in "biuf":
         raise EcgLensError(f"expected numbers, got an array of {values.dtype}", path)
@@ -246,34 +263,36 @@ def _npy_info(path: Path, fs: float) -> RecordInfo:
         values = values.T
         warns.append(f"values read as {values.shape[1]} leads of {values.shape[0]} samples")
     head = np.asarray(values[:HEAD_ROWS], dtype=np.float64)
-    keep, names, dropped = _drop_clocks(head, None)
+    keep, names, dropped, rate = _drop_clocks(head, None, fs, path)
+    factor, unit_warns = _units(head[:, keep], rate, units, path)
     return RecordInfo(
         name=path.stem,
         path=path,
-        fs=float(fs),
+        fs=rate,
         n_samples=int(values.shape[0]),
         lead_names=tuple(names),
         format="npy",
         units=("mV",) * len(keep),
-        warnings=tuple(warns + dropped),
-        source={"columns": keep, "transposed": transposed},
+        warnings=tuple(warns + dropped + unit_warns),
+        source={"columns": keep, "transposed": transposed, "factor": factor},
     )
 
 
 def _npy_read(info: RecordInfo, start: int, stop: int, index: int) -> np.ndarray:
     values = _npy_map(info.path)
     column = info.source["columns"][index]
+    factor = info.source["factor"]
     if values.ndim == 1:
-        return np.array(values[start:stop], dtype=np.float64)
+        return np.array(values[start:stop], dtype=np.float64) * factor
     if info.source["transposed"]:
-        return np.array(values[column, start:stop], dtype=np.float64)
-    return np.array(values[start:stop, column], dtype=np.float64)
+        return np.array(values[column, start:stop], dtype=np.float64) * factor
+    return np.array(values[start:stop, column], dtype=np.float64) * factor
 
 
 # -- CSV ------------------------------------------------------------------------------------
 
 
-def _csv_info(path: Path, fs: float) -> RecordInfo:
+def _csv_info(path: Path, fs: float | None, units: str | None) -> RecordInfo:
     """Layout (separator, header row, time column) from the first rows; length from a line
     count of the file's bytes."""
     import pandas as pd
@@ -304,27 +323,31 @@ def _csv_info(path: Path, fs: float) -> RecordInfo:
         skip -= 1
     n_rows = _count_lines(path) - skip
     try:
-        head = pd.read_csv(
+        frame = pd.read_csv(
             path, header=None, skiprows=skip, nrows=min(HEAD_ROWS, max(n_rows, 1)), sep=sep,
             engine="c", skip_blank_lines=False,
-        ).to_numpy(dtype=np.float64)  # fmt: skip
+        )  # fmt: skip
     except Exception as exc:
         raise EcgLensError(f"cannot read samples ({_short(exc)})", path) from exc
+    if not all(pd.api.types.is_numeric_dtype(d) for d in frame.dtypes):  # e.g. date-times
+        raise NotWindowed("a column that is not numbers: not read in windows", path)
+    head = frame.to_numpy(dtype=np.float64)
     if head.ndim != 2 or n_rows < 2:
         raise EcgLensError(f"expected (samples, leads), got {n_rows} rows", path)
     if n_rows < head.shape[1]:
         raise NotWindowed("leads in rows, samples in columns: not read in windows", path)
-    keep, names, dropped = _drop_clocks(head, names)
+    keep, names, dropped, rate = _drop_clocks(head, names, fs, path)
+    factor, unit_warns = _units(head[:, keep], rate, units, path)
     return RecordInfo(
         name=path.stem,
         path=path,
-        fs=float(fs),
+        fs=rate,
         n_samples=int(n_rows),
         lead_names=tuple(names),
         format="csv",
         units=("mV",) * len(keep),
-        warnings=tuple(dropped),
-        source={"columns": keep, "skip": skip, "sep": sep},
+        warnings=tuple(dropped + unit_warns),
+        source={"columns": keep, "skip": skip, "sep": sep, "factor": factor},
     )
 
 
@@ -391,7 +414,7 @@ def _csv_windows(
             parts.append(next_chunk())
             have += len(parts[-1])
         buffer = np.concatenate(parts) if len(parts) > 1 else buffer
-        yield _checked(buffer[: stop - pos].copy(), info, start)
+        yield _checked(buffer[: stop - pos] * info.source["factor"], info, start)
 
 
 # -- WFDB -----------------------------------------------------------------------------------

@@ -34,8 +34,7 @@ from ecglens.io.formats import (
     WFDB_FILES,
     WFDB_HEADER,
 )
-
-TIME_STEP_TOLERANCE = 1e-3  # relative spread of a column's steps that marks it as a clock
+from ecglens.io.limits import MAX_FS, MIN_FS, check_fs
 
 # Bytes per sample of the byte-aligned WFDB formats; 212, 310 and 311 pack samples in bits.
 _BYTES_PER_SAMPLE = {"8": 1, "16": 2, "24": 3, "32": 4, "61": 2, "80": 1, "160": 2}
@@ -70,12 +69,14 @@ def read_record(
     fs: float | None = None,
     lead_names: list[str] | None = None,
     strict: bool = False,
+    units: str | None = None,
 ) -> Record:
     """Read a WFDB record, an EDF/BDF file, or a CSV/NPY sample file (by extension).
 
     A path without extension names a WFDB record (``<path>.hea``) or, failing that,
-    ``<path>.edf``/``<path>.bdf``. ``fs`` is required for CSV/NPY files (they carry no
-    sampling rate) and, for the others, must match the file when given. With
+    ``<path>.edf``/``<path>.bdf``. ``fs`` is required for CSV/NPY files without a time
+    column and, for the others, must match the file when given; ``units`` ("mV", "uV", "V")
+    is the unit of CSV/NPY samples (default: judged from their amplitude). With
     ``strict``, recoverable oddities (see the module doc) are errors, not warnings.
     """
     path = Path(path)
@@ -93,9 +94,7 @@ def read_record(
             path,
         )
     if suffix in SAMPLE_FILES:
-        if fs is None:
-            raise EcgLensError("a CSV/NumPy sample file needs its sampling rate (--fs)", path)
-        return read_array_record(path, fs, lead_names)
+        return read_array_record(path, fs, lead_names, units)
     if suffix in EDF_FILES:
         from ecglens.io.edf import read_edf_record
 
@@ -473,35 +472,33 @@ def _read_segment(seg_base: Path, verify_checksums: bool, strict: bool) -> Recor
     )
 
 
-def read_array_record(path: str | Path, fs: float, lead_names: list[str] | None = None) -> Record:
+def read_array_record(
+    path: str | Path,
+    fs: float | None = None,
+    lead_names: list[str] | None = None,
+    units: str | None = None,
+) -> Record:
     """Read samples from a CSV/TXT (one column per lead, optional header row) or NPY file.
 
-    Values are taken as mV. Shape (n_samples,) or (n_samples, n_leads).
+    Shape (n_samples,) or (n_samples, n_leads). A time column (seconds, milliseconds or
+    date-time stamps) gives the sampling rate and is left out; ``fs`` (Hz) is needed without
+    one and must agree with it within 1% otherwise (:func:`resolve_rate`). ``units`` ("mV",
+    "uV", "V"; default: judged from the amplitudes, see :func:`units_factor`) brings the
+    values to mV.
     """
     path = Path(path)
     if not path.exists():
         raise EcgLensError("file not found", path)
-    if fs <= 0:
-        raise EcgLensError(f"sampling rate must be positive, got {fs:g}", path)
     names = lead_names
     warnings = []
     try:
-        if path.suffix.lower() == ".npy":
-            values = np.load(path, allow_pickle=False)
-        else:
-            import pandas as pd
-
-            first = _first_line(path)
-            sep = next((d for d in (",", ";", "\t") if d in first), r"\s+")
-            has_header = not _is_numeric_row(first, sep)
-            frame = pd.read_csv(path, header=0 if has_header else None, sep=sep, engine="python")
-            if has_header and names is None:
-                names = [str(c).strip() for c in frame.columns]
-            values = frame.to_numpy(dtype=np.float64)
+        values, header_names, stamps = _read_samples_table(path)
     except EcgLensError:
         raise
     except Exception as exc:
         raise EcgLensError(f"cannot read samples ({_short(exc)})", path) from exc
+    if names is None:
+        names = header_names
     values = np.asarray(values, dtype=np.float64)
     if values.ndim == 1:
         values = values[:, None]
@@ -514,16 +511,24 @@ def read_array_record(path: str | Path, fs: float, lead_names: list[str] | None 
         warnings.append(f"values read as {values.shape[1]} leads of {values.shape[0]} samples")
     if names is None or len(names) != values.shape[1]:
         names = [f"lead{i}" for i in range(values.shape[1])]
+    for k, seconds in stamps.items():
+        values[:, k] = seconds
     clocks = [k for k in range(values.shape[1]) if is_time_column(values[:, k])]
+    clock = clock_name = None
     if clocks and len(clocks) < values.shape[1]:
         dropped = ", ".join(repr(names[k]) for k in clocks)
-        warnings.append(f"column {dropped} rises at a constant step (time or sample index), "
-                        "not an ECG lead: left out")
+        rates = [(clock_rate(values[:, k], None if k in stamps else names[k]), k) for k in clocks]
+        clock, k = next(((r, k) for r, k in rates if r is not None), (None, clocks[0]))
+        clock_name = names[k]
+        what = f"a clock at {clock:.6g} Hz" if clock is not None else "time or sample index"
+        warnings.append(f"column {dropped} rises at a constant step ({what}), not an ECG "
+                        "lead: left out")
         keep = [k for k in range(values.shape[1]) if k not in clocks]
         values, names = values[:, keep], [names[k] for k in keep]
+    rate = resolve_rate(fs, clock, clock_name, path)
     record = Record(
         signals=values,
-        fs=float(fs),
+        fs=rate,
         lead_names=names,
         name=path.stem,
         path=path,
@@ -531,16 +536,177 @@ def read_array_record(path: str | Path, fs: float, lead_names: list[str] | None 
         units=["mV"] * values.shape[1],
     )
     _check_values(record, path)
+    factor, message = units_factor(typical_amplitude(values, rate), units, path)
+    if factor != 1.0:
+        record.signals = values * factor
+    if message:
+        record.warnings.append(message)
     return record
 
 
 def is_time_column(column: np.ndarray) -> bool:
-    """True for a column that rises at a constant step (a time or sample-index column of a
-    CSV file); an ECG lead never does."""
+    """True for a column that rises at every row at a near-constant step (a time or
+    sample-index column of a CSV file, clock jitter allowed); an ECG lead never does."""
     steps = np.diff(np.asarray(column, dtype=np.float64))
     if len(steps) < 2 or not np.all(steps > 0):
         return False
-    return bool(np.ptp(steps) <= TIME_STEP_TOLERANCE * np.mean(steps) + 1e-12)
+    return bool(np.ptp(steps) <= CLOCK_JITTER * np.median(steps) + 1e-12)
+
+
+RATE_TOLERANCE = 0.01  # a time column's rate and --fs may differ by this fraction
+CLOCK_JITTER = 0.5  # a clock's steps may spread by this fraction of the median step
+UNITS = {"mV": 1.0, "uV": 1e-3, "V": 1e3}  # --units -> factor to mV
+# Robust amplitude (mV) of a lead that reads as an ECG in mV: QRS amplitudes of 0.3-5 mV,
+# with margins for low-voltage leads and noise (MIT-BIH MLII: 1-3.3 mV).
+PLAUSIBLE_MV = (0.1, 20.0)
+
+
+def _read_samples_table(path: Path) -> tuple[np.ndarray, list[str] | None, dict[int, np.ndarray]]:
+    """Values (rows, columns) of a CSV/TXT/NPY file, the header's column names (None without a
+    header row) and the columns that held timestamps (as seconds; NaN in ``values``)."""
+    if path.suffix.lower() == ".npy":
+        return np.load(path, allow_pickle=False), None, {}
+    import pandas as pd
+
+    first = _first_line(path)
+    sep = next((d for d in (",", ";", "\t") if d in first), r"\s+")
+    has_header = not _is_numeric_row(first, sep)
+    frame = pd.read_csv(path, header=0 if has_header else None, sep=sep, engine="python")
+    names = [str(c).strip() for c in frame.columns] if has_header else None
+    stamps: dict[int, np.ndarray] = {}
+    for k, column in enumerate(frame.columns):
+        if not pd.api.types.is_numeric_dtype(frame[column].dtype):
+            seconds = timestamps_in_seconds(frame[column])
+            if seconds is not None:
+                stamps[k] = seconds
+                frame[column] = np.nan
+    return frame.to_numpy(dtype=np.float64), names, stamps
+
+
+def timestamps_in_seconds(column) -> np.ndarray | None:
+    """A column of date-time strings (ISO 8601, "2024-05-01 12:00:00.004", ...) as seconds
+    from its first row; None when it does not parse as date-times."""
+    import pandas as pd
+
+    try:
+        stamps = pd.to_datetime(column, errors="raise", format="mixed")
+    except (ValueError, TypeError):
+        return None
+    return (stamps - stamps.iloc[0]).dt.total_seconds().to_numpy(dtype=np.float64)
+
+
+# Time units a clock column's name may carry -> seconds per unit.
+_TIME_UNITS = {"s": 1.0, "sec": 1.0, "secs": 1.0, "seconds": 1.0, "ms": 1e-3, "msec": 1e-3,
+               "millis": 1e-3, "milliseconds": 1e-3, "us": 1e-6, "µs": 1e-6,
+               "microseconds": 1e-6}  # fmt: skip
+_INDEX_NAMES = {"sample", "samples", "index", "idx", "n", "i", "row", "sample_index"}
+
+
+def clock_rate(column: np.ndarray, name: str | None = None) -> float | None:
+    """The sampling rate (Hz) a time column gives: seconds, milliseconds (by its name, e.g.
+    ``time_ms``, or by a step that is only a plausible rate in ms, e.g. 4 -> 250 Hz),
+    microseconds by name; None for a sample index (integer steps of 1, or a name such as
+    ``sample``) or a step that is a plausible ECG rate in no unit."""
+    values = np.asarray(column, dtype=np.float64)
+    span, steps = values[-1] - values[0], len(values) - 1
+    if steps < 1 or span <= 0:
+        return None
+    step = span / steps
+    words = [w for w in re.split(r"[^a-zµ]+", (name or "").lower()) if w]
+    if any(w in _INDEX_NAMES for w in words):
+        return None
+    for word in reversed(words):
+        if word in _TIME_UNITS:
+            return 1.0 / (step * _TIME_UNITS[word])
+    integer = np.allclose(values, np.round(values))
+    if integer and abs(step - 1.0) < 1e-9:
+        return None  # 0, 1, 2, ...: a sample index, not a clock
+    for unit in (1.0, 1e-3):  # seconds first, then milliseconds
+        rate = 1.0 / (step * unit)
+        if MIN_FS <= rate <= MAX_FS:
+            return rate
+    return None
+
+
+def resolve_rate(
+    given: float | None, clock: float | None, clock_name: str | None, where: Path
+) -> float:
+    """The sampling rate of a sample file: the time column's, ``given`` (``--fs``), or both
+    when they agree within ``RATE_TOLERANCE``; checked with :func:`check_fs`."""
+    if given is not None:
+        check_fs(given, where, "--fs")
+    if clock is None:
+        if given is None:
+            raise EcgLensError(
+                "a CSV/NumPy sample file needs its sampling rate: give --fs HZ (e.g. --fs 250) "
+                "or a time column in seconds or ms",
+                where,
+            )
+        return float(given)
+    check_fs(clock, where, f"the rate of time column {clock_name!r}")
+    if given is not None and abs(given - clock) > RATE_TOLERANCE * clock:
+        raise EcgLensError(
+            f"time column {clock_name!r} steps at {clock:.6g} Hz but --fs {given:g} was given: "
+            f"give --fs {clock:.6g} or leave --fs out",
+            where,
+        )
+    if given is not None:
+        return float(given)
+    whole = round(clock)  # clocks rounded to the ms or µs: 360.0013 Hz is 360 Hz
+    return float(whole) if abs(clock - whole) <= 1e-3 * clock else round(clock, 6)
+
+
+def typical_amplitude(values: np.ndarray, fs: float) -> float:
+    """A robust peak-to-peak amplitude of the leads (their units): per lead, the 0.5-99.5
+    percentile range after removing a 1-s moving mean (baseline wander); the median over
+    leads. (n_samples, n_leads) in; a number out (0 for flat leads)."""
+    from scipy.ndimage import uniform_filter1d
+
+    window = max(1, int(round(fs)))
+    amplitudes = []
+    for lead in np.asarray(values, dtype=np.float64).T:
+        x = lead[: int(fs * 300)]  # the first five minutes say enough
+        x = x[np.isfinite(x)]  # non-finite samples are the reader's error, not this check's
+        if len(x) < 2:
+            continue
+        detrended = x - uniform_filter1d(x, window, mode="nearest")
+        low, high = np.percentile(detrended, [0.5, 99.5])
+        amplitudes.append(float(high - low))
+    return float(np.median(amplitudes)) if amplitudes else 0.0
+
+
+def units_factor(amplitude: float, units: str | None, where: Path) -> tuple[float, str | None]:
+    """The factor that brings samples of robust ``amplitude`` (:func:`typical_amplitude`) to
+    mV, and a warning or None. ``units`` given ("mV", "uV", "V"): its factor, with a warning
+    when the result is no ECG amplitude; not given: mV when plausible (``PLAUSIBLE_MV``),
+    else µV or V when only those fit (converted, with a warning), else an error."""
+    low, high = PLAUSIBLE_MV
+    if units is not None:
+        key = units.replace("µ", "u").replace("μ", "u")
+        match = {k.lower(): k for k in UNITS}.get(key.lower())
+        if match is None:
+            raise EcgLensError(f"--units must be one of {', '.join(UNITS)}, not {units!r}", where)
+        factor = UNITS[match]
+        mv = amplitude * factor
+        if amplitude > 0 and not low <= mv <= high:
+            return factor, (
+                f"amplitudes of about {mv:.3g} mV in {match} are not those of an ECG "
+                f"({low:g}-{high:g} mV): check --units"
+            )
+        return factor, None
+    if amplitude == 0 or low <= amplitude <= high:
+        return 1.0, None
+    for unit in ("uV", "V"):
+        if low <= amplitude * UNITS[unit] <= high:
+            return UNITS[unit], (
+                f"values of about {amplitude:.3g} peak to peak fit an ECG only in {unit}: "
+                f"converted from {unit} to mV (give --units to say otherwise)"
+            )
+    raise EcgLensError(
+        f"values of about {amplitude:.3g} peak to peak fit an ECG in none of mV, uV or V "
+        f"({low:g}-{high:g} mV): give --units, or check that the file holds ECG samples",
+        where,
+    )
 
 
 def _first_line(path: Path) -> str:

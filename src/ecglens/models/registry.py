@@ -115,7 +115,15 @@ def _resolve(name_or_path: str | Path) -> Path:
     for c in candidates:
         if c.suffix == ".safetensors" and c.is_file():
             return c
-    known = ", ".join(list_pretrained()) or "none"
+    import difflib
+
+    shipped = list_pretrained()
+    close = difflib.get_close_matches(str(name_or_path), shipped, n=1, cutoff=0.6)
+    if close:
+        raise EcgLensError(
+            f"no such model: did you mean {close[0]}? (`ecglens models` lists all)", p
+        )
+    known = ", ".join(shipped) or "none"
     raise EcgLensError(f"no such model (shipped models: {known}; or give a .safetensors path)", p)
 
 

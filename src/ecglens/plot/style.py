@@ -16,7 +16,7 @@ from pathlib import Path
 import matplotlib
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MultipleLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator
 
 from ecglens._atomic import atomic_write
 
@@ -80,21 +80,39 @@ def new_figure(width: float, height: float) -> Figure:
     return fig
 
 
+MAX_GRID_LINES = 400  # more lines than this on an axis: plain ticks instead of ECG paper
+
+
+class PaperLocator(MultipleLocator):
+    """ECG-paper ticks every ``base``; an axis that would need more than ``MAX_GRID_LINES``
+    of them (a signal in uV drawn as mV, a long strip) gets a few plain ticks (major) or none
+    (minor) instead of thousands."""
+
+    def __init__(self, base: float, minor: bool = False) -> None:
+        super().__init__(base)
+        self._base_step, self._minor = base, minor
+
+    def tick_values(self, vmin: float, vmax: float):
+        if abs(vmax - vmin) / self._base_step > MAX_GRID_LINES:
+            return [] if self._minor else MaxNLocator(8).tick_values(vmin, vmax)
+        return super().tick_values(vmin, vmax)
+
+
 def apply_ecg_grid(ax: Axes, minor: bool = True) -> None:
     """Light ECG-paper grid: major lines every 0.2 s / 0.5 mV, minor every 0.04 s / 0.1 mV.
 
     The x axis must be in seconds and the y axis in mV. Time ticks are labelled
     every whole second only, so long strips stay readable.
     """
-    ax.xaxis.set_major_locator(MultipleLocator(0.2))
-    ax.yaxis.set_major_locator(MultipleLocator(0.5))
+    ax.xaxis.set_major_locator(PaperLocator(0.2))
+    ax.yaxis.set_major_locator(PaperLocator(0.5))
     ax.xaxis.set_major_formatter(
         FuncFormatter(lambda x, _pos: f"{x:g}" if abs(x - round(x)) < 1e-6 else "")
     )
     ax.grid(which="major", color=ECG_GRID_MAJOR, linewidth=0.6)
     if minor:
-        ax.xaxis.set_minor_locator(MultipleLocator(0.04))
-        ax.yaxis.set_minor_locator(MultipleLocator(0.1))
+        ax.xaxis.set_minor_locator(PaperLocator(0.04, minor=True))
+        ax.yaxis.set_minor_locator(PaperLocator(0.1, minor=True))
         ax.grid(which="minor", color=ECG_GRID_MINOR, linewidth=0.3)
     ax.tick_params(which="both", length=0)
     ax.set_axisbelow(True)

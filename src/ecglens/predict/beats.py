@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ecglens.data.labels import aami_labels
+from ecglens.data.labels import AAMI_CLASSES, aami_labels
 from ecglens.errors import EcgLensError
 from ecglens.inputs.beats import cut_beat_inputs, model_input_arrays
 from ecglens.io import Record, read_annotations, select_lead
@@ -171,6 +171,9 @@ class BeatPredictions:
                 beat["artifact"] = bool(self.artifact[i])
             if self.by_rhythm is not None:
                 beat["by_rhythm_rule"] = bool(self.by_rhythm[i])
+            if self.reference is not None:  # the .atr's AAMI class within 150 ms, or null
+                r = int(self.reference[i])
+                beat["reference"] = AAMI_CLASSES[r] if r >= 0 else None
             beats.append(beat)
         return {
             "record": self.record,

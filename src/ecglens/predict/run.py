@@ -110,6 +110,7 @@ def run(
     mc_samples: int | None = None,
     review_threshold: float | None = None,
     long_record_s: float | None = None,
+    units: str | None = None,
 ) -> Prediction:
     """Classify ``source`` (a path of any input kind, or a read :class:`Record`) with
     ``loaded``.
@@ -118,8 +119,11 @@ def run(
     0-based index (default: MLII/II when present, else the most ECG-like); strict: refuse
     recoverable header oddities; mc_samples, review_threshold: beat models' uncertainty
     options; long_record_s: beat-model records longer than this (default
-    ``ecglens.predict.long.LONG_RECORD_S``) are classified in windows, their JSON streamed.
-    Raises :class:`EcgLensError` naming the file for what does not fit the model.
+    ``ecglens.predict.long.LONG_RECORD_S``) are classified in windows, their JSON streamed;
+    units: "mV", "uV" or "V" for CSV/NPY samples (default: judged from their amplitude).
+    Every beat prediction is checked for a plausible rate and polarity
+    (:mod:`ecglens.signal.plausibility`). Raises :class:`EcgLensError` naming the file for
+    what does not fit the model.
     """
     options = {"lead": lead, "mc_samples": mc_samples, "review_threshold": review_threshold}
     task = task_of(loaded)
@@ -135,11 +139,11 @@ def run(
 
         return Prediction(path, kind, classify_beat_rows(path, loaded, device=device))
     if task.name == "beats":
-        long = _long_record(path, loaded, device, fs, strict, long_record_s, options)
+        long = _long_record(path, loaded, device, fs, strict, long_record_s, options, units)
         if long is not None:
             return Prediction(path, kind, long)
     start = time.perf_counter()
-    record = read_record(path, fs=fs, strict=strict)
+    record = read_record(path, fs=fs, strict=strict, units=units)
     read_s = time.perf_counter() - start
     notes = []
     if lead is None and task.family == "beats" and len(record.lead_names) > 1:
@@ -174,26 +178,40 @@ def _classify_image(
     return classify_image(path, loaded, device=device, fs=fs, lead=lead)
 
 
-def _long_record(path, loaded, device, fs, strict, long_record_s, options):
+def _long_record(path, loaded, device, fs, strict, long_record_s, options, units=None):
     """The windowed prediction of a record longer than ``long_record_s``, else None."""
     from ecglens.io.chunks import NotWindowed, record_info
     from ecglens.predict.long import LONG_RECORD_S, long_record_dict_stream
 
     try:
-        info = record_info(path, fs=fs, strict=strict)
+        info = record_info(path, fs=fs, strict=strict, units=units)
     except NotWindowed:  # read whole, as any other record
         return None
     if info.duration_s <= (LONG_RECORD_S if long_record_s is None else long_record_s):
         return None
     pieces = long_record_dict_stream(
-        info, loaded, fs=fs, device=device, extra={"warnings": list(info.warnings)}, **options
+        info, loaded, fs=info.fs, device=device, extra={"warnings": list(info.warnings)}, **options
     )
     return LongRecordPrediction(info.name, pieces)
 
 
 def _with_checks(prediction: Prediction) -> Prediction:
-    """Warn when little of the lead is readable ECG."""
-    quality = getattr(prediction.result, "quality", None)
+    """Warn when little of the lead is readable ECG, when its beats are implausible at the
+    rate given (an error when clearly wrong) or when the lead looks inverted."""
+    from ecglens.signal.plausibility import lead_findings, measure_lead
+
+    result = prediction.result
+    peaks, signal = getattr(result, "sample", None), getattr(result, "signal", None)
+    if peaks is not None and signal is not None and hasattr(result, "fs"):
+        check = measure_lead(signal, result.fs, peaks)
+        if check is not None:
+            given = prediction.kind is InputKind.SAMPLES  # the rate came from the user
+            lead = str(getattr(result, "lead", ""))
+            found, error = lead_findings(check, result.fs, lead, rate_given=given)
+            if error is not None:
+                raise EcgLensError(error, prediction.source or getattr(result, "record", None))
+            prediction.warnings.extend(found)
+    quality = getattr(result, "quality", None)
     if quality is not None and quality.usable_fraction < LOW_USABLE_FRACTION:
         prediction.warnings.append(
             f"only {100 * quality.usable_fraction:.0f}% of the lead is readable ECG: its "

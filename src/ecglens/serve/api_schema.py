@@ -44,6 +44,11 @@ FsField = Annotated[
     Form(gt=0, le=MAX_FS, allow_inf_nan=False,
          description="Sampling rate in Hz: needed for CSV/TXT/NPY, checked against headers."),
 ]
+UnitsField = Annotated[
+    Literal["mV", "uV", "V"] | None,
+    Form(description="Unit of CSV/TXT/NPY samples; default: judged from their amplitude "
+         "(values that fit an ECG only in uV or V are converted, with a warning)."),
+]
 ModelField = Annotated[
     str | None,
     Form(max_length=200, description="A loaded model (GET /models); default: chosen by the "

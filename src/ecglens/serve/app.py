@@ -74,6 +74,7 @@ from ecglens.serve.api_schema import (
     ResultForm,
     ResultPath,
     ReviewField,
+    UnitsField,
 )
 from ecglens.serve.docs_page import docs_page
 from ecglens.serve.errors import ClientError, as_form_fields, one_line
@@ -151,8 +152,11 @@ def create_app(
         lead: str | None,
         review_threshold: float | None,
         mc_samples: int | None,
+        units: str | None = None,
     ) -> Options:
-        return Options(fs, model, lead.strip() if lead else None, review_threshold, mc_samples)
+        return Options(
+            fs, model, lead.strip() if lead else None, review_threshold, mc_samples, units
+        )
 
     @app.post(
         "/predict",
@@ -163,6 +167,7 @@ def create_app(
         *,
         files: FilesField,
         fs: FsField = None,
+        units: UnitsField = None,
         model: ModelField = None,
         lead: LeadField = None,
         review_threshold: ReviewField = None,
@@ -172,7 +177,7 @@ def create_app(
     ) -> Response:
         """Classify the uploaded record (or a demo record) with one model: every beat for beat
         models, the whole record for 12-lead and MI models."""
-        opts = options(fs, model, lead, review_threshold, mc_samples)
+        opts = options(fs, model, lead, review_threshold, mc_samples, units)
         result = await pool.run(service.predict_job, files, demo, opts)
         headers = {RESULT_HEADER: service.results.add(result)} if keep else None
         return Response(result.body, media_type="application/json", headers=headers)
@@ -186,6 +191,7 @@ def create_app(
         figure: FigureForm = "png",
         files: FilesField,
         fs: FsField = None,
+        units: UnitsField = None,
         model: ModelField = None,
         lead: LeadField = None,
         review_threshold: ReviewField = None,
@@ -203,7 +209,7 @@ def create_app(
             if files or demo is not None:
                 raise ClientError(400, "give either result or a record (files or demo), not both")
             kept = service.results.get(result)
-        opts = options(fs, model, lead, review_threshold, mc_samples)
+        opts = options(fs, model, lead, review_threshold, mc_samples, units)
         return await pool.run(
             service.explain_job, kept, files, demo, opts, beats, method, figure
         )

@@ -23,12 +23,10 @@ from typing import Any
 from fastapi import UploadFile
 
 from ecglens.errors import EcgLensError
-from ecglens.inputs.leads import lead_order
 from ecglens.io import Record, read_record
 from ecglens.io.formats import InputKind
 from ecglens.models.registry import LoadedModel, load_model
 from ecglens.predict import run
-from ecglens.predict.beat_rows import check_takes_kaggle_beats
 from ecglens.predict.tasks import Task, task_of
 from ecglens.report.html import render_report
 from ecglens.serve.demo import demo_records
@@ -39,13 +37,12 @@ from ecglens.serve.results import KeptResults, Result
 from ecglens.serve.staging import ACCEPTED, Staged, stage
 from ecglens.serve.uploads import save_uploads
 from ecglens.tasks import view_of, view_of_model
+from ecglens.tasks.choose import InputShape, choose_model
 
 log = logging.getLogger("ecglens.serve")
 
 DEMO_DIR = Path(__file__).resolve().parents[3] / "data" / "mitdb-demo"  # in a source checkout
 DEFAULT_MODELS = ("ecglens-mitdb-inter", "ecglens-ptbxl-binary")
-TWELVE_LEAD_MAX_S = 60.0  # with no model named, longer 12-lead records go to a beat model
-RECORD_FAMILIES = ("beats", "12-lead")  # model families that take a read record
 FIGURES = threading.Lock()  # matplotlib is not thread-safe: one figure at a time
 
 
@@ -58,6 +55,7 @@ class Options:
     lead: str | None = None
     review_threshold: float | None = None
     mc_samples: int | None = None
+    units: str | None = None  # of CSV/NPY samples: "mV", "uV" or "V" (None: judged)
 
 
 class Service:
@@ -104,9 +102,10 @@ class Service:
             copies.put(loaded)
 
     def pick_model(self, requested: str | None, record: Record | None, kind: InputKind) -> str:
-        """``requested`` when loaded; else an image model for images, a model taking Kaggle
-        beats for a CSV of beats, a 12-lead model for a record with the 12 leads of at most a
-        minute, else the first beat model."""
+        """``requested`` when loaded; else the model the input decides among those loaded
+        (:func:`ecglens.tasks.choose.choose_model`: an image model for images, a model taking
+        Kaggle beats for a CSV of beats, a 12-lead model for a record with the 12 leads of at
+        most a minute, else a beat model)."""
         if requested:
             if requested not in self.models:
                 raise ClientError(
@@ -114,30 +113,18 @@ class Service:
                     f"{', '.join(self.models)}"
                 )
             return requested
-        families = {name: task_of(m).family for name, m in self.models.items()}
-        if kind == InputKind.BEAT_CSV:
-            for name, loaded in self.models.items():
-                try:
-                    check_takes_kaggle_beats(loaded)
-                except EcgLensError:
-                    continue
-                return name
-        if kind == InputKind.IMAGE:
-            for name, family in families.items():
-                if family not in RECORD_FAMILIES:
-                    return name
-            raise ClientError(
-                422, "an image, not an ECG signal record: the server has no image model loaded "
-                f"(loaded: {', '.join(self.models)})"
-            )
-        if record is not None and record.duration_s <= TWELVE_LEAD_MAX_S:
-            for name, family in families.items():
-                if family == "12-lead" and _has_leads(record, self.models[name]):
-                    return name
-        for name, family in families.items():
-            if family == "beats":
-                return name
-        return next(iter(self.models))
+        shape = InputShape(kind)
+        if record is not None:
+            shape = InputShape(kind, tuple(record.lead_names), record.duration_s)
+        try:
+            return choose_model(shape, available={n: m.config for n, m in self.models.items()})
+        except EcgLensError as exc:
+            if kind == InputKind.IMAGE:
+                raise ClientError(
+                    422, "an image, not an ECG signal record: the server has no image model "
+                    f"loaded (loaded: {', '.join(self.models)})"
+                ) from exc
+            raise ClientError(422, f"{exc} (loaded: {', '.join(self.models)})") from exc
 
     def source(self, files: list[UploadFile], demo: str | None, tmp: Path) -> Staged:
         """The record of a request: the demo record ``demo``, or the uploaded ``files`` saved
@@ -160,7 +147,7 @@ class Service:
         with staged.scrubbing():
             record = None
             if staged.kind not in (InputKind.IMAGE, InputKind.BEAT_CSV):  # its leads and
-                record = self._read(staged, options.fs)  # length pick the model
+                record = self._read(staged, options.fs, options.units)  # length: the model
                 record.name = staged.display
             name = self.pick_model(options.model, record, staged.kind)
             checkpoint(cancel)
@@ -178,9 +165,9 @@ class Service:
             warnings = [staged.scrub(w) for w in prediction.warnings]
         return _result(prediction.result, name, task, staged, warnings)
 
-    def _read(self, staged: Staged, fs: float | None) -> Record:
+    def _read(self, staged: Staged, fs: float | None, units: str | None = None) -> Record:
         try:
-            return read_record(staged.path, fs=fs)
+            return read_record(staged.path, fs=fs, units=units)
         except (EcgLensError, MemoryError):
             raise
         except Exception as exc:  # a reader tripping over the bytes: the file's fault
@@ -255,14 +242,6 @@ def _result(
         out["path"] = staged.label
     body = json.dumps(out).encode()
     return Result(prediction, model, task, staged.display, body)
-
-
-def _has_leads(record: Record, loaded: LoadedModel) -> bool:
-    try:
-        lead_order(record.lead_names, loaded.config.lead_names or [])
-    except EcgLensError:
-        return False
-    return True
 
 
 def _relabel(prediction: Any, staged: Staged) -> None:

@@ -260,6 +260,7 @@
       review: Boolean(b.review),
       artifact: Boolean(b.artifact),
       byRhythm: Boolean(b.by_rhythm_rule),
+      reference: b.reference, // the uploaded .atr's class (undefined without one)
     };
   }
 
@@ -521,6 +522,8 @@
         ctx.fillRect(px - 1, 4, 2, 14);
       }
     }
+    drawReferenceLabels(ctx, x, first, showLabels);
+    drawScaleBar(ctx, x, y, t0, ymin, ymax);
     // time axis
     ctx.fillStyle = "#59636e";
     ctx.font = "11px system-ui, sans-serif";
@@ -528,6 +531,46 @@
     for (let t = Math.ceil(t0 / step) * step; t <= t0 + span; t += step) {
       ctx.fillText(fmtTime(t), x(t), height - 5);
     }
+  }
+
+  function drawReferenceLabels(ctx, x, first, showLabels) {
+    // the uploaded .atr's class under each predicted label: grey, red where they differ
+    if (!showLabels) return;
+    const { t0, span } = state.view;
+    ctx.textAlign = "center";
+    ctx.font = "italic 10px system-ui, sans-serif";
+    for (let k = first; k < state.beats.length; k++) {
+      const b = state.beats[k];
+      if (b.reference === undefined) return; // no annotations uploaded
+      const t = b.sample / state.fs;
+      if (t > t0 + span) break;
+      const ref = b.reference === null ? "–" : b.reference;
+      ctx.fillStyle = b.reference !== null && b.reference !== b.label ? "#b42318" : "#8c959f";
+      ctx.fillText(ref, x(t), PAD.top + 16);
+    }
+  }
+
+  function drawScaleBar(ctx, x, y, t0, ymin, ymax) {
+    // a calibration pulse at the left: 1 mV high (0.5 mV on a short axis) and 0.2 s wide
+    const mv = ymax - ymin >= 1.4 ? 1 : 0.5;
+    const base = ymin + 0.12 * (ymax - ymin);
+    const left = 6;
+    const width = Math.max(6, Math.min(40, x(t0 + 0.2) - x(t0)));
+    ctx.strokeStyle = "#1f2328";
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    ctx.moveTo(left, y(base));
+    ctx.lineTo(left + 4, y(base));
+    ctx.lineTo(left + 4, y(base + mv));
+    ctx.lineTo(left + 4 + width, y(base + mv));
+    ctx.lineTo(left + 4 + width, y(base));
+    ctx.lineTo(left + 8 + width, y(base));
+    ctx.stroke();
+    ctx.fillStyle = "#1f2328";
+    ctx.font = "11px system-ui, sans-serif";
+    ctx.textAlign = "left";
+    ctx.fillText(`${mv} mV`, left + 10 + width, y(base + mv / 2) + 4);
+    ctx.textAlign = "center";
   }
 
   function drawOverview() {
