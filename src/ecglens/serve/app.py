@@ -105,6 +105,10 @@ def create_app(
     demo_dir: str | Path | None = DEMO_DIR,
     worker_memory_mb: float = DEFAULT_WORKER_MEMORY_MB,
     keep_results_mb: float = 512,
+    allowed_hosts: list[str] | tuple[str, ...] | None = None,
+    allowed_origins: list[str] | tuple[str, ...] = (),
+    upload_timeout_s: float = 60.0,
+    idle_timeout_s: float = 15.0,
 ) -> FastAPI:
     """The web service with ``models`` (shipped names or paths) loaded once, now.
 
@@ -116,6 +120,10 @@ def create_app(
     (s); demo_dir: folder of demo WFDB records; worker_memory_mb: address space a request's worker
     process may add to the server's (0: no limit). On the CPU each request runs in a process
     forked from the server (killed on time-out or when its client leaves); on a GPU in a thread.
+    allowed_hosts: the Host names answered (None: any; ``ecglens serve`` always gives them:
+    the loopback names by default); allowed_origins: origins besides the server's own whose
+    POSTs are accepted (a proxy's public origin); upload_timeout_s, idle_timeout_s: seconds to
+    receive a request body, and without any of its data (408 after).
     """
     if max_upload_mb <= 0:
         raise EcgLensError(f"max_upload_mb must be positive, not {max_upload_mb:g}")
@@ -152,7 +160,10 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = service
-    app.add_middleware(Guard, max_bytes=max_bytes)
+    app.add_middleware(
+        Guard, max_bytes=max_bytes, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins,
+        upload_timeout_s=upload_timeout_s, idle_timeout_s=idle_timeout_s,
+    )
     _add_error_handlers(app)
 
     def options(
@@ -315,6 +326,7 @@ def create_app(
             "request_timeout_s": pool.timeout_s,
             "max_upload_mb": max_bytes / 1e6,
             "worker_memory_mb": pool.memory_bytes / 2**20 if pool.isolate else None,
+            "keep_results_mb": service.results.max_bytes / 1e6,
         }
 
     @app.get("/", include_in_schema=False)
