@@ -94,9 +94,8 @@ def batch_command(
         raise typer.Exit(130) from None
     d = summary.to_dict()
     console.print(
-        f"{d['found']} records found, {d['skipped']} already done, {d['done']} done, "
-        f"{d['failed']} failed; {d['beats']} beats, {d['records_per_s']:.2f} records/s; "
+        f"{summary.counts_line()}; {d['beats']} beats, {d['records_per_s']:.2f} records/s; "
         f"wrote {out}"
     )
-    if d["failed"]:
-        raise typer.Exit(1)
+    if summary.exit_status:
+        raise typer.Exit(summary.exit_status)
