@@ -104,8 +104,10 @@ def test_a_killed_run_resumes_without_redoing_committed_records(records, tmp_pat
 
     third = run_batch(records, out, BatchConfig(**FAST), progress=False)
     assert (third.skipped, third.skipped_failed, third.done, third.failed) == (2, 1, 0, 0)
+    assert third.exit_status == 1 and "1 failed before" in third.counts_line()
     retried = run_batch(records, out, BatchConfig(retry_failed=True, **FAST), progress=False)
-    assert (retried.done, retried.failed) == (0, 1) and len(read_errors(out)) == 2
+    assert (retried.done, retried.failed) == (0, 1) and len(read_errors(out)) == 1
+    assert retried.exit_status == 1
 
     with pytest.raises(EcgLensError, match="other options.*review_threshold"):
         run_batch(records, out, BatchConfig(review_threshold=0.3, **FAST), progress=False)

@@ -123,3 +123,37 @@ def test_windowed_reads_are_the_whole_reads_slices(tmp_path):
     lazy = open_edf(path, lazy=True)
     assert lazy.n_samples == whole.n_samples and lazy.lead_names == whole.lead_names
     np.testing.assert_allclose(read_edf_samples(lazy, 1, 100, 300), whole.signals[100:300, 1])
+
+
+def _patch_field(path: Path, offset: int, value: str) -> None:
+    """Overwrite one 8-byte ASCII field of an EDF header."""
+    data = bytearray(path.read_bytes())
+    data[offset : offset + 8] = value.ljust(8).encode("ascii")
+    path.write_bytes(bytes(data))
+
+
+def _one_ecg_edf(path: Path) -> Path:
+    edfio.Edf([edfio.EdfSignal(ECG_MV, FS, label="ECG", physical_dimension="mV")]).write(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("offset", "kind"),
+    [(256 + 16 + 80 + 8 + 8, "physical"), (256 + 16 + 80 + 8 + 8 + 8 + 8, "digital")],
+)
+def test_channel_without_calibration_is_a_one_line_error(tmp_path, offset, kind):
+    """Physical (or digital) maximum equal to the minimum: no scaling to mV, not raw counts."""
+    path = _one_ecg_edf(tmp_path / "flat.edf")
+    minimum = path.read_bytes()[offset - 8 : offset].decode("ascii").strip()
+    _patch_field(path, offset, minimum)
+    with pytest.raises(EcgLensError, match=rf"flat\.edf: channel 'ECG': {kind} minimum") as info:
+        read_record(path)
+    assert "\n" not in str(info.value)
+
+
+def test_rate_outside_ecg_rates_is_refused(tmp_path):
+    """Data records of 500,000 s: 0.0005 Hz, a rate no ECG has (and a resampling bomb)."""
+    path = _one_ecg_edf(tmp_path / "slow.edf")
+    _patch_field(path, 244, "500000")
+    with pytest.raises(EcgLensError, match=r"slow\.edf: channel 'ECG': sampling rate .* outside"):
+        read_record(path)

@@ -205,6 +205,27 @@ class BatchSummary:
         return self.out / ERRORS_FILE
 
     @property
+    def failed_total(self) -> int:
+        """Records that failed, in this run or (skipped now) in an earlier one."""
+        return self.failed + self.skipped_failed
+
+    @property
+    def exit_status(self) -> int:
+        """1 when any record failed, in this run or an earlier one (still in the error log)."""
+        return 1 if self.failed_total else 0
+
+    def counts_line(self) -> str:
+        """Found, done, failed (and failed before, skipped) records, in words."""
+        before = (
+            f", {self.skipped_failed} failed before (skipped; see {self.errors_file}, "
+            "--retry-failed to try them again)" if self.skipped_failed else ""
+        )
+        return (
+            f"{self.found} records found, {self.skipped} already done, {self.done} done, "
+            f"{self.failed} failed{before}"
+        )
+
+    @property
     def records_per_s(self) -> float:
         return (self.done + self.failed) / self.seconds if self.seconds > 0 else 0.0
 
@@ -370,6 +391,28 @@ def read_errors(out: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _drop_errors(out: Path, paths: set[str]) -> None:
+    """Remove the lines of ``paths`` from ``out/_errors.jsonl`` (atomically: a new file
+    replaces it), before those records are classified again."""
+    path = out / ERRORS_FILE
+    if not path.exists():
+        return
+    lines = path.read_text(encoding="utf-8").splitlines()
+    kept = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line torn by a kill
+        if entry.get("path") not in paths:
+            kept.append(line)
+    if len(kept) == len(lines):
+        return
+    tmp = path.with_name(f".{ERRORS_FILE}.{os.getpid()}.tmp")
+    tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def _append_error(out: Path, result: RecordResult) -> None:
     """One whole line per write, appended (O_APPEND), so that lines never interleave."""
     entry = {"record": result.record, "path": result.path, "error": result.error}
@@ -505,6 +548,7 @@ def run_batch(
     if todo:
         _check_model(config)
         out.mkdir(parents=True, exist_ok=True)
+        _drop_errors(out, set(todo))  # tried again: a new line if they fail again, not a second
         _run(todo, out, config, committed.parts, summary, progress, started)
     summary.seconds = time.perf_counter() - started
     return summary

@@ -97,13 +97,12 @@ def batch_command(
         raise typer.Exit(130) from None
     d = summary.to_dict()
     console.print(
-        f"{d['found']} records found, {d['skipped']} already done, {d['done']} done, "
-        f"{d['failed']} failed; {d['beats']} beats, {d['records_per_s']:.2f} records/s; "
+        f"{summary.counts_line()}; {d['beats']} beats, {d['records_per_s']:.2f} records/s; "
         f"wrote {out}"
     )
-    if d["failed"]:
+    if summary.exit_status:
         _say_once_what_to_pass(out)
-        raise typer.Exit(1)
+        raise typer.Exit(summary.exit_status)
 
 
 def _say_once_what_to_pass(out: Path) -> None:

@@ -39,12 +39,46 @@ def serve_command(
         Path | None,
         typer.Option(help="Folder of demo records offered on the page (default: the repo's)."),
     ] = None,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A Host name the server answers (repeat; '*.example.org' and '*' allowed); "
+            "default: 127.0.0.1, localhost, ::1 and --host (any name with --host 0.0.0.0). "
+            "Other names get a 400: a page that rebinds its DNS to this server cannot use it.",
+        ),
+    ] = None,
+    allowed_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="An origin (https://ecg.example.org) whose POSTs are accepted besides the "
+            "server's own, e.g. behind a proxy (repeat). Other cross-origin POSTs get a 403.",
+        ),
+    ] = None,
+    worker_memory_mb: Annotated[
+        float,
+        typer.Option(help="Memory (address space, MB) one request's worker process may add; "
+                     "0: no limit."),
+    ] = 3072.0,
+    upload_timeout: Annotated[
+        float,
+        typer.Option(help="Seconds to receive a request body (and 15 s without data): 408 after."),
+    ] = 60.0,
+    head_timeout: Annotated[
+        float, typer.Option(help="Seconds to receive a request's head: 408 after.")
+    ] = 10.0,
+    max_connections: Annotated[
+        int, typer.Option(help="Connections open at once; more get a 503.")
+    ] = 256,
 ) -> None:
     """Serve the HTTP API (POST /predict, POST /explain, GET /models, GET /health; OpenAPI at
     /openapi.json) and the web page at / (upload a record, see its beats, click one to see
     why). Needs the serve extra: pip install 'ecglens\\[serve]'."""
     check_range(port, "--port", 1, 65535)
     check_range(max_upload_mb, "--max-upload-mb", 0.001, None)
+    check_range(worker_memory_mb, "--worker-memory-mb", 0, None)
+    check_range(upload_timeout, "--upload-timeout", 0.1, None)
+    check_range(head_timeout, "--head-timeout", 0.1, None)
+    check_range(max_connections, "--max-connections", 1, None)
     from ecglens.serve.main import check_serve_dependencies, serve
 
     check_serve_dependencies()
@@ -59,4 +93,10 @@ def serve_command(
         device=device,
         threads=threads,
         demo_dir=demo_dir,
+        allowed_hosts=allowed_host or None,
+        allowed_origins=allowed_origin or (),
+        worker_memory_mb=worker_memory_mb,
+        upload_timeout_s=upload_timeout,
+        head_timeout_s=head_timeout,
+        max_connections=max_connections,
     )

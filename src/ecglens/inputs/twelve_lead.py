@@ -1,10 +1,11 @@
 """12-lead models' inputs: a record -> the (12, T) array a 12-lead model's forward takes.
 
 Used alike by training, evaluation and inference. Steps: map the record's leads to the model's
-order by name (:func:`~ecglens.inputs.leads.lead_order`), resample to the model's rate, crop to
-the model's length (10 s), remove baseline wander per lead (:func:`preprocess`), zero-pad a short
-record after baseline removal, and scale per lead with the training statistics stored in the
-model config (:class:`~ecglens.signal.baseline.LeadScaler`).
+order by name (:func:`~ecglens.inputs.leads.lead_order`), crop to the model's length (10 s) at
+the record's rate (with a margin, so that the resampling filter sees the same samples), resample
+to the model's rate and crop again to the exact length, remove baseline wander per lead
+(:func:`preprocess`), zero-pad a short record after baseline removal, and scale per lead with
+the training statistics stored in the model config (:class:`~ecglens.signal.baseline.LeadScaler`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ POLY_DEGREE = 10  # degree of the detrend polynomial over one 10-s record
 HIGHPASS_HZ = 0.5  # cut-off of the Butterworth high-pass, Hz
 HIGHPASS_ORDER = 2
 MIN_DURATION_S = 2.0  # shorter records are refused, s
+CROP_MARGIN_S = 1.0  # kept beyond the model's length before resampling, s
 
 
 def preprocess(x: np.ndarray, fs: float, baseline: str = "polynomial") -> np.ndarray:
@@ -84,7 +86,14 @@ def prepare_12lead(
     notes = [note] if note else []
     fs = float(config.fs)
     length = int(config.length)
-    signals = np.asarray(record.signals, dtype=np.float64)[:, order]
+    duration_s = record.signals.shape[0] / record.fs
+    if duration_s < MIN_DURATION_S:
+        raise EcgLensError(
+            f"record lasts {duration_s:.2f} s; need at least {MIN_DURATION_S:g} s", where
+        )
+    # crop at the record's rate first: resampling costs memory and time in its length
+    keep = int(np.ceil((length / fs + CROP_MARGIN_S) * record.fs))
+    signals = np.asarray(record.signals[:keep], dtype=np.float64)[:, order]
     if not np.all(np.isfinite(signals)):
         raise EcgLensError("record holds NaN or infinite samples", where)
     resampled_from = None
@@ -99,7 +108,8 @@ def prepare_12lead(
         )
     if n > length:
         signals = signals[:length]
-        notes.append(f"cropped to the first {length / fs:g} s of {n / fs:g} s")
+        notes.append(f"cropped to the first {length / fs:g} s of {duration_s:g} s")
+        n = length
     clean = preprocess(signals.T, fs, config.preprocessing["baseline"])
     if n < length:
         clean = np.pad(clean, ((0, 0), (0, length - n)))

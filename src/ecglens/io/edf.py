@@ -30,6 +30,7 @@ from ecglens.io.base import (
     ecg_channel,
     to_millivolts,
 )
+from ecglens.io.limits import check_fs
 
 EDF_FIRST_BYTE = b"0"
 BDF_FIRST_BYTE = b"\xff"
@@ -118,6 +119,9 @@ def open_edf(path: str | Path, strict: bool = False, lazy: bool = False) -> EdfF
     labels = [str(c.label).strip() for c in channels]
     rates = [float(c.sampling_frequency) for c in channels]
     ecg, keep = choose_channels(labels, rates, findings)
+    check_fs(rates[ecg], path, f"channel {labels[ecg]!r}: sampling rate")
+    for i in keep:
+        check_calibration(channels[i], labels[i], path)
     if reserved.upper().startswith(("EDF+D", "BDF+D")):
         findings.oddity("discontinuous recording (EDF+D): its data records joined end to end", path)
     units, raw_units = [], []
@@ -142,6 +146,27 @@ def open_edf(path: str | Path, strict: bool = False, lazy: bool = False) -> EdfF
         warnings=findings.warnings,
         edf=edf,
     )
+
+
+def check_calibration(signal: Any, label: str, path: Path) -> None:
+    """Refuse a channel whose physical or digital minimum equals its maximum: its samples
+    cannot be scaled to physical units (edfio would return raw counts)."""
+    try:
+        ranges = {
+            "physical": (float(signal.physical_min), float(signal.physical_max)),
+            "digital": (float(signal.digital_min), float(signal.digital_max)),
+        }
+    except ValueError as exc:
+        raise EcgLensError(
+            f"channel {label!r}: malformed calibration ({_short(exc)})", path
+        ) from exc
+    for kind, (low, high) in ranges.items():
+        if not np.isfinite(low) or not np.isfinite(high) or low == high:
+            raise EcgLensError(
+                f"channel {label!r}: {kind} minimum {low:g} equals its maximum {high:g}: "
+                "no calibration to physical units",
+                path,
+            )
 
 
 def read_edf_samples(

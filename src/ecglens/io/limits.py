@@ -3,7 +3,9 @@ batch inference all call these checks at their boundary.
 
 Sampling rates outside ``[MIN_FS, MAX_FS]`` are not ECG recordings (ambulatory recorders run at
 125-1,000 Hz, research systems up to 10 kHz); a record is resampled for a model only to rates
-within ``[MIN_MODEL_FS, MAX_MODEL_FS]``."""
+within ``[MIN_MODEL_FS, MAX_MODEL_FS]``. A record read whole holds at most ``MAX_SAMPLES``
+samples (all signals together: 50M is about 24 h of 2 leads at 288 Hz, 400 MB in float64) in at
+most ``MAX_SIGNALS`` signals."""
 
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ MIN_FS = 50.0  # Hz: the lowest rate of a signal ecglens reads
 MAX_FS = 10_000.0  # Hz: the highest
 MIN_MODEL_FS = 25.0  # Hz: the lowest rate a model resamples to
 MAX_MODEL_FS = 1_000.0  # Hz: the highest
+MAX_SIGNALS = 64  # signals (leads and other channels) in one record
+MAX_SAMPLES = 50_000_000  # samples of one record read whole, all signals together
 
 
 def check_fs(fs: float, where: str | Path | None = None, option: str = "sampling rate") -> float:
@@ -29,3 +33,23 @@ def check_fs(fs: float, where: str | Path | None = None, option: str = "sampling
             "recordings", where
         )  # fmt: skip
     return float(fs)
+
+
+def check_signals(n_signals: int, where: str | Path | None = None) -> int:
+    """``n_signals`` when within ``1..MAX_SIGNALS``; else an :class:`EcgLensError`."""
+    if not 1 <= n_signals <= MAX_SIGNALS:
+        raise EcgLensError(
+            f"{n_signals} signals (accepted: 1 to {MAX_SIGNALS})", where
+        )  # fmt: skip
+    return int(n_signals)
+
+
+def check_samples(n_samples: int, where: str | Path | None = None, what: str = "holds") -> int:
+    """``n_samples`` (all signals together) when at most ``MAX_SAMPLES``; else an
+    :class:`EcgLensError` saying what the file ``what`` ("holds", "declares")."""
+    if n_samples > MAX_SAMPLES:
+        raise EcgLensError(
+            f"{what} {n_samples:,} samples, more than the {MAX_SAMPLES:,} read at once",
+            where,
+        )  # fmt: skip
+    return int(n_samples)

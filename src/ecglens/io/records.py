@@ -320,6 +320,15 @@ def _bytes_for(fmt: str, n_samples: int) -> int:
     return n_samples * _BYTES_PER_SAMPLE[fmt]
 
 
+def samples_in_signal_file(fmt: str, n_bytes: int) -> int | None:
+    """Samples (all signals of a file together) that ``n_bytes`` of a WFDB signal file in
+    format ``fmt`` hold: the sample count of a header that leaves it out. None for FLAC
+    (compressed: its size does not bound it) and unknown formats."""
+    if fmt in _FLAC_FORMATS or fmt not in _READABLE_FORMATS:
+        return None
+    return _samples_in(fmt, max(int(n_bytes), 0))
+
+
 def _samples_in(fmt: str, n_bytes: int) -> int:
     """Whole samples that ``n_bytes`` bytes hold in ``fmt``."""
     if fmt == "212":

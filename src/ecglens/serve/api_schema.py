@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import File, Form, Query, UploadFile
 from fastapi import Path as PathParam
 
-from ecglens.serve.format_checks import MAX_FS
+from ecglens.io.limits import MAX_FS, MIN_FS
 from ecglens.serve.results import RESULT_ID
 from ecglens.serve.staging import ACCEPTED
 
@@ -41,8 +41,9 @@ FilesField = Annotated[
 ]
 FsField = Annotated[
     float | None,
-    Form(gt=0, le=MAX_FS, allow_inf_nan=False,
-         description="Sampling rate in Hz: needed for CSV/TXT/NPY, checked against headers."),
+    Form(ge=MIN_FS, le=MAX_FS, allow_inf_nan=False,
+         description=f"Sampling rate in Hz ({MIN_FS:g}-{MAX_FS:,.0f}): needed for CSV/TXT/NPY, "
+         "checked against headers."),
 ]
 UnitsField = Annotated[
     Literal["mV", "uV", "V"] | None,

@@ -47,7 +47,7 @@ from typing import Annotated, Any
 
 import numpy as np
 import torch
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -79,7 +79,7 @@ from ecglens.serve.api_schema import (
 from ecglens.serve.docs_page import docs_page
 from ecglens.serve.errors import ClientError, as_form_fields, one_line
 from ecglens.serve.guard import Guard
-from ecglens.serve.pool import Pool
+from ecglens.serve.pool import RETRY_TIMEOUT_S, Bug, ClientGone, Pool
 from ecglens.serve.results import KeptResults, beat_predictions
 from ecglens.serve.service import DEFAULT_MODELS, DEMO_DIR, Options, Service
 
@@ -90,6 +90,7 @@ log = logging.getLogger("ecglens.serve")
 STATIC_DIR = Path(__file__).parent / "static"
 MAX_SIGNAL_SAMPLES = 4_000_000  # samples in one /results/{id}/signal response
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+DEFAULT_WORKER_MEMORY_MB = 3072  # address space a request's worker may add (MB)
 
 
 def create_app(
@@ -103,14 +104,27 @@ def create_app(
     keep_results: int = 16,
     result_ttl_s: float = 1800,
     demo_dir: str | Path | None = DEMO_DIR,
+    worker_memory_mb: float = DEFAULT_WORKER_MEMORY_MB,
+    keep_results_mb: float = 512,
+    allowed_hosts: list[str] | tuple[str, ...] | None = None,
+    allowed_origins: list[str] | tuple[str, ...] = (),
+    upload_timeout_s: float = 60.0,
+    idle_timeout_s: float = 15.0,
 ) -> FastAPI:
     """The web service with ``models`` (shipped names or paths) loaded once, now.
 
     max_upload_mb: largest request body (MB); request_timeout_s: time limit per request, queue
     wait included (s); max_concurrent: requests worked on at once (threads, each with its own
     copy of every model); queue_size: requests waiting beyond those (503 beyond); torch_threads:
-    torch's intra-op threads (process-wide; None leaves it); keep_results, result_ttl_s: how many
-    predictions ``?keep=true`` keeps, and how long (s); demo_dir: folder of demo WFDB records.
+    torch's intra-op threads (process-wide; None leaves it); keep_results, keep_results_mb,
+    result_ttl_s: how many predictions ``?keep=true`` keeps, their total size (MB), and how long
+    (s); demo_dir: folder of demo WFDB records; worker_memory_mb: address space a request's worker
+    process may add to the server's (0: no limit). On the CPU each request runs in a process
+    forked from the server (killed on time-out or when its client leaves); on a GPU in a thread.
+    allowed_hosts: the Host names answered (None: any; ``ecglens serve`` always gives them:
+    the loopback names by default); allowed_origins: origins besides the server's own whose
+    POSTs are accepted (a proxy's public origin); upload_timeout_s, idle_timeout_s: seconds to
+    receive a request body, and without any of its data (408 after).
     """
     if max_upload_mb <= 0:
         raise EcgLensError(f"max_upload_mb must be positive, not {max_upload_mb:g}")
@@ -123,10 +137,14 @@ def create_app(
     if torch_threads is not None:
         torch.set_num_threads(int(torch_threads))
     max_bytes = int(max_upload_mb * 1_000_000)
-    pool = Pool(max_concurrent, queue_size, request_timeout_s)
+    if worker_memory_mb < 0 or keep_results_mb <= 0:
+        raise EcgLensError("worker_memory_mb must be >= 0 and keep_results_mb positive")
+    isolate = str(device).startswith("cpu")  # CUDA does not survive a fork
+    pool = Pool(max_concurrent, queue_size, request_timeout_s, worker_memory_mb, isolate)
     service = Service(
-        list(models), max_concurrent, device, max_bytes, pool,
-        KeptResults(keep_results, result_ttl_s), None if demo_dir is None else Path(demo_dir),
+        list(models), 1 if pool.isolate else max_concurrent, device, max_bytes, pool,
+        KeptResults(keep_results, result_ttl_s, int(keep_results_mb * 1e6)),
+        None if demo_dir is None else Path(demo_dir),
     )
 
     @asynccontextmanager
@@ -143,7 +161,10 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = service
-    app.add_middleware(Guard, max_bytes=max_bytes)
+    app.add_middleware(
+        Guard, max_bytes=max_bytes, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins,
+        upload_timeout_s=upload_timeout_s, idle_timeout_s=idle_timeout_s,
+    )
     _add_error_handlers(app)
 
     def options(
@@ -174,11 +195,14 @@ def create_app(
         mc_samples: McField = None,
         demo: DemoQuery = None,
         keep: KeepQuery = False,
+        request: Request,
     ) -> Response:
         """Classify the uploaded record (or a demo record) with one model: every beat for beat
         models, the whole record for 12-lead and MI models."""
         opts = options(fs, model, lead, review_threshold, mc_samples, units)
-        result = await pool.run(service.predict_job, files, demo, opts)
+        result = await pool.run(
+            service.predict_job, files, demo, opts, disconnected=request.is_disconnected
+        )
         headers = {RESULT_HEADER: service.results.add(result)} if keep else None
         return Response(result.body, media_type="application/json", headers=headers)
 
@@ -197,6 +221,7 @@ def create_app(
         review_threshold: ReviewField = None,
         mc_samples: McField = None,
         demo: DemoQuery = None,
+        request: Request,
     ) -> dict[str, Any]:
         """Relevance of the chosen beats (waveform and map, at ``beat_fs``), their
         probabilities, uncertainty and review flag, and the explanation figure (base64); for
@@ -210,8 +235,9 @@ def create_app(
                 raise ClientError(400, "give either result or a record (files or demo), not both")
             kept = service.results.get(result)
         opts = options(fs, model, lead, review_threshold, mc_samples, units)
-        return await pool.run(
-            service.explain_job, kept, files, demo, opts, beats, method, figure
+        return await pool.run(  # type: ignore[no-any-return]
+            service.explain_job, kept, files, demo, opts, beats, method, figure,
+            disconnected=request.is_disconnected,
         )
 
     @app.get("/results/{result_id}", summary="A kept prediction", responses=ERRORS)
@@ -259,10 +285,10 @@ def create_app(
         responses={**ERRORS, 200: {"content": {"text/html": {}},
                                    "description": "A self-contained HTML file"}},
     )
-    async def get_report(result_id: ResultPath) -> HTMLResponse:
+    async def get_report(result_id: ResultPath, request: Request) -> HTMLResponse:
         """The self-contained HTML report (model, record strip, class counts, Grad-CAM / CAM)."""
         kept = service.results.get(result_id)
-        text = await pool.run(service.report_job, kept)
+        text = await pool.run(service.report_job, kept, disconnected=request.is_disconnected)
         name = f"{_safe_filename(kept.record)}-report.html"
         return HTMLResponse(text, headers={
             "Content-Disposition": f'attachment; filename="{name}"',
@@ -305,6 +331,8 @@ def create_app(
             "queue_size": pool.queue_size,
             "request_timeout_s": pool.timeout_s,
             "max_upload_mb": max_bytes / 1e6,
+            "worker_memory_mb": pool.memory_bytes / 2**20 if pool.isolate else None,
+            "keep_results_mb": service.results.max_bytes / 1e6,
         }
 
     @app.get("/", include_in_schema=False)
@@ -342,10 +370,22 @@ def _add_error_handlers(app: FastAPI) -> None:
             message = "malformed request body (expected multipart/form-data)"
         return _error(exc.status_code, message, getattr(exc, "headers", None))
 
+    @app.exception_handler(ClientGone)
+    async def client_gone(_request: Any, _exc: ClientGone) -> JSONResponse:
+        return _error(499, "client closed the request before its answer: the work was stopped")
+
+    @app.exception_handler(Bug)
+    async def worker_bug(_request: Any, exc: Bug) -> JSONResponse:
+        return _error(
+            500, f"internal server error ({exc}): a bug in ecglens; the server log has the "
+            "traceback"
+        )
+
     @app.exception_handler(MemoryError)
     async def out_of_memory(_request: Any, exc: MemoryError) -> JSONResponse:
         log.error("out of memory", exc_info=exc)
-        return _error(503, "out of memory for this request; send a shorter record")
+        return _error(503, "out of memory for this request; send a shorter record",
+                      {"Retry-After": str(RETRY_TIMEOUT_S)})
 
     @app.exception_handler(Exception)
     async def server_bug(_request: Any, exc: Exception) -> JSONResponse:

@@ -1,7 +1,9 @@
 """Checks of uploaded files before any reader parses them: a WFDB header's record line
-(declared signals, samples and sampling rate), an NPY header (numbers only, no pickle), a
-CSV/TXT that is text, an EDF/BDF header. Each raises :class:`ClientError` (422) naming the
-client's file."""
+(declared signals, samples and sampling rate) and its signal files' sizes (the sample count of a
+header that leaves it out), an NPY header (numbers only, no pickle), a CSV/TXT that is text of
+bounded lines, columns and values (read line by line, never parsed whole), an EDF/BDF header.
+The ranges are those of :mod:`ecglens.io.limits`. Each raises :class:`ClientError` (422) naming
+the client's file."""
 
 from __future__ import annotations
 
@@ -11,13 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ecglens.errors import EcgLensError
+from ecglens.io.limits import MAX_SAMPLES, MAX_SIGNALS, check_fs, check_samples
+from ecglens.io.records import samples_in_signal_file
 from ecglens.serve.errors import ClientError, one_line
 
-MAX_SIGNALS = 64  # signals a WFDB header may declare
-MAX_SAMPLES = 50_000_000  # signals x samples a header (or an NPY file) may declare
-MAX_FS = 100_000.0  # Hz
 MAX_HEADER_BYTES = 256 * 1024
 MAX_EDF_SIGNALS = 4096
+MAX_LINE_BYTES = 16 * 1024  # one line of a CSV/TXT of samples (64 columns of long numbers)
+MAX_COLUMNS = MAX_SIGNALS + 1  # a CSV's signals and a time column
+SEPARATORS = (b",", b";", b"\t")
 
 
 @dataclass
@@ -32,6 +37,24 @@ class WfdbHeader:
     record_line: str
     record: str
     signal_lines: list[tuple[int, str]]
+    frames: int | None = None  # the declared number of samples per signal; None: left out
+
+
+def _signal_format(line: str) -> tuple[str, int, int]:
+    """A signal line's format (e.g. "212"), samples per frame and byte offset ("16x4+24")."""
+    tokens = line.split()
+    m = re.match(r"^(\d+)(?:x(\d+))?(?::\d+)?(?:\+(\d+))?", tokens[1] if len(tokens) > 1 else "")
+    if m is None:
+        return "", 1, 0
+    return m.group(1), max(1, int(m.group(2) or 1)), int(m.group(3) or 0)
+
+
+def _within(check, value, where: str, what: str) -> None:
+    """``check(value, where, what)`` of :mod:`ecglens.io.limits`, its error a 422."""
+    try:
+        check(value, where, what)
+    except EcgLensError as exc:
+        raise ClientError(422, str(exc)) from exc
 
 
 def check_wfdb_header(path: Path, where: str) -> WfdbHeader:
@@ -62,7 +85,7 @@ def check_wfdb_header(path: Path, where: str) -> WfdbHeader:
             422, f"{where}: malformed record line {one_line(record_line, 80)!r} (expected the "
             "record name, the number of signals, the sampling frequency...)"
         )
-    n_sig = int(fields[1])
+    n_sig = int(fields[1]) if len(fields[1]) <= 6 else MAX_SIGNALS + 1
     if not 1 <= n_sig <= MAX_SIGNALS:
         raise ClientError(422, f"{where}: declares {n_sig} signals (accepted: 1 to {MAX_SIGNALS})")
     if len(fields) > 2:
@@ -70,29 +93,55 @@ def check_wfdb_header(path: Path, where: str) -> WfdbHeader:
         if rate is None:
             raise ClientError(422, f"{where}: malformed sampling frequency {fields[2][:40]!r}")
         fs = float(rate.group(1))
-        if not 0 < fs <= MAX_FS:
-            raise ClientError(
-                422, f"{where}: sampling frequency {fs:g} Hz outside (0, {MAX_FS:g}]"
-            )
+    else:
+        fs = 250.0  # WFDB's default
     signal_lines = content[1 : 1 + n_sig]
     if len(signal_lines) < n_sig:
         raise ClientError(
             422, f"{where}: declares {n_sig} signals but describes {len(signal_lines)}"
         )
     per_frame = 0  # samples per frame, all signals together ("16x4": 4 samples a frame)
+    fastest = 1
     for _, line in signal_lines:
-        tokens = line.split()
-        spf = re.match(r"^\d+x(\d+)", tokens[1]) if len(tokens) > 1 else None
-        per_frame += max(1, int(spf.group(1))) if spf else 1
+        spf = _signal_format(line)[1]
+        per_frame += spf
+        fastest = max(fastest, spf)
+    _within(check_fs, fs * fastest, where, "sampling frequency")
     if len(fields) > 3:
         if not fields[3].isdigit():
             raise ClientError(422, f"{where}: malformed number of samples {fields[3][:40]!r}")
-        if int(fields[3]) * per_frame > MAX_SAMPLES:
+        if len(fields[3]) > 12 or int(fields[3]) * per_frame > MAX_SAMPLES:
             raise ClientError(
-                422, f"{where}: declares {int(fields[3])} frames of {per_frame} samples, more "
+                422, f"{where}: declares {fields[3][:20]} frames of {per_frame} samples, more "
                 f"than the {MAX_SAMPLES:,} samples the server accepts"
             )
-    return WfdbHeader(lines, encoding, i0, record_line, name, signal_lines)
+    frames = int(fields[3]) if len(fields) > 3 else None
+    return WfdbHeader(lines, encoding, i0, record_line, name, signal_lines, frames)
+
+
+def check_wfdb_signal_sizes(header: WfdbHeader, files: dict[str, Path], where: str) -> None:
+    """Refuse a record whose signal files (``files``: the header's file name -> the saved
+    file) hold more than ``MAX_SAMPLES`` samples, counted from their sizes when the header
+    leaves the sample count out (else it was checked with the header), before any is read."""
+    if header.frames is not None:
+        return
+    by_file: dict[str, list[str]] = {}
+    for _, line in header.signal_lines:
+        by_file.setdefault(line.split()[0], []).append(line)
+    total = 0
+    for file_name, lines in by_file.items():
+        path = files.get(file_name.lower())
+        if path is None:
+            continue  # reported missing by the caller
+        fmt, _, offset = _signal_format(lines[0])
+        n = samples_in_signal_file(fmt, path.stat().st_size - offset)
+        if n is None:
+            raise ClientError(
+                422, f"{where}: no number of samples and signal format {fmt} (compressed or "
+                "unknown): give the number of samples on the record line"
+            )
+        total += n
+    _within(check_samples, total, where, "holds (signal file sizes, no sample count in the header)")
 
 
 def check_npy(path: Path, where: str) -> None:
@@ -118,8 +167,11 @@ def check_npy(path: Path, where: str) -> None:
         raise ClientError(422, f"{where}: {len(shape)}-D array; expected (samples,) or "
                           "(samples, leads)")
     n = int(np.prod(shape, dtype=np.int64))
-    if n > MAX_SAMPLES:
-        raise ClientError(422, f"{where}: {n} values, more than the {MAX_SAMPLES:,} accepted")
+    _within(check_samples, n, where, "holds")
+    if len(shape) == 2 and min(shape) > MAX_SIGNALS:
+        raise ClientError(
+            422, f"{where}: shape {tuple(shape)}: more than {MAX_SIGNALS} signals either way"
+        )
     if n * dtype.itemsize > data_bytes:
         raise ClientError(
             422, f"{where}: declares {n} values of {dtype} but holds {data_bytes} bytes"
@@ -127,15 +179,35 @@ def check_npy(path: Path, where: str) -> None:
 
 
 def check_text(path: Path, where: str) -> None:
-    """Refuse a CSV/TXT whose first 64 kB hold a NUL byte (binary data)."""
+    """Refuse a CSV/TXT that is not text of samples a reader can parse in bounded memory:
+    a NUL byte (binary data), a line over ``MAX_LINE_BYTES``, a row of more than
+    ``MAX_COLUMNS`` fields or more than ``MAX_SAMPLES`` values in all. Reads the file line by
+    line (each line at most ``MAX_LINE_BYTES``), parses nothing."""
+    values = 0
     with path.open("rb") as f:
-        head = f.read(65536)
-    if b"\x00" in head:
-        raise ClientError(422, f"{where}: binary data, not a CSV/TXT of samples")
+        for number, line in enumerate(iter(lambda: f.readline(MAX_LINE_BYTES + 1), b""), 1):
+            if len(line) > MAX_LINE_BYTES:
+                raise ClientError(
+                    422, f"{where}: line {number} is longer than {MAX_LINE_BYTES:,} bytes: not a "
+                    f"CSV/TXT of samples (at most {MAX_COLUMNS} columns)"
+                )
+            if b"\x00" in line:
+                raise ClientError(422, f"{where}: binary data, not a CSV/TXT of samples")
+            fields = max(line.count(sep) for sep in SEPARATORS) + 1
+            if fields == 1:
+                fields = len(line.split()) or 1
+            if fields > MAX_COLUMNS:
+                raise ClientError(
+                    422, f"{where}: line {number} has {fields} columns; at most {MAX_COLUMNS} "
+                    f"({MAX_SIGNALS} signals and a time column)"
+                )
+            values += fields
+    _within(check_samples, values, where, "holds")
 
 
 def check_edf(path: Path, where: str) -> None:
-    """Refuse a file without the EDF/BDF version field or shorter than its declared header."""
+    """Refuse a file without the EDF/BDF version field, shorter than its declared header or
+    with data records of no duration (the reader checks the ECG channel's rate and the size)."""
     with path.open("rb") as f:
         head = f.read(256)
     if len(head) < 256 or head[:8] not in (b"0       ", b"\xffBIOSEMI"):
@@ -147,3 +219,9 @@ def check_edf(path: Path, where: str) -> None:
     if not 1 <= n_signals <= MAX_EDF_SIGNALS or path.stat().st_size < 256 * (n_signals + 1):
         raise ClientError(422, f"{where}: EDF header declares {n_signals} signals, which the "
                           "file does not hold")
+    try:
+        duration = float(head[244:252].decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ClientError(422, f"{where}: malformed EDF header (data record duration)") from exc
+    if not 0 < duration < float("inf"):
+        raise ClientError(422, f"{where}: EDF data records of {duration:g} s")

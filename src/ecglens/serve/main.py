@@ -13,6 +13,7 @@ from ecglens.errors import EcgLensError
 
 EXTRA = "pip install 'ecglens[serve]'"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+ANY_ADDRESS = ("0.0.0.0", "::", "")
 
 log = logging.getLogger("ecglens.serve")
 
@@ -40,6 +41,12 @@ def serve(
     threads: int | None = 1,
     demo_dir: str | Path | None = None,
     log_level: str = "info",
+    allowed_hosts: Sequence[str] | None = None,
+    allowed_origins: Sequence[str] = (),
+    worker_memory_mb: float | None = None,
+    upload_timeout_s: float = 60.0,
+    head_timeout_s: float = 10.0,
+    max_connections: int = 256,
 ) -> None:
     """Load ``models`` (default: the beat and the 12-lead binary model) and serve the API and
     web page on ``host``:``port`` until interrupted.
@@ -48,19 +55,36 @@ def serve(
     max_upload_mb: largest request body (MB); request_timeout_s: limit per request (s);
     max_concurrent / queue_size: requests worked on at once / waiting (503 beyond);
     threads: torch threads; demo_dir: folder of demo WFDB records (default: the repository's
-    data/mitdb-demo when present).
+    data/mitdb-demo when present); allowed_hosts: Host names answered (default: the loopback
+    names and ``host``; any name when listening on every address); allowed_origins: origins
+    besides the server's own whose POSTs are accepted (a proxy's public origin);
+    worker_memory_mb: address space a request's worker may add (MB; 0: no limit);
+    upload_timeout_s: seconds to receive a request body (408 after; and 15 s without data);
+    head_timeout_s: seconds to receive a request's head; max_connections: open at once (503
+    beyond).
     """
     check_serve_dependencies()
     if not 0 < port < 65536:
         raise EcgLensError(f"--port must be in 1-65535, not {port}")
     import uvicorn
 
-    from ecglens.serve.app import DEFAULT_MODELS, DEMO_DIR, create_app
+    from ecglens.serve.app import DEFAULT_MODELS, DEFAULT_WORKER_MEMORY_MB, DEMO_DIR, create_app
+    from ecglens.serve.protocol import protocol_class
+
+    for name, value in (("upload timeout", upload_timeout_s), ("head timeout", head_timeout_s)):
+        if not value > 0:
+            raise EcgLensError(f"{name} must be positive, not {value:g}")
+    if max_connections < 1:
+        raise EcgLensError(f"max connections must be >= 1, not {max_connections}")
+    hosts = list(allowed_hosts or default_hosts(host))
 
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(name)s: %(message)s")
     if host not in LOOPBACK:
         log.warning("listening on %s, not loopback: anyone who can reach it can upload records "
                     "(there is no authentication)", host)
+    if "*" in hosts:
+        log.warning("answering requests for any host name: give --allowed-host NAME (the names "
+                    "clients use) to refuse DNS-rebinding pages")
     app = create_app(
         list(models or DEFAULT_MODELS),
         max_upload_mb=max_upload_mb,
@@ -70,6 +94,10 @@ def serve(
         device=device,
         torch_threads=threads,
         demo_dir=DEMO_DIR if demo_dir is None else demo_dir,
+        worker_memory_mb=DEFAULT_WORKER_MEMORY_MB if worker_memory_mb is None else worker_memory_mb,
+        allowed_hosts=hosts,
+        allowed_origins=list(allowed_origins),
+        upload_timeout_s=upload_timeout_s,
     )
     log.info("models loaded: %s; open http://%s:%d/", ", ".join(app.state.service.models),
              host if ":" not in host else f"[{host}]", port)
@@ -79,9 +107,17 @@ def serve(
         port=port,
         log_level=log_level,
         workers=1,
-        limit_concurrency=max(64, 4 * (max_concurrent + queue_size)),
+        http=protocol_class(head_timeout_s, max_connections),
         timeout_keep_alive=5,
     )
+
+
+def default_hosts(host: str) -> list[str]:
+    """The Host names a server listening on ``host`` answers by default: the loopback names
+    and ``host``; any (``*``) when it listens on every address."""
+    if host in ANY_ADDRESS:
+        return ["*"]
+    return list(dict.fromkeys([*LOOPBACK, host.strip("[]")]))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,6 +133,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--demo-dir", type=Path, default=None)
+    parser.add_argument("--allowed-host", action="append", dest="allowed_hosts",
+                        help="a Host name to answer (repeat); default: loopback and --host")
+    parser.add_argument("--allowed-origin", action="append", dest="allowed_origins", default=[],
+                        help="an origin whose POSTs are accepted besides the server's (repeat)")
+    parser.add_argument("--worker-memory-mb", type=float, default=None)
+    parser.add_argument("--upload-timeout", type=float, default=60.0, help="seconds")
+    parser.add_argument("--head-timeout", type=float, default=10.0, help="seconds")
+    parser.add_argument("--max-connections", type=int, default=256)
     args = parser.parse_args(argv)
     try:
         serve(
@@ -110,6 +154,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             device=args.device,
             threads=args.threads,
             demo_dir=args.demo_dir,
+            allowed_hosts=args.allowed_hosts,
+            allowed_origins=args.allowed_origins,
+            worker_memory_mb=args.worker_memory_mb,
+            upload_timeout_s=args.upload_timeout,
+            head_timeout_s=args.head_timeout,
+            max_connections=args.max_connections,
         )
     except EcgLensError as exc:
         print(f"error: {exc}")

@@ -1,15 +1,18 @@
 """Predictions as the server keeps them: a :class:`Result` (the prediction and its /predict
 response) and :class:`KeptResults`, the last few kept for ``/explain`` and ``/results/{id}``,
-each for a while."""
+each for a while, up to a total size."""
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from ecglens.predict.beats import BeatPredictions
 from ecglens.predict.tasks import Task
@@ -29,28 +32,67 @@ class Result:
     body: bytes  # the /predict response
     created: float = field(default_factory=time.monotonic)
 
+    @property
+    def nbytes(self) -> int:
+        """About how much memory the result holds: its response and its arrays (bytes)."""
+        return len(self.body) + _array_bytes(self.prediction)
+
+
+def _array_bytes(obj: Any, depth: int = 0) -> int:
+    """Bytes of the numpy arrays in ``obj`` (dataclasses, lists, tuples, dicts), 4 levels deep."""
+    if isinstance(obj, np.ndarray):
+        return int(obj.nbytes)
+    if depth > 4:
+        return 0
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        items: Any = (getattr(obj, f.name, None) for f in dataclasses.fields(obj))
+    elif isinstance(obj, dict):
+        items = obj.values()
+    elif isinstance(obj, (list, tuple)):
+        items = obj
+    else:
+        return 0
+    return sum(_array_bytes(item, depth + 1) for item in items)
+
 
 class KeptResults:
-    """Predictions kept for /explain and /results: the last ``keep``, for ``ttl_s`` seconds."""
+    """Predictions kept for /explain and /results: the last ``keep`` (at most ``max_bytes`` in
+    all, by :attr:`Result.nbytes`), for ``ttl_s`` seconds."""
 
-    def __init__(self, keep: int, ttl_s: float) -> None:
-        self.keep, self.ttl_s = keep, ttl_s
+    def __init__(self, keep: int, ttl_s: float, max_bytes: int = 512_000_000) -> None:
+        self.keep, self.ttl_s, self.max_bytes = keep, ttl_s, max_bytes
         self._items: OrderedDict[str, Result] = OrderedDict()
+        self._sizes: dict[str, int] = {}
         self._lock = threading.Lock()
+
+    @property
+    def total_bytes(self) -> int:
+        with self._lock:
+            return sum(self._sizes.values())
 
     def _expire(self) -> None:
         now = time.monotonic()
         for rid in [r for r, item in self._items.items() if now - item.created > self.ttl_s]:
             del self._items[rid]
+            self._sizes.pop(rid, None)
 
     def add(self, result: Result) -> str:
-        """Keep ``result``; its new id."""
+        """Keep ``result`` (the oldest go when over the count or the size); its new id. A
+        result larger than the whole budget is refused (413)."""
+        size = result.nbytes
+        if size > self.max_bytes:
+            raise ClientError(
+                413, f"the prediction takes {size / 1e6:.0f} MB, more than the "
+                f"{self.max_bytes / 1e6:.0f} MB the server keeps: ask without keep=true"
+            )
         rid = secrets.token_urlsafe(12)
         with self._lock:
             self._expire()
             self._items[rid] = result
-            while len(self._items) > self.keep:
-                self._items.popitem(last=False)
+            self._sizes[rid] = size
+            while len(self._items) > self.keep or sum(self._sizes.values()) > self.max_bytes:
+                old, _ = self._items.popitem(last=False)
+                self._sizes.pop(old, None)
         return rid
 
     def get(self, rid: str) -> Result:

@@ -1,8 +1,9 @@
 """The service behind the routes: the models (one replica per worker), the worker pool, kept
 results and demo records, and the jobs the pool runs: predict, explain, report.
 
-Each job takes the pool's ``cancel`` event first and stops at the next
-:func:`~ecglens.serve.pool.checkpoint` once its request has timed out.
+Each job takes the pool's :class:`~ecglens.serve.pool.Job` first (its temporary folder, and the
+``cancel`` event at whose next :func:`~ecglens.serve.pool.checkpoint` work in a thread stops
+once its request has timed out; a worker process is killed instead).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import dataclasses
 import json
 import logging
 import queue
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,7 +32,7 @@ from ecglens.report.html import render_report
 from ecglens.serve.demo import demo_records
 from ecglens.serve.errors import ClientError
 from ecglens.serve.explanations import chosen_method, explanation
-from ecglens.serve.pool import Pool, checkpoint
+from ecglens.serve.pool import Job, Pool, checkpoint
 from ecglens.serve.results import KeptResults, Result
 from ecglens.serve.staging import ACCEPTED, Staged, stage
 from ecglens.serve.uploads import save_uploads
@@ -177,17 +177,16 @@ class Service:
             ) from exc
 
     def predict_job(
-        self, cancel: threading.Event, files: list[UploadFile], demo: str | None, options: Options
+        self, job: Job, files: list[UploadFile], demo: str | None, options: Options
     ) -> Result:
-        """Stage the request's record in a temporary folder (removed after) and classify it."""
-        with tempfile.TemporaryDirectory(prefix="ecglens-serve-") as tmp:
-            staged = self.source(files, demo, Path(tmp))
-            checkpoint(cancel)
-            return self.predict_staged(staged, options, cancel)
+        """Stage the request's record in the job's temporary folder and classify it."""
+        staged = self.source(files, demo, job.tmp)
+        checkpoint(job.cancel)
+        return self.predict_staged(staged, options, job.cancel)
 
     def explain_job(
         self,
-        cancel: threading.Event,
+        job: Job,
         result: Result | None,
         files: list[UploadFile],
         demo: str | None,
@@ -198,8 +197,8 @@ class Service:
     ) -> dict[str, Any]:
         """Explain a kept ``result``, or the prediction of the request's record."""
         if result is None:
-            result = self.predict_job(cancel, files, demo, options)
-            checkpoint(cancel)
+            result = self.predict_job(job, files, demo, options)
+            checkpoint(job.cancel)
         return self.explain(result, beats, method, fmt)
 
     def explain(
@@ -210,7 +209,7 @@ class Service:
         with self.replica(result.model) as loaded, FIGURES:
             return explanation(result, loaded, beats, method, chosen, fmt, self.device)
 
-    def report_job(self, cancel: threading.Event, result: Result) -> str:
+    def report_job(self, _job: Job, result: Result) -> str:
         """The self-contained HTML report of a kept ``result``."""
         view = view_of(result.prediction)
         if view.report is None:

@@ -22,7 +22,13 @@ from ecglens.io.formats import (
     input_kind,
 )
 from ecglens.serve.errors import ClientError, as_form_fields, one_line
-from ecglens.serve.format_checks import check_edf, check_npy, check_text, check_wfdb_header
+from ecglens.serve.format_checks import (
+    check_edf,
+    check_npy,
+    check_text,
+    check_wfdb_header,
+    check_wfdb_signal_sizes,
+)
 from ecglens.serve.uploads import Upload, suffix_of
 
 ACCEPTED = (
@@ -160,6 +166,7 @@ def _stage_wfdb(
             names[server] = names[str(tmp / server)] = found.name
         at = line.index(file_name)
         new[j] = line[:at] + renamed[key] + line[at + len(file_name) :]
+    check_wfdb_signal_sizes(checked, {k: tmp / v for k, v in renamed.items()}, where)
     (tmp / server_header).write_text("\n".join(new) + "\n", encoding=checked.encoding)
     matching = [a for a in annotations if PurePosixPath(a.name).stem == name] or annotations
     if len(matching) == 1:
