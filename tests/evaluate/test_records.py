@@ -169,3 +169,11 @@ def test_svdb_dev_cross_database():
     assert pooled["per_class"]["V"]["support"] == pytest.approx(1512, abs=5)
     assert pooled["detection"]["Se"] > 0.97
     assert pooled["per_class"]["V"]["F1"] > 0.5
+
+
+def test_lead_option_scores_the_named_lead():
+    scores = evaluate_records(load_model("ecglens-mitdb-inter"), DEMO_DIR, lead="V1",
+                              n_boot=0, progress=False, only="232")  # fmt: skip
+    assert scores["lead"] == "V1" and scores["per_record"]["232"]["lead"] == "V1"
+    assert "bootstrap" not in scores
+    assert scores["pooled"]["detection"]["Se"] > 0.9
