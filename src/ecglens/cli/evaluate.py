@@ -65,6 +65,8 @@ def _pct(cell) -> str:
     """'Se 80.1 [71.2, 88.0]' style: a fraction (or bootstrap {value, ci}) as a percentage."""
     if isinstance(cell, dict):
         lo, hi = cell["ci"]
+        if cell["value"] is None or lo is None or hi is None:
+            return _pct(cell["value"])
         return f"{100 * cell['value']:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]"
     return "-" if cell is None or cell != cell else f"{100 * cell:.1f}"
 
@@ -104,7 +106,11 @@ def print_record_scores(metrics: dict) -> None:
         f"  macro-F1 (N,S,V,F) {_pct(boot.get('macro_f1_nsvf', pooled['macro_f1_nsvf']))}\n"
         f"beat detection Se {_pct(det['Se'])} +P {_pct(det['+P'])} "
         f"(missed {det['fn']}, false {det['fp']})\n"
-        f"beats in AF/AFL episodes: {af['beats']}, called S {_pct(af['S_share'])}%"
+        + (
+            f"beats in AF/AFL episodes: {af['beats']}, called S {_pct(af['S_share'])}%"
+            if af["beats"]
+            else "no AF/AFL rhythm annotations"
+        )
     )
 
 

@@ -325,14 +325,27 @@ def evaluate_records(
         record = read_record(path)
         prediction = run(record, loaded, device=device, lead=lead)
         outcomes.append(predicted_outcome(path, prediction.result, record.n_samples))
-    return {
-        "model": loaded.name,
-        "folder": str(folder),
-        "records": [p.name for p in paths],
-        "lead": "default" if lead is None else str(lead),
-        "tolerance_s": TOLERANCE_S,
-        "rhythm_rule": None
-        if loaded.config.rhythm_rule is None
-        else loaded.config.rhythm_rule.get("description"),
-        **score_outcomes(outcomes, n_boot=n_boot, seed=seed),
-    }
+    return without_nan(
+        {
+            "model": loaded.name,
+            "folder": str(folder),
+            "records": [p.name for p in paths],
+            "lead": "default" if lead is None else str(lead),
+            "tolerance_s": TOLERANCE_S,
+            "rhythm_rule": None
+            if loaded.config.rhythm_rule is None
+            else loaded.config.rhythm_rule.get("description"),
+            **score_outcomes(outcomes, n_boot=n_boot, seed=seed),
+        }
+    )
+
+
+def without_nan(tree: Any) -> Any:
+    """``tree`` with NaN (a score undefined: no such beats, none called) as None, for JSON."""
+    if isinstance(tree, dict):
+        return {k: without_nan(v) for k, v in tree.items()}
+    if isinstance(tree, list | tuple):
+        return [without_nan(v) for v in tree]
+    if isinstance(tree, float) and tree != tree:
+        return None
+    return tree
