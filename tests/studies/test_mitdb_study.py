@@ -259,3 +259,21 @@ def test_markdown_lists_the_rhythm_rule_settings():
     assert "context + rhythm rule" in text
     assert "| 16 | no | 0.7 | 0.1 | 0.7 **(selected)** | 60.0" in text
     assert "| no rule | | | |  | 50.0" in text
+
+
+def test_markdown_shows_the_cross_database_columns_when_scored():
+    config = BenchmarkConfig().__dict__
+    plain = markdown_table({"rows": [_table_row()], "best": "a", "config": config})
+    assert "| - | - |" in plain and "svdb-dev columns" not in plain
+    row = _table_row(svdb_S_f1=0.38, svdb_S_f1_ci=[0.25, 0.57], svdb_V_f1=0.85,
+                     svdb_V_f1_ci=[0.70, 0.94])  # fmt: skip
+    text = markdown_table({"rows": [row], "best": "a", "config": config})
+    assert "38.0 [25.0, 57.0] | 85.0 [70.0, 94.0] |" in text
+    assert "svdb-dev columns" in text and "not used to select" in text
+
+
+def test_cross_database_scores_are_empty_without_the_folder(tmp_path):
+    from ecglens.studies.mitdb import cross_database_scores
+
+    (tmp_path / "mitdb").mkdir()
+    assert cross_database_scores(None, {}, tmp_path / "mitdb", BenchmarkConfig()) == {}

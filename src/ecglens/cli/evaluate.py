@@ -61,6 +61,73 @@ def _evaluate_mi(loaded, data, split, seed, task, progress, device) -> dict:
     return metrics
 
 
+def _pct(cell) -> str:
+    """'Se 80.1 [71.2, 88.0]' style: a fraction (or bootstrap {value, ci}) as a percentage."""
+    if isinstance(cell, dict):
+        lo, hi = cell["ci"]
+        if cell["value"] is None or lo is None or hi is None:
+            return _pct(cell["value"])
+        return f"{100 * cell['value']:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]"
+    return "-" if cell is None or cell != cell else f"{100 * cell:.1f}"
+
+
+def print_record_scores(metrics: dict) -> None:
+    """Per-record S/V table, then pooled Se/+P/F1 per class with record-bootstrap intervals."""
+    from rich.table import Table
+
+    t = Table(title=f"{metrics['model']} on {metrics['folder']} (per record, EC57 matching)")
+    for col in ("record", "lead", "beats", "acc", "S n", "S Se", "S +P", "V n", "V Se", "V +P",
+                "AF beats S%"):  # fmt: skip
+        t.add_column(col, justify="right")
+    for name, r in metrics["per_record"].items():
+        af = r["af"]
+        t.add_row(
+            name, r["lead"], str(r["n_reference"]), _pct(r["accuracy_matched"]),
+            str(r["S"]["support"]), _pct(r["S"]["Se"]), _pct(r["S"]["+P"]),
+            str(r["V"]["support"]), _pct(r["V"]["Se"]), _pct(r["V"]["+P"]),
+            _pct(af["S_share"]) if af["beats"] else "",
+        )  # fmt: skip
+    stdout.print(t)
+    pooled = metrics["pooled"]
+    boot = metrics.get("bootstrap", {}).get("metrics", {})
+    t = Table(title=f"pooled over {metrics['n_records']} records (gross), 95% record-bootstrap")
+    for col in ("class", "Se %", "+P %", "F1 %", "reference", "called"):
+        t.add_column(col, justify="right")
+    for c, v in pooled["per_class"].items():
+        b = boot.get("per_class", {}).get(c, {})
+        t.add_row(
+            c, _pct(b.get("Se", v["Se"])), _pct(b.get("+P", v["+P"])),
+            _pct(b.get("F1", v["F1"])), str(v["support"]), str(v["called"]),
+        )  # fmt: skip
+    stdout.print(t)
+    det, af = pooled["detection"], pooled["af"]
+    stdout.print(
+        f"accuracy (matched beats) {_pct(boot.get('accuracy_matched', pooled['accuracy_matched']))}"
+        f"  macro-F1 (N,S,V,F) {_pct(boot.get('macro_f1_nsvf', pooled['macro_f1_nsvf']))}\n"
+        f"beat detection Se {_pct(det['Se'])} +P {_pct(det['+P'])} "
+        f"(missed {det['fn']}, false {det['fp']})\n"
+        + (
+            f"beats in AF/AFL episodes: {af['beats']}, called S {_pct(af['S_share'])}%"
+            if af["beats"]
+            else "no AF/AFL rhythm annotations"
+        )
+    )
+
+
+def _evaluate_records(loaded, data, lead, only, n_boot, progress, device) -> dict:
+    from ecglens.evaluate.records import evaluate_records
+
+    if data is None:
+        raise EcgLensError(
+            "records: name the folder of annotated WFDB records (ecglens evaluate records DIR)"
+        )
+    metrics = evaluate_records(
+        loaded, data, lead=lead, device=device, n_boot=n_boot, progress=progress, only=only
+    )
+    print_record_scores(metrics)
+    return metrics
+
+
 # the evaluation of each (database, model task)
 EVALUATORS = {
     ("mitdb", "beats"): _evaluate_mitdb,
@@ -69,6 +136,7 @@ EVALUATORS = {
     ("ptbxl", "ptbxl-mi"): _evaluate_mi,
     ("ptbxl", "ptbxl-mi-12lead"): _evaluate_ptbxl,
     ("images", "images"): None,  # set below
+    ("records", "beats"): None,  # takes a folder and a lead: see _evaluate_records
     ("kaggle", "beats"): None,  # needs the CSV files: see _evaluate_kaggle
     ("kaggle", "kaggle-ptb"): None,
 }
@@ -107,6 +175,14 @@ def _evaluate_kaggle(loaded, test_csv, normal_csv, abnormal_csv, device) -> dict
 @app.command("evaluate")
 def evaluate_command(
     dataset: Annotated[Dataset, typer.Argument(help="Database to evaluate on.")],
+    folder: Annotated[
+        Path | None,
+        typer.Argument(
+            help="records: the folder of annotated WFDB records (.hea with .atr), e.g. "
+            "$ECGLENS_DATA/svdb-dev (or give it with --data).",
+            show_default=False,
+        ),
+    ] = None,
     model: ModelOpt = "ecglens-mitdb-inter",
     split: Annotated[
         Split,
@@ -126,6 +202,24 @@ def evaluate_command(
         PtbxlTask | None,
         typer.Option(help="PTB-XL task (default: the model's): binary, superclass or mi."),
     ] = None,
+    lead: Annotated[
+        str | None,
+        typer.Option(
+            help="records: lead name or 0-based index (default: MLII/II when present, else "
+            "the most ECG-like, e.g. ECG1)."
+        ),
+    ] = None,
+    only: Annotated[
+        str | None,
+        typer.Option(
+            help="records: score only these records: names separated by commas, or DS1 / DS2 "
+            "(MIT-BIH's inter-patient halves)."
+        ),
+    ] = None,
+    n_boot: Annotated[
+        int,
+        typer.Option(help="records: record-bootstrap replicates for the 95% intervals (0: none)."),
+    ] = 1000,
     test_csv: KaggleTestOpt = None,
     normal_csv: KaggleNormalOpt = None,
     abnormal_csv: KaggleAbnormalOpt = None,
@@ -133,7 +227,9 @@ def evaluate_command(
     progress: ProgressOpt = True,
 ) -> None:
     """Score a model on a database split: accuracy, per-class Se/+P/F1, macro-F1 (beats);
-    accuracy, F1, ROC-AUC with intervals (12-lead)."""
+    accuracy, F1, ROC-AUC with intervals (12-lead). `records DIR`: any folder of annotated
+    WFDB records through the model's own beat detector, EC57-style (150 ms matching), per
+    record and pooled with record-bootstrap intervals."""
     from ecglens.models.registry import load_model
     from ecglens.predict import task_of
 
@@ -146,8 +242,12 @@ def evaluate_command(
             f"model {loaded.name} ({task_name}) is scored on {' or '.join(where) or 'nothing'}, "
             f"not {dataset.value}"
         )
+    if folder is not None and dataset != Dataset.records:
+        raise EcgLensError(f"{dataset.value} takes no folder argument: use --data")
     if dataset == Dataset.kaggle:
         metrics = _evaluate_kaggle(loaded, test_csv, normal_csv, abnormal_csv, dev)
+    elif dataset == Dataset.records:
+        metrics = _evaluate_records(loaded, folder or data, lead, only, n_boot, progress, dev)
     else:
         metrics = EVALUATORS[(dataset.value, task_name)](
             loaded, data, split.value, seed, None if task is None else task.value, progress, dev

@@ -27,6 +27,7 @@ class Dataset(StrEnum):
     ptbxl = "ptbxl"
     kaggle = "kaggle"
     images = "images"
+    records = "records"  # any folder of annotated WFDB records (--data or a folder argument)
 
 
 class PtbxlTask(StrEnum):

@@ -21,6 +21,9 @@ stay the classifier's. Its thresholds are chosen by cross-validation over DS1
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -55,6 +58,13 @@ class RhythmRule:
         trigeminy look premature).
     cycle_beats: half-width of that neighbourhood, in beats: wider reaches past long runs
         of premature beats (supraventricular tachycardia) to the sinus cycle around them.
+    pause_above: leave RR intervals longer than this many times the local median RR (the
+        median within +-``cycle_beats`` beats) out of the longest regular cycle: a sinus or
+        blocked pause is not the sinus cycle; 0 keeps every interval.
+    fibrillation_above: no beat is made S where :func:`rr_irregularity` over
+        +-``fibrillation_beats`` beats is at or above this (atrial fibrillation or flutter
+        with variable conduction: its short intervals are not premature); 0 for no gate.
+    fibrillation_beats: half-width of that irregularity window, in beats.
     """
 
     premature_below: float = 0.7
@@ -62,6 +72,9 @@ class RhythmRule:
     p_corr_below: float = 1.0
     without_ventricular: bool = False
     cycle_beats: int = 16
+    pause_above: float = 0.0
+    fibrillation_above: float = 0.0
+    fibrillation_beats: int = 16
 
     def __post_init__(self) -> None:
         if not 0.0 < self.premature_below <= 1.0:
@@ -70,6 +83,13 @@ class RhythmRule:
             raise EcgLensError(f"irregularity_below must be > 0, got {self.irregularity_below}")
         if self.cycle_beats < 2:
             raise EcgLensError(f"cycle_beats must be >= 2, got {self.cycle_beats}")
+        if self.pause_above and self.pause_above <= 1.0:
+            raise EcgLensError(f"pause_above must be 0 (off) or > 1, got {self.pause_above}")
+        if self.fibrillation_above < 0.0 or self.fibrillation_beats < 2:
+            raise EcgLensError(
+                "fibrillation_above must be >= 0 and fibrillation_beats >= 2, got "
+                f"{self.fibrillation_above}, {self.fibrillation_beats}"
+            )
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -77,7 +97,7 @@ class RhythmRule:
     @classmethod
     def from_dict(cls, saved: dict[str, Any]) -> RhythmRule:
         known = {k: v for k, v in saved.items() if k in cls.__dataclass_fields__}
-        kinds = {"without_ventricular": bool, "cycle_beats": int}
+        kinds = {"without_ventricular": bool, "cycle_beats": int, "fibrillation_beats": int}
         return cls(**{k: kinds.get(k, float)(v) for k, v in known.items()})
 
     def describe(self) -> str:
@@ -90,18 +110,32 @@ class RhythmRule:
         cycle = (
             " (intervals next to beats called V or F left out)" if self.without_ventricular else ""
         )
+        if self.pause_above:
+            cycle += f" (pauses > {self.pause_above:g} x the local median RR left out)"
+        gate = (
+            f", RR irregularity over +-{self.fibrillation_beats} beats < "
+            f"{self.fibrillation_above:g}"
+            if self.fibrillation_above
+            else ""
+        )
         return (
             f"RR < {self.premature_below:g} x the longest regular cycle within +-"
             f"{self.cycle_beats} beats{cycle}, "
-            f"segment irregularity < {self.irregularity_below:g}{p_wave}"
+            f"segment irregularity < {self.irregularity_below:g}{p_wave}{gate}"
         )
 
 
 def sinus_cycle_ratio(
-    pre_rr: np.ndarray, ventricular: np.ndarray, groups: np.ndarray | None = None, half: int = 16
+    pre_rr: np.ndarray,
+    ventricular: np.ndarray,
+    groups: np.ndarray | None = None,
+    half: int = 16,
+    pause_above: float = 0.0,
 ) -> np.ndarray:
     """(n,) pre-RR over the 90th percentile of the RR intervals within +-``half`` beats that
-    neither start nor end at a ``ventricular`` beat; NaN where none is left.
+    neither start nor end at a ``ventricular`` beat (nor, with ``pause_above`` > 0, are
+    longer than ``pause_above`` x their window's median RR: :func:`without_pauses`); NaN
+    where none is left.
 
     pre_rr: (n,) seconds from the previous beat (column 0 of
     :func:`~ecglens.signal.beats.rr_features`); ventricular: (n,) bool; groups: (n,) the
@@ -118,12 +152,55 @@ def sinus_cycle_ratio(
         clean = np.where(touches, np.nan, pre)
         padded = np.concatenate([np.full(half, np.nan), clean, np.full(half, np.nan)])
         windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
+        if pause_above:
+            windows = without_pauses(windows, pause_above)
         usable = (~np.isnan(windows)).any(axis=1)
         p90 = np.full(len(pre), np.nan)
         if usable.any():
             p90[usable] = np.nanpercentile(windows[usable], 90, axis=1)
         out[idx] = pre / p90
     return out
+
+
+def without_pauses(windows: np.ndarray, pause_above: float) -> np.ndarray:
+    """(n, w) RR windows with the intervals longer than ``pause_above`` x their window's
+    median set to NaN (a copy): a sinus pause or a blocked beat, not the sinus cycle."""
+    with np.errstate(all="ignore"), _quiet_nan_warnings():
+        median = np.nanmedian(windows, axis=1, keepdims=True)
+    return np.where(windows > pause_above * median, np.nan, windows)
+
+
+def rr_irregularity(
+    pre_rr: np.ndarray, groups: np.ndarray | None = None, half: int = 16
+) -> np.ndarray:
+    """(n,) how fibrillation-like the rhythm is around each beat: the median over +-``half``
+    beats of |RR_i - RR_(i-1)| / median RR there. Sinus rhythm with isolated premature beats
+    stays low (two large differences per premature beat); atrial fibrillation is high.
+    NaN where the window holds no difference. pre_rr: (n,) seconds; groups: as
+    :func:`sinus_cycle_ratio`."""
+    pre_rr = np.asarray(pre_rr, dtype=np.float64)
+    groups = np.zeros(len(pre_rr), dtype=np.int64) if groups is None else np.asarray(groups)
+    out = np.full(len(pre_rr), np.nan)
+    for g in np.unique(groups) if len(groups) else []:
+        idx = np.flatnonzero(groups == g)
+        pre = pre_rr[idx]
+        diff = np.abs(np.diff(pre, prepend=np.nan))
+        pad = np.full(half, np.nan)
+        d_win = np.lib.stride_tricks.sliding_window_view(np.concatenate([pad, diff, pad]),
+                                                         2 * half + 1)  # fmt: skip
+        r_win = np.lib.stride_tricks.sliding_window_view(np.concatenate([pad, pre, pad]),
+                                                         2 * half + 1)  # fmt: skip
+        with np.errstate(all="ignore"), _quiet_nan_warnings():
+            out[idx] = np.nanmedian(d_win, axis=1) / np.nanmedian(r_win, axis=1)
+    return out
+
+
+@contextmanager
+def _quiet_nan_warnings() -> Iterator[None]:
+    """Silence numpy's all-NaN-slice warnings (such windows give NaN, as documented)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 def premature_by_rhythm(
@@ -145,14 +222,17 @@ def premature_by_rhythm(
             "BeatConfig(record_features=True)"
         )
     ratio = rr[:, _column("pre_over_local_p90")]  # +-16 beats, every interval
-    if rule.without_ventricular or rule.cycle_beats != CONTEXT_CYCLE_BEATS:
+    if rule.without_ventricular or rule.cycle_beats != CONTEXT_CYCLE_BEATS or rule.pause_above:
         if rule.without_ventricular and ventricular is None:
             raise EcgLensError("without_ventricular needs the classifier's V and F calls")
         left_out = ventricular if rule.without_ventricular else np.zeros(len(rr), dtype=bool)
-        clean = sinus_cycle_ratio(rr[:, 0], left_out, groups, rule.cycle_beats)
+        clean = sinus_cycle_ratio(rr[:, 0], left_out, groups, rule.cycle_beats, rule.pause_above)
         ratio = np.where(np.isnan(clean), ratio, clean)
     premature = ratio < rule.premature_below
     regular = rr[:, _column("segment_irregularity")] < rule.irregularity_below
+    if rule.fibrillation_above:
+        irregular = rr_irregularity(rr[:, 0], groups, rule.fibrillation_beats)
+        regular &= ~(irregular >= rule.fibrillation_above)
     if rule.p_corr_below >= 1.0:  # the P wave left out
         return premature & regular
     return premature & regular & (rr[:, _column("p_corr_sinus")] < rule.p_corr_below)

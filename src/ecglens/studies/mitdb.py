@@ -5,6 +5,10 @@ Every cell is trained on DS1 with the same seed and settings, early-stopped and
 selected on DS1 validation data (by default whole DS1 records held out of training),
 and scored once on DS2 with record-level bootstrap intervals. The best cell by
 validation macro-F1 (N, S, V, F) is marked; the test set plays no part in that choice.
+When the data folder has ``svdb-dev`` beside ``mitdb`` (the MIT-BIH Supraventricular
+Arrhythmia Database's development records: another recorder, other patients), every cell
+is also scored on it through the inference path (``ecglens evaluate records``): a
+cross-database column, computed from the cell's saved weights (no retraining).
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ from ecglens.data.mitdb import load_mitdb_beats
 from ecglens.data.splits import make_split, split_records
 from ecglens.errors import EcgLensError
 from ecglens.evaluate.mitdb import SCORED_CLASSES, evaluate_beats
+from ecglens.evaluate.records import evaluate_records
 from ecglens.inputs.beats import RR_NEEDS_RECORD_FEATURES, RR_OPTIONS, RR_WIDTHS, BeatConfig
-from ecglens.models.registry import load_model
+from ecglens.models.config import ModelConfig
+from ecglens.models.registry import LoadedModel, load_model
 from ecglens.predict.rhythm import RhythmRule, apply_rhythm_rule
 from ecglens.progress import console
 from ecglens.train.mitdb import MitdbRunConfig, model_kwargs, train_mitdb, train_mitdb_cv
@@ -327,6 +333,27 @@ def rhythm_rule_config(
     }
 
 
+CROSS_DATABASE = "svdb-dev"  # folder beside mitdb/ scored as the cross-database column
+
+
+def cross_database_scores(
+    loaded: LoadedModel, config: dict[str, Any], data_dir: str | Path, cfg: BenchmarkConfig
+) -> dict[str, Any]:
+    """S and V F1 (EC57, with record-bootstrap intervals) of ``loaded`` with ``config`` (its
+    rhythm rule included) on the ``svdb-dev`` folder beside ``data_dir``; {} when absent."""
+    folder = Path(data_dir).parent / CROSS_DATABASE
+    if not any(folder.glob("*.atr")):
+        return {}
+    model = replace(loaded, config=ModelConfig.from_dict(config))
+    m = evaluate_records(model, folder, n_boot=cfg.n_boot, seed=cfg.seed, progress=False)
+    boot = m["bootstrap"]["metrics"]["per_class"]
+    return (
+        {f"svdb_{c}_{k}": m["pooled"]["per_class"][c][k] for c in ("S", "V") for k in ("Se", "+P")}
+        | {f"svdb_{c}_f1": boot[c]["F1"]["value"] for c in ("S", "V")}
+        | {f"svdb_{c}_f1_ci": boot[c]["F1"]["ci"] for c in ("S", "V")}
+    )
+
+
 def _row(name, cell, config, data_dir, run_dir, cfg) -> dict[str, Any]:
     """One table row: selection score and DS2 metrics with record-bootstrap intervals (the
     config's rhythm rule applied when it has one)."""
@@ -366,6 +393,7 @@ def _row(name, cell, config, data_dir, run_dir, cfg) -> dict[str, Any]:
         "epochs_run": len(config["history"]),
         "model": str(run_dir / "model.safetensors"),
         "cv_folds_records": config.get("cv", {}).get("folds"),
+        **cross_database_scores(loaded, config, data_dir, cfg),
     }
 
 
@@ -415,8 +443,9 @@ def markdown_table(result: dict[str, Any]) -> str:
     score = "CV macro-F1 | CV S F1" if cv else "val macro-F1"
     lines = [
         f"| architecture | RR | imbalance | beats | {score} | accuracy | S Se / +P | S F1 | "
-        "V Se / +P | V F1 | F F1 | macro-F1 (N,S,V,F) | ECE before / after |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if cv else ""),
+        "V Se / +P | V F1 | F F1 | macro-F1 (N,S,V,F) | ECE before / after | "
+        "svdb-dev S F1 | svdb-dev V F1 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if cv else ""),
     ]
     for r in result["rows"]:
         mark = " **(selected)**" if r["cell"] == result["best"] else ""
@@ -433,10 +462,16 @@ def markdown_table(result: dict[str, Any]) -> str:
             f"{100 * r['V_recall']:.1f} / {100 * r['V_precision']:.1f} | "
             f"{100 * r['V_f1']:.1f} {_ci(r['V_f1_ci'])} | {100 * r['F_f1']:.1f} | "
             f"{100 * r['macro_f1_nsvf']:.1f} {_ci(r['macro_f1_nsvf_ci'])} | "
-            f"{_ece(r)} |"
+            f"{_ece(r)} | {_svdb(r, 'S')} | {_svdb(r, 'V')} |"
         )
     if cv:
-        return "\n".join(lines) + "\n" + _cv_words(result) + _rhythm_rule_words(result)
+        return (
+            "\n".join(lines)
+            + "\n"
+            + _cv_words(result)
+            + _svdb_words(result)
+            + _rhythm_rule_words(result)
+        )
     cfg = result["config"]
     lines += [
         "",
@@ -458,7 +493,28 @@ def markdown_table(result: dict[str, Any]) -> str:
             f"cells' validation macro-F1 and their DS2 macro-F1 (N,S,V,F): {rho:.2f} over "
             f"{len(result['rows'])} cells (computed after the fact; not used for selection).",
         ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + _svdb_words(result)
+
+
+def _svdb_words(result: dict[str, Any]) -> str:
+    """What the svdb-dev columns measure, when a row has them."""
+    if not any("svdb_S_f1" in r for r in result["rows"]):
+        return ""
+    return (
+        f"\nsvdb-dev columns: the {CROSS_DATABASE} records beside mitdb/ (29 records of the "
+        "MIT-BIH Supraventricular Arrhythmia Database: another recorder at 128 Hz, other "
+        "patients), each cell's saved weights run through the inference path (its own beat "
+        "detector, lead ECG1, its rhythm rule), beats matched EC57-style within 150 ms "
+        "(`ecglens evaluate records`); brackets: 95% intervals from resampling those records. "
+        "Reported beside the grid; not used to select its cell.\n"
+    )
+
+
+def _svdb(row: dict[str, Any], c: str) -> str:
+    """The cross-database F1 of class ``c`` with its interval, '-' when not scored."""
+    if f"svdb_{c}_f1" not in row:
+        return "-"
+    return f"{100 * row[f'svdb_{c}_f1']:.1f} {_ci(row[f'svdb_{c}_f1_ci'])}"
 
 
 def _ece(row: dict[str, Any]) -> str:
