@@ -158,8 +158,12 @@ def check_model_fits(
     if fits(loaded.config, loaded.name, shape):
         return
     fitting = models_that_fit(shape)
+    needs = ""
+    if get_task(loaded.config.task).family == "12-lead" and shape.lead_names:
+        leads = list(loaded.config.lead_names or TWELVE_LEADS)
+        needs = f" (it needs {len(leads)}: {', '.join(leads)})"
     raise EcgLensError(
-        f"model {loaded.name} does not read {_what(shape)}; models that do: "
+        f"model {loaded.name} does not read {_what(shape)}{needs}; models that do: "
         f"{', '.join(fitting) or 'none shipped'} (or leave --model out)",
         source,
     )
