@@ -226,6 +226,7 @@ def report_command(
     out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("runs/report.html"),
     lead: LeadOpt = None,
     fs: FsOpt = None,
+    units: UnitsOpt = None,
     metrics_json: Annotated[
         list[Path] | None,
         typer.Option("--metrics", help="Metrics JSON files from `ecglens evaluate` to include."),
@@ -243,7 +244,7 @@ def report_command(
 
     metrics = [json.loads(Path(p).read_text()) for p in (metrics_json or [])]
     dev = device_of(device, threads)
-    loaded, _ = ModelsForInputs(model, dev, fs, None).for_input(paths[0])
+    loaded, _ = ModelsForInputs(model, dev, fs, units).for_input(paths[0])
     if model is None and len(paths) > 1:
         console.print(f"one report, one model: {loaded.name}, chosen by {paths[0]} (--model to "
                       "choose)", highlight=False)
@@ -253,6 +254,7 @@ def report_command(
         loaded,
         out,
         fs=fs,
+        units=units,
         lead=lead,
         device=dev,
         metrics=metrics,

@@ -125,6 +125,7 @@ def report(
     *,
     device: Any = "cpu",
     fs: float | None = None,
+    units: str | None = None,
     lead: str | int | None = None,
     metrics: Sequence[dict[str, Any]] = (),
     progress: bool = True,
@@ -141,7 +142,8 @@ def report(
     for source in track(list(sources), "Report: classifying", enabled=progress):
         try:
             prediction = run(
-                source, loaded, device=device, fs=fs, lead=lead, long_record_s=float("inf")
+                source, loaded, device=device, fs=fs, units=units, lead=lead,
+                long_record_s=float("inf"),
             )
             predictions.append(prediction.result)
         except EcgLensError as exc:
