@@ -27,6 +27,7 @@ class Dataset(StrEnum):
     ptbxl = "ptbxl"
     kaggle = "kaggle"
     images = "images"
+    rhythm = "rhythm"  # MIT-BIH's rhythm annotations: episodes, AF burden, heart rate
 
 
 class PtbxlTask(StrEnum):
