@@ -23,7 +23,13 @@ import numpy as np
 
 from ecglens.data.mitdb import DS1
 from ecglens.evaluate.rhythm import AF_RHYTHMS, EpisodeScore, of_rhythms, reference_rhythms, total
-from ecglens.signal.rhythm_episodes import AfSettings, af_beats, beat_span_episodes, runs
+from ecglens.signal.rhythm_episodes import (
+    AfSettings,
+    af_evidence,
+    af_from_evidence,
+    beat_span_episodes,
+    runs,
+)
 
 
 def cached_beats(record: str, data: Path, cache: Path) -> dict[str, np.ndarray]:
@@ -63,6 +69,12 @@ def main() -> None:
         (5.0, 10.0, 30.0),
         (0.3, 0.4, 0.5, 0.6, 1.0),
     )
+    evidence = {}  # (record, half window) -> per-beat irregularity and P-wave consistency
+    for r in records:
+        b = beats[r]
+        for half in (8, 16, 32):
+            times = b["sample"] / float(b["fs"])
+            evidence[r, half] = af_evidence(times, b["labels"], half, ~b["artifact"], b["p_corr"])
     rows = []
     for half, thr, min_s, gap, p_below in grid:
         settings = AfSettings(half, thr, min_s, gap, p_below)
@@ -70,7 +82,7 @@ def main() -> None:
         for r in records:
             b = beats[r]
             times = b["sample"] / float(b["fs"])
-            flags = af_beats(times, b["labels"], settings, ~b["artifact"], b["p_corr"])
+            flags = af_from_evidence(times, *evidence[r, half], settings, ~b["artifact"])
             detected = beat_span_episodes(times, runs(flags))
             reference, duration = refs[r]
             score.add(reference, detected)

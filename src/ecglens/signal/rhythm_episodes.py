@@ -3,15 +3,18 @@
 Pure functions on arrays: ``times`` (n,) beat times in s, ``labels`` (n,) AAMI class letters
 (N, S, V, F, Q). An episode is ``(start_s, end_s)``.
 
-Atrial fibrillation (:func:`af_beats`) is read from RR irregularity alone, as the
-low-complexity detectors of Sarkar et al. and Petrenas et al. do: the RR intervals that
-start or end at a ventricular beat are left out (ectopic beats make a sinus rhythm look
-irregular), the irregularity of each beat's neighbourhood is the median absolute successive
-RR difference over the median RR of ``AfSettings.half_window`` intervals on each side, and a
-beat is in AF where it exceeds ``AfSettings.irregularity_above``. Stretches shorter than
-``AfSettings.min_episode_s`` are dropped, gaps shorter than ``AfSettings.max_gap_s`` closed.
+Atrial fibrillation (:func:`af_beats`) is read from RR irregularity, as the low-complexity
+detectors of Sarkar et al. and Petrenas et al. do, and from the absence of a repeating P wave:
+the RR intervals that start or end at a ventricular beat are left out (ectopic beats make a
+sinus rhythm look irregular), the irregularity of each beat's neighbourhood is the median
+absolute successive RR difference over the median RR of ``AfSettings.half_window`` intervals
+on each side, and a beat is in AF where it exceeds ``AfSettings.irregularity_above`` and the
+median correlation of each P window with the previous beat's over the same neighbourhood is
+under ``AfSettings.p_corr_below`` (sinus P waves repeat; fibrillatory waves do not).
+Stretches shorter than ``AfSettings.min_episode_s`` are dropped, gaps shorter than
+``AfSettings.max_gap_s`` closed.
 The settings were chosen on the MIT-BIH inter-patient training records (DS1) only
-(``ecglens evaluate rhythm --tune``).
+(``python bench/af_tune.py``).
 
 Sarkar S, Ritscher D, Mehra R. A detector for a chronic implantable atrial tachyarrhythmia
 monitor. IEEE Trans Biomed Eng 55(3) 2008. Petrenas A, Marozas V, Sornmo L. Low-complexity
@@ -24,15 +27,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-
-from ecglens.signal.pwave import (
-    N_POINTS,
-    P_END_S,
-    P_START_S,
-    detrend_windows,
-    row_correlation,
-    wave_windows,
-)
 
 PAUSE_S = 2.0  # an RR interval longer than this is a pause
 MIN_RUN_BEATS = 3  # SVT / VT: at least this many consecutive S / V beats
@@ -47,7 +41,8 @@ class AfSettings:
     median |dRR| / median RR above which the neighbourhood is fibrillating; min_episode_s:
     shortest AF episode kept (s); max_gap_s: shorter interruptions between two AF stretches
     are closed (s); p_corr_below: the median, over the same neighbourhood, of each beat's
-    P-window correlation with the previous beat's (:func:`p_wave_consistency`) must be under
+    P-window correlation with the previous beat's (the context feature ``p_corr_previous``
+    of :mod:`ecglens.inputs.rhythm`) must be under
     this too (fibrillatory waves do not repeat; sinus P waves do); 1.0 or more leaves the P
     wave out.
     """
@@ -59,7 +54,11 @@ class AfSettings:
     p_corr_below: float = 1.0
 
 
-AF_SETTINGS = AfSettings()
+# chosen on DS1 only by ``python bench/af_tune.py``: the largest min(duration Se, +P), then
+# the smallest worst-record burden error (see docs/results/rhythm.md)
+AF_SETTINGS = AfSettings(
+    half_window=8, irregularity_above=0.04, min_episode_s=60.0, max_gap_s=10.0, p_corr_below=0.4
+)
 
 
 def _windows(values: np.ndarray, half: int) -> np.ndarray:
@@ -91,19 +90,6 @@ def rr_irregularity(
     return out
 
 
-def p_wave_consistency(clean: np.ndarray, fs: float, peaks: np.ndarray) -> np.ndarray:
-    """(n,) Pearson correlation of each beat's P window (300 to 60 ms before the R peak,
-    line-detrended) with the previous beat's; ``clean``: one band-passed lead (m,) at ``fs``
-    Hz, ``peaks``: R-peak indices. The first beat gets NaN."""
-    peaks = np.asarray(peaks)
-    out = np.full(len(peaks), np.nan)
-    if len(peaks) < 2:
-        return out
-    p = detrend_windows(wave_windows(clean, fs, peaks, -P_START_S, -P_END_S, N_POINTS))
-    out[1:] = row_correlation(p[1:], p[:-1])
-    return out
-
-
 def af_beats(
     times: np.ndarray,
     labels: np.ndarray | list[str],
@@ -115,31 +101,67 @@ def af_beats(
 
     times: (n,) s; labels: (n,) class letters (V and F beats are ventricular); usable: (n,)
     bool, False for beats in unusable stretches (never AF, and left out of the RR series);
-    p_corr: (n,) :func:`p_wave_consistency` (needed when ``settings.p_corr_below`` < 1).
+    p_corr: (n,) each beat's P-window correlation with the previous beat's (needed when
+    ``settings.p_corr_below`` < 1).
     """
+    irregularity, p_median = af_evidence(times, labels, settings.half_window, usable, p_corr)
+    return af_from_evidence(times, irregularity, p_median, settings, usable)
+
+
+def af_evidence(
+    times: np.ndarray,
+    labels: np.ndarray | list[str],
+    half_window: int,
+    usable: np.ndarray | None = None,
+    p_corr: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per beat: the RR irregularity of its neighbourhood (:func:`rr_irregularity`, 0 where
+    unknown or unusable) and the median P-wave consistency of the same neighbourhood
+    (ventricular beats and the beats after them left out; 1 where unknown; None without
+    ``p_corr``)."""
     times = np.asarray(times, dtype=np.float64)
     labels = np.asarray(labels)
+    n = len(times)
+    keep = np.ones(n, dtype=bool) if usable is None else np.asarray(usable, dtype=bool)
+    irregularity = np.zeros(n)
+    p_median = None if p_corr is None else np.ones(n)
+    idx = np.flatnonzero(keep)
+    if len(idx) < 3:
+        return irregularity, p_median
+    ventricular = np.isin(labels[idx], ("V", "F"))
+    score = rr_irregularity(times[idx], ventricular, half_window)
+    irregularity[idx] = np.nan_to_num(score, nan=0.0)
+    if p_corr is not None and p_median is not None:
+        pc = np.asarray(p_corr, dtype=np.float64)[idx].copy()
+        pc[ventricular | np.concatenate([[False], ventricular[:-1]])] = np.nan
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            p_med = np.nanmedian(_windows(pc, half_window), axis=1)
+        p_median[idx] = np.nan_to_num(p_med, nan=1.0)
+    return irregularity, p_median
+
+
+def af_from_evidence(
+    times: np.ndarray,
+    irregularity: np.ndarray,
+    p_median: np.ndarray | None,
+    settings: AfSettings = AF_SETTINGS,
+    usable: np.ndarray | None = None,
+) -> np.ndarray:
+    """(n,) bool AF beats from :func:`af_evidence`: irregular (and without repeating P
+    waves), in stretches of at least ``settings.min_episode_s`` once gaps under
+    ``settings.max_gap_s`` are closed."""
+    times = np.asarray(times, dtype=np.float64)
     n = len(times)
     if n < 3:
         return np.zeros(n, dtype=bool)
     keep = np.ones(n, dtype=bool) if usable is None else np.asarray(usable, dtype=bool)
-    irregular = np.zeros(n, dtype=bool)
-    idx = np.flatnonzero(keep)
-    if len(idx) >= 3:
-        ventricular = np.isin(labels[idx], ("V", "F"))
-        score = rr_irregularity(times[idx], ventricular, settings.half_window)
-        irregular[idx] = np.nan_to_num(score, nan=0.0) > settings.irregularity_above
-        if settings.p_corr_below < 1.0:
-            if p_corr is None:
-                raise ValueError("p_corr_below < 1 needs the beats' P-wave consistency")
-            pc = np.asarray(p_corr, dtype=np.float64)[idx].copy()
-            pc[ventricular | np.concatenate([[False], ventricular[:-1]])] = np.nan
-            with np.errstate(all="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                p_med = np.nanmedian(_windows(pc, settings.half_window), axis=1)
-            irregular[idx] &= np.nan_to_num(p_med, nan=1.0) < settings.p_corr_below
-    spans = runs(irregular)
-    spans = _closed(spans, times, settings.max_gap_s, keep)
+    irregular = (irregularity > settings.irregularity_above) & keep
+    if settings.p_corr_below < 1.0:
+        if p_median is None:
+            raise ValueError("p_corr_below < 1 needs the beats' P-wave consistency")
+        irregular &= p_median < settings.p_corr_below
+    spans = _closed(runs(irregular), times, settings.max_gap_s, keep)
     out = np.zeros(n, dtype=bool)
     for a, b in spans:  # beat index ranges [a, b)
         if _span_s(times, a, b) >= settings.min_episode_s:
