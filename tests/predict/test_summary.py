@@ -108,3 +108,10 @@ def test_twelve_lead_summary_has_the_axis():
     assert set(s) >= KEYS
     assert s["heart_rate"]["mean_bpm"] == pytest.approx(60.0, abs=1)
     assert s["intervals"]["axis_deg"] == pytest.approx(np.degrees(np.arctan2(1, 0.5)), abs=3)
+
+
+def test_a_flat_12_lead_record_has_an_empty_summary():
+    names = ["I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    s = twelve_lead_summary(np.zeros((12, 1000)), 100.0, names, 10.0)
+    assert s["heart_rate"]["mean_bpm"] is None and s["intervals"] is None
+    assert s["counts"] == {"N": 0} and s["episodes"] == []

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ecglens.errors import EcgLensError
 from ecglens.signal import rhythm_episodes as rhythm
 from ecglens.signal.delineate import intervals_of
 
@@ -175,20 +176,24 @@ def twelve_lead_summary(
 
     names = [n.upper() for n in lead_names]
     rhythm_lead = names.index("II") if "II" in names else 0
-    clean = ecg_clean(np.asarray(signals[rhythm_lead], dtype=np.float64), fs)
-    peaks = ecg_peaks(clean, fs)
-    times = peaks / fs
-    labels = np.full(len(peaks), "N")
-    summary = beat_summary(times, labels, ["N"], duration_s)
-    intervals = None
+    try:
+        clean = ecg_clean(np.asarray(signals[rhythm_lead], dtype=np.float64), fs)
+        peaks = ecg_peaks(clean, fs)
+    except EcgLensError:  # a flat or unreadable rhythm lead: no beats to summarise
+        clean, peaks = None, np.zeros(0, dtype=np.int64)
+    summary = beat_summary(peaks / fs, np.full(len(peaks), "N"), ["N"], duration_s)
+    summary["rhythm_lead"] = lead_names[rhythm_lead]
+    if clean is None or len(peaks) < 3:
+        return summary
     axis_leads = None
     if "I" in names and "AVF" in names:
-        axis_leads = tuple(
-            ecg_clean(np.asarray(signals[names.index(k)], dtype=np.float64), fs)
-            for k in ("I", "AVF")
-        )
-    found = intervals_of(clean, fs, peaks, axis_leads) if len(peaks) else None
-    intervals = None if found is None else found.to_dict()
-    summary["intervals"] = intervals
-    summary["rhythm_lead"] = lead_names[rhythm_lead]
+        try:
+            axis_leads = tuple(
+                ecg_clean(np.asarray(signals[names.index(k)], dtype=np.float64), fs)
+                for k in ("I", "AVF")
+            )
+        except EcgLensError:  # a flat limb lead: no axis
+            axis_leads = None
+    found = intervals_of(clean, fs, peaks, axis_leads)
+    summary["intervals"] = None if found is None else found.to_dict()
     return summary
