@@ -191,7 +191,10 @@ def evaluate_mitdb(
     beats = load_mitdb_beats(data_dir, split_records(split), beat_config, cache_dir, progress)
     parts = make_split(beats, split, seed=seed)
     test = beats.subset(parts.test)
-    predicted = predicted_classes(loaded.module, test, config, device)
+    if split == "inter-patient":  # whole records: their rhythm is read from the test beats
+        predicted = predicted_classes(loaded.module, test, config, device)
+    else:  # a share of each record's beats: rhythm rules read every beat of the record
+        predicted = predicted_classes(loaded.module, beats, config, device)[parts.test]
     metrics = evaluate_beats(loaded.module, test, config, n_boot=n_boot, predicted=predicted)
     if split == "inter-patient" and "232" in metrics["records"]:
         metrics["without_232"] = metrics_without(
