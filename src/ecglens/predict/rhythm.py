@@ -30,7 +30,12 @@ from ecglens.errors import EcgLensError
 from ecglens.inputs.beats import N_CONTEXT_FEATURES, N_RR_COLUMNS
 from ecglens.inputs.rhythm import CONTEXT_FEATURE_NAMES
 from ecglens.models.config import ModelConfig
-from ecglens.signal.rhythm_episodes import AF_SETTINGS, AfSettings, af_beats
+from ecglens.signal.rhythm_episodes import (
+    AF_SETTINGS,
+    AF_SETTINGS_RR_ONLY,
+    AfSettings,
+    af_beats,
+)
 
 CONTEXT_CYCLE_BEATS = 16  # the neighbourhood of the context feature pre_over_local_p90
 
@@ -243,7 +248,7 @@ def with_af_rule(
     groups: np.ndarray | None = None,
     usable: np.ndarray | None = None,
     p_corr: np.ndarray | None = None,
-    settings: AfSettings = AF_SETTINGS,
+    settings: AfSettings | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Beats inside atrial fibrillation (:func:`~ecglens.signal.rhythm_episodes.af_beats`)
     and the scores with S made N there: by AAMI, a supraventricular beat in AF is not a
@@ -252,7 +257,9 @@ def with_af_rule(
     s; ``groups``: (n,) record of each beat when several records are given (in record order);
     ``usable``: (n,) bool, False for beats in unusable stretches; ``p_corr``: (n,) the beats'
     P-wave consistency (:func:`p_corr_previous`; without it the AF rule reads the RR
-    intervals only). Models without N and S classes get their scores back and no AF flag."""
+    intervals only, with the settings chosen for that, ``AF_SETTINGS_RR_ONLY``); ``settings``:
+    default ``AF_SETTINGS``. Models without N and S classes get their scores back and no AF
+    flag."""
     scores = np.asarray(scores)
     n = len(scores)
     in_af = np.zeros(n, dtype=bool)
@@ -261,7 +268,9 @@ def with_af_rule(
     letters = np.asarray(list(classes))[scores.argmax(1)]
     times = np.asarray(times, dtype=np.float64)
     groups = np.zeros(n, dtype=np.int64) if groups is None else np.asarray(groups)
-    if p_corr is None:
+    if settings is None:
+        settings = AF_SETTINGS if p_corr is not None else AF_SETTINGS_RR_ONLY
+    elif p_corr is None:
         settings = replace(settings, p_corr_below=1.0)
     for g in np.unique(groups):
         idx = np.flatnonzero(groups == g)

@@ -59,6 +59,11 @@ class AfSettings:
 AF_SETTINGS = AfSettings(
     half_window=8, irregularity_above=0.04, min_episode_s=60.0, max_gap_s=10.0, p_corr_below=0.4
 )
+# the same grid without the P wave, for beats without the P-wave context feature (models
+# without the record context features): chosen on DS1 by the same rule
+AF_SETTINGS_RR_ONLY = AfSettings(
+    half_window=8, irregularity_above=0.1, min_episode_s=60.0, max_gap_s=5.0, p_corr_below=1.0
+)
 
 
 def _windows(values: np.ndarray, half: int) -> np.ndarray:
