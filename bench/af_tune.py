@@ -102,8 +102,11 @@ def main() -> None:
     print("chosen:", rows[0][2])
     rr_only = [row for row in rows if row[2].p_corr_below >= 1.0]
     _, neg_worst, s, d = rr_only[0]
-    print(f"chosen without the P wave (models without the context features): {s}; Se "
-          f"{d['duration_se']:.1f}, +P {d['duration_ppv']:.1f}, worst burden error {-neg_worst:.2f}")
+    print(
+        f"chosen without the P wave (models without the context features): {s}; Se "
+        f"{d['duration_se']:.1f}, +P {d['duration_ppv']:.1f}, "
+        f"worst burden error {-neg_worst:.2f}"
+    )
 
 
 if __name__ == "__main__":
