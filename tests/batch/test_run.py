@@ -84,6 +84,16 @@ def test_a_run_writes_beat_rows_and_logs_the_bad_record(records, tmp_path):
     assert error["record"] == "999" and error["path"] == str(records / "999")
     assert "999" in error["error"] and "\n" not in error["error"]
     assert summary.model_loads and all(n >= 1 for n in summary.model_loads.values())
+    # the per-record summary table beside the beat table, read as its own dataset
+    summaries = pq.read_table(out / "_summary").to_pandas().set_index("record")
+    assert sorted(summaries.index) == ["213", "232"]
+    for record, beats in rows.groupby("record"):
+        counted = beats[~beats["artifact"]]
+        assert summaries.loc[record, "n_V"] == (counted["label"] == "V").sum()
+        assert 30 < summaries.loc[record, "hr_mean_bpm"] < 200
+        for episode in summaries.loc[record, "episodes"]:
+            assert set(episode) == {"type", "start_s", "end_s"}
+    assert {"af_burden", "sdnn_ms", "qrs_ms", "qtc_bazett_ms", "n_pause"} <= set(summaries.columns)
 
 
 def test_a_killed_run_resumes_without_redoing_committed_records(records, tmp_path):
@@ -135,6 +145,8 @@ def test_a_12_lead_model_gives_one_row_per_record(tmp_path):
     assert list(rows.columns) == ["record", "path", "label", "probability"]
     assert rows["record"].tolist() == ["00001_lr"] and 0 <= rows["probability"][0] <= 1
     assert rows["label"][0] in ("normal", "abnormal")
+    (row,) = pq.read_table(out / "_summary").to_pylist()
+    assert row["record"] == "00001_lr" and abs(row["hr_mean_bpm"] - 75) < 2  # a beat / 0.8 s
     with pytest.raises(EcgLensError, match="does not apply"):
         run_batch(folder, tmp_path / "x.parquet", BatchConfig(model="ecglens-ptbxl-binary",
                   review_threshold=0.5, **FAST), progress=False)  # fmt: skip

@@ -150,6 +150,8 @@ def test_one_window_equals_classify_record(tmp_path):
         loaded = load_model(name)
         (window,) = classify_long(path, loaded, fs=FS)
         got, want = window.predictions.to_dict(), classify_record(record, loaded).to_dict()
+        assert got.pop("summary") is None  # a long record's summary comes with its totals
+        assert want.pop("summary")["counts"] == got["class_counts"]
         assert got == {**want, "path": str(path)}
 
 
@@ -271,3 +273,21 @@ def test_a_day_in_bounded_memory(tmp_path):
     tracemalloc.stop()
     assert n_chars > 10_000_000  # about 108,000 beats
     assert peak < lead_bytes / 3  # 19 MB measured (numpy; torch allocates untraced)
+
+
+def test_a_long_record_has_the_summary_of_all_its_windows():
+    """A record classified in windows: the summary over its windows agrees with its counts."""
+    from pathlib import Path
+
+    from ecglens.predict import run
+
+    demo = Path(__file__).resolve().parents[2] / "data" / "mitdb-demo" / "213"
+    prediction = run(demo, load_model("ecglens-mitdb-inter"), long_record_s=60)
+    assert prediction.streamed
+    d = prediction.to_dict()
+    summary = d["summary"]
+    assert summary["counts"] == d["class_counts"]
+    assert 100 < summary["heart_rate"]["mean_bpm"] < 115  # record 213: about 108 beats/min
+    assert len(summary["heart_rate"]["per_minute_bpm"]) == 31
+    assert summary["intervals"]["qrs_ms"] is not None
+    assert all(b["in_af"] is False for b in d["beats"][:10])

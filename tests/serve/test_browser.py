@@ -129,3 +129,49 @@ def test_upload_a_record_click_a_beat_and_see_its_explanation(server, tmp_path):
         finally:
             context.close()
     assert problems == []
+
+
+def test_the_recording_summary_comes_first_and_an_episode_click_moves_the_strip(server, tmp_path):
+    problems: list[str] = []
+    with playwright.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=str(CHROMIUM), args=FLAGS, headless=True,
+            viewport={"width": 1280, "height": 1000},
+        )  # fmt: skip
+        try:
+            page = context.new_page()
+            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+            page.goto(server)
+            page.wait_for_function("document.querySelectorAll('#model option').length > 1")
+            files = [str(DEMO / f"213{suffix}") for suffix in (".hea", ".dat", ".atr")]
+            page.set_input_files("#files", files)
+            page.click("#run")
+            page.wait_for_selector('#strip[data-ready="1"]', timeout=60_000)
+            terms = page.locator("#recording-summary dt").all_inner_texts()
+            assert terms[:2] == ["Heart rate", "HRV"] and "AF burden" in terms
+            assert "beats/min" in page.locator("#recording-summary dd").first.inner_text()
+            episodes = page.evaluate("window.ecglens.state.json.summary.episodes")
+            assert episodes, "record 213 has runs and pauses"
+            band = page.locator("#rhythm-band .episode")
+            assert band.count() == len(episodes)
+            # an episode past the first window: clicking it brings the strip there
+            k, episode = next((k, e) for k, e in enumerate(episodes) if e["start_s"] > 60)
+            band.nth(k).click(force=True)
+            t0 = page.evaluate("window.ecglens.state.view.t0")
+            assert abs(t0 - (episode["start_s"] - 2)) < 0.5
+            assert page.locator("#rhythm-band").get_attribute("data-episode") == (
+                f"{episode['type']}@{episode['start_s']}"
+            )
+            # the list of episodes does the same
+            j = next(
+                j for j, e in enumerate(episodes) if abs(e["start_s"] - episode["start_s"]) > 20
+            )
+            page.locator("#episode-list button").nth(j).click()
+            assert page.locator("#rhythm-band").get_attribute("data-episode") == (
+                f"{episodes[j]['type']}@{episodes[j]['start_s']}"
+            )
+            assert page.evaluate("window.ecglens.state.view.t0") != t0
+        finally:
+            context.close()
+    assert problems == []

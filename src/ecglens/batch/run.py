@@ -16,6 +16,11 @@ as one dataset (``pandas.read_parquet("mitdb.parquet")``). It holds
   or ``p_<class>...`` and ``labels`` (superclasses); MI adds ``n_beats``. Each part is written
   under a hidden temporary name and renamed (atomic), and its Parquet key-value metadata
   (``ecglens.batch``) lists the records it commits with the model and options.
+- ``_summary/part-NNNNN-RUNID.parquet``: one row per record with a recording summary (beat
+  and 12-lead models): heart rate, HRV, AF burden, intervals, counts per class and per hour,
+  episodes per type and the ``episodes`` list (``ecglens.tasks.rows.summary_row``); read it
+  as its own dataset (``pandas.read_parquet("mitdb.parquet/_summary")``); the beat dataset's
+  readers skip it (its name starts with ``_``).
 - ``_errors.jsonl``: one ``{"record", "path", "error"}`` a line for each record that failed
   (appended one whole line per write), with ``"retry": true`` when it was not the record's
   fault (its worker died); the run goes on without it. Dataset readers skip
@@ -78,6 +83,7 @@ if TYPE_CHECKING:
 BATCH_EXTRA = "ecglens[batch]"
 PART_PREFIX = "part-"
 ERRORS_FILE = "_errors.jsonl"  # "_": left out by Parquet dataset readers
+SUMMARY_DIR = "_summary"  # the per-record summary table, a dataset of its own
 METADATA_KEY = b"ecglens.batch"
 # options that change the predictions: a resumed run must use the same ones
 PREDICTION_OPTIONS = ("model", "lead", "fs", "review_threshold", "mc_samples", "units")
@@ -171,6 +177,7 @@ class RecordResult:
     path: str
     record: str
     table: Any = None  # pyarrow.Table; None when the record failed
+    summary: Any = None  # pyarrow.Table: the record's summary row (None without one)
     error: str | None = None
     retry: bool = False  # the error is not the record's (its worker died): retried on resume
     beats: int = 0
@@ -296,6 +303,7 @@ def predict_record(path: str, config: BatchConfig) -> RecordResult:
     from ecglens.predict import run, task_of
     from ecglens.tasks import view_of
     from ecglens.tasks.choose import choose_model
+    from ecglens.tasks.rows import summary_row
 
     try:
         name = config.model or choose_model(path, config.fs)
@@ -314,6 +322,7 @@ def predict_record(path: str, config: BatchConfig) -> RecordResult:
         )  # fmt: skip
         rows = view_of(prediction).rows
         result.table, result.beats = rows(prediction.result, path, result.record)
+        result.summary = summary_row(prediction.result, path, result.record)
         result.read_s = prediction.read_s
         result.classify_s = time.perf_counter() - start - prediction.read_s
     except Exception as exc:  # a bad record is reported and skipped, never raised
@@ -439,6 +448,22 @@ def _write_part(
     return table.num_rows
 
 
+def _write_summary_part(out: Path, name: str, tables: list[Any]) -> None:
+    """The records' summary rows as ``out/_summary/<name>``, written before the beat part
+    that commits them (a kill in between leaves summary rows that the resumed run writes
+    again: keep the last per ``path``)."""
+    if not tables:
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.concat_tables(tables, promote_options="default")
+    (out / SUMMARY_DIR).mkdir(exist_ok=True)
+    atomic_write(
+        out / SUMMARY_DIR / name, lambda tmp: pq.write_table(table, tmp, compression="zstd")
+    )
+
+
 # -- the run -----------------------------------------------------------------------------------
 
 
@@ -521,9 +546,7 @@ def run_batch(
     out = Path(out)
     _check_out(out)
     entries = [inputs] if isinstance(inputs, str | Path) else list(inputs)
-    paths = sorted(
-        {str(p.resolve()) for e in entries for p in find_records(e, samples=True)}
-    )
+    paths = sorted({str(p.resolve()) for e in entries for p in find_records(e, samples=True)})
     committed = read_committed(out)
     if committed.options is not None and committed.options != config.prediction_options():
         mine = config.prediction_options()
@@ -577,6 +600,7 @@ def _run(
         if done:
             start = time.perf_counter()
             name = f"{PART_PREFIX}{first_part + summary.parts:05d}-{run_id}.parquet"
+            _write_summary_part(out, name, [r.summary for r in done if r.summary is not None])
             summary.rows += _write_part(
                 out, name, [r.table for r in done], [r.path for r in done], config
             )

@@ -172,6 +172,63 @@ def _evaluate_kaggle(loaded, test_csv, normal_csv, abnormal_csv, device) -> dict
     return metrics
 
 
+def _evaluate_rhythm(loaded, data, split, seed, task, progress, device) -> dict:
+    """Every MIT-BIH record through ``ecglens predict``: its summary's episodes and heart
+    rate against the rhythm and beat annotations (:mod:`ecglens.evaluate.rhythm`)."""
+    import numpy as np
+
+    from ecglens.data.mitdb import ALL_RECORDS, DS1, DS2
+    from ecglens.evaluate.rhythm import MITDB_AF_RECORDS, RhythmScores, record_rhythm
+    from ecglens.predict import run
+    from ecglens.progress import track
+
+    root = data_dir(data, "mitdb")
+    scores = RhythmScores()
+    for record in track([str(r) for r in ALL_RECORDS], "records", enabled=progress):
+        result = run(root / record, loaded, device=device).result
+        times = np.asarray(result.sample) / result.fs
+        scores.records.append(record_rhythm(root / record, result.summary, result.labels, times))
+    out = scores.to_dict()
+    for name, records in (("ds1", DS1), ("ds2", DS2)):
+        out[name] = {
+            "af": scores.score("af", map(str, records)).to_dict(),
+            "svt": scores.score("svt", map(str, records)).to_dict(),
+            "vt": scores.score("vt", map(str, records)).to_dict(),
+        }
+    out["af_records_list"] = list(MITDB_AF_RECORDS)
+    _print_rhythm_scores(out)
+    return out
+
+
+def _print_rhythm_scores(out: dict) -> None:
+    from rich.table import Table
+
+    def pct(v) -> str:
+        return "-" if v is None else f"{v:.1f}"
+
+    t = Table(title="rhythm episodes against MIT-BIH's rhythm annotations")
+    for col in ("episodes", "records", "duration Se", "duration +P", "episode Se",
+                "episode +P", "reference", "detected"):  # fmt: skip
+        t.add_column(col, justify="right")
+    rows = [("AF+AFL", "AF records", out["af_records"]), ("AF+AFL", "all 48", out["af"]),
+            ("AF+AFL", "DS2", out["ds2"]["af"]), ("SVT", "all 48", out["svt"]),
+            ("VT", "all 48", out["vt"])]  # fmt: skip
+    for kind, records, d in rows:
+        t.add_row(kind, records, pct(d["duration_se"]), pct(d["duration_ppv"]),
+                  pct(d["episode_se"]), pct(d["episode_ppv"]), str(d["reference_episodes"]),
+                  str(d["detected_episodes"]))  # fmt: skip
+    stdout.print(t)
+    stdout.print(
+        f"AF burden error, worst AF record: {out['af_burden_error_max']:.2f} points; "
+        f"heart rate error, worst record: {out['hr_error_max']:.2f} beats/min; "
+        f"S calls inside reference AF: {out['s_calls_in_reference_af']} of {out['s_calls']} "
+        f"({pct(out['s_calls_in_af_share'])}%)"
+    )
+
+
+EVALUATORS[("rhythm", "beats")] = _evaluate_rhythm
+
+
 @app.command("evaluate")
 def evaluate_command(
     dataset: Annotated[Dataset, typer.Argument(help="Database to evaluate on.")],
@@ -229,7 +286,9 @@ def evaluate_command(
     """Score a model on a database split: accuracy, per-class Se/+P/F1, macro-F1 (beats);
     accuracy, F1, ROC-AUC with intervals (12-lead). `records DIR`: any folder of annotated
     WFDB records through the model's own beat detector, EC57-style (150 ms matching), per
-    record and pooled with record-bootstrap intervals."""
+    record and pooled with record-bootstrap intervals. `rhythm`: the recording summary of
+    every MIT-BIH record against its rhythm annotations (AF/flutter duration and episode
+    Se/+P, AF burden error, SVT and VT episodes, heart rate)."""
     from ecglens.models.registry import load_model
     from ecglens.predict import task_of
 

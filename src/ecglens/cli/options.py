@@ -28,6 +28,7 @@ class Dataset(StrEnum):
     kaggle = "kaggle"
     images = "images"
     records = "records"  # any folder of annotated WFDB records (--data or a folder argument)
+    rhythm = "rhythm"  # MIT-BIH's rhythm annotations: episodes, AF burden, heart rate
 
 
 class PtbxlTask(StrEnum):

@@ -17,7 +17,7 @@ from ecglens.inputs.beats import model_input_arrays
 from ecglens.models.config import ModelConfig
 from ecglens.models.registry import LoadedModel
 from ecglens.predict.forward import predict_logits
-from ecglens.predict.rhythm import with_model_rhythm_rule
+from ecglens.predict.rhythm import p_corr_previous, with_af_rule, with_model_rhythm_rule
 from ecglens.predict.tasks import task_of
 
 
@@ -29,15 +29,26 @@ def beat_model_inputs(beats: BeatSet, inputs: list[str]) -> tuple[np.ndarray, ..
 SCORED_CLASSES = ("N", "S", "V", "F")  # Q (7 beats in DS2) is reported but not scored
 
 
+MITDB_FS = 360.0  # Hz: every MIT-BIH Arrhythmia record
+
+
 def predicted_classes(
-    model: torch.nn.Module, beats: BeatSet, config: ModelConfig | Mapping[str, Any], device="cpu"
+    model: torch.nn.Module,
+    beats: BeatSet,
+    config: ModelConfig | Mapping[str, Any],
+    device="cpu",
+    fs: float = MITDB_FS,
 ) -> np.ndarray:
     """(n,) class index per beat: the logits' argmax after the config's rhythm rule
-    (``rhythm_rule``, :mod:`ecglens.predict.rhythm`), as at inference; ``config`` is the
-    model's config or the dict training builds."""
+    (``rhythm_rule``) and the AF rule (S inside atrial fibrillation is N;
+    :mod:`ecglens.predict.rhythm`), as at inference; ``config`` is the model's config or the
+    dict training builds; ``fs``: the records' rate (``beats.sample`` to seconds)."""
     config = ModelConfig.from_dict(config)
     logits = predict_logits(model, beat_model_inputs(beats, config.inputs), device=device)
     logits, _ = with_model_rhythm_rule(logits, beats.rr, config.classes, config, beats.record)
+    logits, _ = with_af_rule(
+        logits, beats.sample / fs, config.classes, beats.record, p_corr=p_corr_previous(beats.rr)
+    )
     return logits.argmax(1)
 
 
@@ -180,7 +191,10 @@ def evaluate_mitdb(
     beats = load_mitdb_beats(data_dir, split_records(split), beat_config, cache_dir, progress)
     parts = make_split(beats, split, seed=seed)
     test = beats.subset(parts.test)
-    predicted = predicted_classes(loaded.module, test, config, device)
+    if split == "inter-patient":  # whole records: their rhythm is read from the test beats
+        predicted = predicted_classes(loaded.module, test, config, device)
+    else:  # a share of each record's beats: rhythm rules read every beat of the record
+        predicted = predicted_classes(loaded.module, beats, config, device)[parts.test]
     metrics = evaluate_beats(loaded.module, test, config, n_boot=n_boot, predicted=predicted)
     if split == "inter-patient" and "232" in metrics["records"]:
         metrics["without_232"] = metrics_without(

@@ -31,7 +31,8 @@ from ecglens.inputs.beats import cut_beat_inputs, model_input_arrays
 from ecglens.io import Record, read_annotations, select_lead
 from ecglens.models.registry import LoadedModel
 from ecglens.predict.forward import TemperatureScaled, predict_logits
-from ecglens.predict.rhythm import with_model_rhythm_rule
+from ecglens.predict.rhythm import p_corr_previous, with_af_rule, with_model_rhythm_rule
+from ecglens.predict.summary import beat_summary
 from ecglens.predict.uncertainty import has_dropout, mc_dropout_predict
 from ecglens.signal.peaks import ecg_peaks
 from ecglens.signal.process import LeadProcessing, process_lead
@@ -134,6 +135,9 @@ class BeatPredictions:
     artifact: np.ndarray | None = None  # (n,) bool: beat inside an unusable stretch
     # (n,) bool: S by the model's rhythm rule, where the network said N (ecglens.predict.rhythm)
     by_rhythm: np.ndarray | None = None
+    # (n,) bool: inside an atrial fibrillation episode (S beats there are N by AAMI)
+    in_af: np.ndarray | None = None
+    summary: dict[str, Any] | None = None  # ecglens.predict.summary.beat_summary
 
     def _counted(self) -> np.ndarray:
         """(n,) bool: beats that count (not artifacts)."""
@@ -171,12 +175,15 @@ class BeatPredictions:
                 beat["artifact"] = bool(self.artifact[i])
             if self.by_rhythm is not None:
                 beat["by_rhythm_rule"] = bool(self.by_rhythm[i])
+            if self.in_af is not None:
+                beat["in_af"] = bool(self.in_af[i])
             if self.reference is not None:  # the .atr's AAMI class within 150 ms, or null
                 r = int(self.reference[i])
                 beat["reference"] = AAMI_CLASSES[r] if r >= 0 else None
             beats.append(beat)
         return {
             "record": self.record,
+            "summary": self.summary,
             "path": self.path,
             "sampling_rate": self.fs,
             "lead": self.lead,
@@ -189,6 +196,7 @@ class BeatPredictions:
             else int(np.sum(self.uncertainty > self.review_threshold)),
             "n_artifact": 0 if self.artifact is None else int(self.artifact.sum()),
             "n_by_rhythm_rule": None if self.by_rhythm is None else int(self.by_rhythm.sum()),
+            "n_in_af": None if self.in_af is None else int(self.in_af.sum()),
             "signal_quality": None if self.quality is None else self.quality.to_dict(),
             "beats": beats,
             **self.extra,
@@ -297,7 +305,25 @@ def classify_record(
         device,
     )
     probabilities, by_rhythm = with_model_rhythm_rule(probabilities, rr, loaded.classes, config)
+    artifact = quality.beat_is_artifact(peaks, record.fs)
+    probabilities, in_af = with_af_rule(
+        probabilities, peaks / record.fs, loaded.classes, usable=~artifact,
+        p_corr=p_corr_previous(rr),
+    )
     reference = _reference_labels(record, peaks) if with_reference else None
+    classes = list(loaded.classes)
+    summary = beat_summary(
+        peaks / record.fs,
+        [classes[i] for i in probabilities.argmax(1)],
+        classes,
+        record.n_samples / record.fs,
+        artifact=artifact,
+        in_af=in_af,
+        noise=quality.intervals,
+        clean=processed.cleaned,
+        fs=record.fs,
+        peaks=peaks,
+    )
     return BeatPredictions(
         record=record.name,
         path=None if record.path is None else str(record.path),
@@ -314,8 +340,10 @@ def classify_record(
         uncertainty=uncertainty,
         review_threshold=review_threshold,
         quality=quality,
-        artifact=quality.beat_is_artifact(peaks, record.fs),
+        artifact=artifact,
         by_rhythm=by_rhythm,
+        in_af=in_af if "S" in classes and "N" in classes else None,
+        summary=summary,
     )
 
 

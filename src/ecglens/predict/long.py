@@ -79,8 +79,15 @@ from ecglens.predict.beats import (
     beat_probabilities,
     check_beat_options,
 )
-from ecglens.predict.rhythm import model_rhythm_rule, with_model_rhythm_rule
+from ecglens.predict.rhythm import (
+    model_rhythm_rule,
+    p_corr_previous,
+    with_af_rule,
+    with_model_rhythm_rule,
+)
+from ecglens.predict.summary import beat_summary
 from ecglens.signal.beats import rr_features
+from ecglens.signal.filters import ecg_clean
 from ecglens.signal.process import LeadProcessing, process_lead
 from ecglens.signal.quality import (
     FLAT_PTP_MV,
@@ -275,6 +282,10 @@ def _windows(
             probabilities, uncertainty, by_rhythm = _probabilities(
                 loaded, window.x, window.rr, plan, device
             )
+            probabilities, in_af = with_af_rule(
+                probabilities, window.sample / info.fs, loaded.classes, usable=~window.artifact,
+                p_corr=p_corr_previous(window.rr),
+            )
             predictions = BeatPredictions(
                 record=info.name,
                 path=str(info.path),
@@ -292,6 +303,7 @@ def _windows(
                 quality=window.quality,
                 artifact=window.artifact,
                 by_rhythm=by_rhythm,
+                in_af=in_af if {"N", "S"} <= set(loaded.classes) else None,
             )
             yield LongWindow(
                 index=window.index,
@@ -456,8 +468,17 @@ def _json_pieces(
     counts = dict.fromkeys(loaded.classes, 0)
     n_beats = n_review = n_artifact = n_by_rhythm = 0
     qualities = []
+    times, labels, artifact, in_af = [], [], [], []
+    intervals = None
     for window in windows:
         predictions = window.predictions
+        times.append(predictions.sample / info.fs)
+        labels.extend(predictions.labels)
+        artifact.append(predictions.artifact)
+        if predictions.in_af is not None:
+            in_af.append(predictions.in_af)
+        if intervals is None and len(predictions.sample):
+            intervals = _window_intervals(predictions, window.offset)
         beats = json.dumps(predictions.to_dict()["beats"])[1:-1]
         if beats:
             yield (", " if n_beats else "") + beats
@@ -470,14 +491,44 @@ def _json_pieces(
         if predictions.by_rhythm is not None:
             n_by_rhythm += int(predictions.by_rhythm.sum())
         qualities.append(predictions.quality)
+    quality = record_quality(qualities)
+    summary = beat_summary(
+        np.concatenate(times),
+        labels,
+        list(loaded.classes),
+        info.n_samples / info.fs,
+        artifact=np.concatenate(artifact),
+        in_af=np.concatenate(in_af) if in_af else None,
+        noise=quality.intervals,
+    )
+    summary["intervals"] = intervals
     tail = {
+        "summary": summary,
         "n_beats": n_beats,
         "class_counts": counts,
         "n_review": None if review_threshold is None else n_review,
         "n_artifact": n_artifact,
         "n_by_rhythm_rule": n_by_rhythm if model_rhythm_rule(plan.config) else None,
-        "signal_quality": record_quality(qualities).to_dict(),
+        "n_in_af": int(sum(a.sum() for a in in_af)) if in_af else None,
+        "signal_quality": quality.to_dict(),
         "warnings": list(info.warnings),
         **extra,
     }
     yield "], " + json.dumps(tail)[1:]
+
+
+def _window_intervals(predictions: BeatPredictions, offset: int) -> dict[str, Any] | None:
+    """The median beat's intervals of one window (a long record's first window with beats)."""
+    cleaned = ecg_clean(predictions.signal, predictions.fs)
+    summary = beat_summary(
+        predictions.sample / predictions.fs,
+        predictions.labels,
+        predictions.classes,
+        len(predictions.signal) / predictions.fs,
+        artifact=predictions.artifact,
+        in_af=predictions.in_af,
+        clean=cleaned,
+        fs=predictions.fs,
+        peaks=predictions.sample - offset,
+    )
+    return summary["intervals"]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,12 @@ from ecglens.errors import EcgLensError
 from ecglens.inputs.beats import N_CONTEXT_FEATURES, N_RR_COLUMNS
 from ecglens.inputs.rhythm import CONTEXT_FEATURE_NAMES
 from ecglens.models.config import ModelConfig
+from ecglens.signal.rhythm_episodes import (
+    AF_SETTINGS,
+    AF_SETTINGS_RR_ONLY,
+    AfSettings,
+    af_beats,
+)
 
 CONTEXT_CYCLE_BEATS = 16  # the neighbourhood of the context feature pre_over_local_p90
 
@@ -303,3 +309,53 @@ def model_rhythm_rule(config: ModelConfig) -> RhythmRule | None:
     """The rhythm rule a model config carries (``rhythm_rule``), or None."""
     saved = config.rhythm_rule
     return RhythmRule.from_dict(saved["settings"]) if saved else None
+
+
+def p_corr_previous(rr: np.ndarray) -> np.ndarray | None:
+    """(n,) each beat's P-window correlation with the previous beat's, the context feature
+    ``p_corr_previous`` of the rr array of :func:`~ecglens.inputs.beats.beat_inputs`; None
+    for models without the record context features."""
+    rr = np.asarray(rr)
+    if rr.ndim != 2 or rr.shape[1] < N_RR_COLUMNS + N_CONTEXT_FEATURES:
+        return None
+    return rr[:, _column("p_corr_previous")].astype(np.float64)
+
+
+def with_af_rule(
+    scores: np.ndarray,
+    times: np.ndarray,
+    classes: list[str] | tuple[str, ...],
+    groups: np.ndarray | None = None,
+    usable: np.ndarray | None = None,
+    p_corr: np.ndarray | None = None,
+    settings: AfSettings | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Beats inside atrial fibrillation (:func:`~ecglens.signal.rhythm_episodes.af_beats`)
+    and the scores with S made N there: by AAMI, a supraventricular beat in AF is not a
+    premature S beat. ``(scores, in_af)``: a copy of ``scores`` (n, k) with N and S swapped
+    where the choice is S inside AF, and the (n,) bool AF flags. ``times``: (n,) beat times in
+    s; ``groups``: (n,) record of each beat when several records are given (in record order);
+    ``usable``: (n,) bool, False for beats in unusable stretches; ``p_corr``: (n,) the beats'
+    P-wave consistency (:func:`p_corr_previous`; without it the AF rule reads the RR
+    intervals only, with the settings chosen for that, ``AF_SETTINGS_RR_ONLY``); ``settings``:
+    default ``AF_SETTINGS``. Models without N and S classes get their scores back and no AF
+    flag."""
+    scores = np.asarray(scores)
+    n = len(scores)
+    in_af = np.zeros(n, dtype=bool)
+    if n == 0 or "N" not in classes or "S" not in classes:
+        return scores, in_af
+    letters = np.asarray(list(classes))[scores.argmax(1)]
+    times = np.asarray(times, dtype=np.float64)
+    groups = np.zeros(n, dtype=np.int64) if groups is None else np.asarray(groups)
+    if settings is None:
+        settings = AF_SETTINGS if p_corr is not None else AF_SETTINGS_RR_ONLY
+    elif p_corr is None:
+        settings = replace(settings, p_corr_below=1.0)
+    for g in np.unique(groups):
+        idx = np.flatnonzero(groups == g)
+        keep = None if usable is None else np.asarray(usable)[idx]
+        pc = None if p_corr is None else np.asarray(p_corr)[idx]
+        in_af[idx] = af_beats(times[idx], letters[idx], settings, keep, pc)
+    relabel = in_af & (letters == "S")
+    return _swap_n_and_s(scores, relabel, classes), in_af

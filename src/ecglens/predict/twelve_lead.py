@@ -31,6 +31,7 @@ from ecglens.io import Record, read_record
 from ecglens.models.cam import normalize_cam
 from ecglens.models.config import ModelConfig
 from ecglens.models.registry import LoadedModel
+from ecglens.predict.summary import twelve_lead_summary
 
 TWELVE_LEAD_TASKS = ("ptbxl-binary", "ptbxl-superclass", "ptbxl-mi-12lead")
 BINARY_TASKS = ("ptbxl-binary", "ptbxl-mi-12lead")  # one output: P(positive class)
@@ -66,6 +67,7 @@ class Prediction12:
     duration_s: float
     notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] | None = None  # ecglens.predict.summary.twelve_lead_summary
 
     @property
     def cam(self) -> np.ndarray:
@@ -111,6 +113,7 @@ class Prediction12:
             "model": self.model,
             "task": self.task,
             "label": self.label,
+            "summary": self.summary,
         }
         if self.binary:
             out["positive"] = self.outputs[0]  # the class "probability" is of
@@ -184,4 +187,7 @@ def classify_12lead(
         explained=int(prob[0] >= float(config.threshold)) if binary else int(np.argmax(prob)),
         duration_s=record.n_samples / record.fs,
         notes=notes,
+        summary=twelve_lead_summary(
+            clean, float(config.fs), list(config.lead_names), clean.shape[1] / float(config.fs)
+        ),
     )

@@ -14,6 +14,7 @@ from ecglens.errors import EcgLensError
 from ecglens.models.registry import LoadedModel
 from ecglens.report.explanations import explanations_section
 from ecglens.report.html import ReportSection, write_report
+from ecglens.report.summary import summary_sections
 
 
 @dataclass(frozen=True)
@@ -55,13 +56,15 @@ def build_report(
     """Write one self-contained HTML report of ``predictions`` (the task's prediction objects,
     or :class:`Failed`) made with ``loaded``: the model's sections from ``kind``, then
     ``metrics`` (evaluations), then one section per prediction from ``record_section``
-    (default: ``kind.record_section``).
+    (default: ``kind.record_section``); the recording summaries of the predictions that
+    carry one come first (:mod:`ecglens.report.summary`).
 
     A record whose section fails with an :class:`EcgLensError` gets a section holding its
     one-line error, appended to ``errors``; without ``errors`` the error is raised."""
     from ecglens.progress import track
 
-    sections = [kind.model_section(loaded)]
+    sections = summary_sections(list(predictions))  # what a reader of the records wants first
+    sections.append(kind.model_section(loaded))
     sections += [s for s in [explanations_section(loaded.name)] if s is not None]
     sections += [kind.evaluation_section(m) for m in metrics]
     for item in track(list(predictions), "Report: records", enabled=progress):

@@ -13,7 +13,63 @@ from ecglens.progress import console
 stdout = Console()  # results (tables, metrics) go to stdout; progress and notes to stderr
 
 
+MAX_EPISODE_ROWS = 8  # episodes listed under the summary (all are in the JSON)
+
+
+def _value(v, unit: str = "", digits: int = 0) -> str:
+    return "-" if v is None else f"{v:.{digits}f}{unit}"
+
+
+def summary_lines(summary: dict) -> list[tuple[str, str]]:
+    """``(what, value)`` rows of a recording summary (:mod:`ecglens.predict.summary`)."""
+    hr, hrv, iv = summary["heart_rate"], summary["hrv"], summary.get("intervals") or {}
+    by_type: dict[str, list[dict]] = {}
+    for e in summary["episodes"]:
+        by_type.setdefault(e["type"], []).append(e)
+    rows = [
+        ("heart rate", f"mean {_value(hr['mean_bpm'])}, min {_value(hr['min_bpm'])}, "
+                       f"max {_value(hr['max_bpm'])} beats/min"),
+        ("HRV (normal-to-normal)", f"SDNN {_value(hrv['sdnn_ms'], ' ms')}, "
+                                   f"RMSSD {_value(hrv['rmssd_ms'], ' ms')}"),
+        ("AF burden", "-" if summary["af_burden"] is None
+         else f"{100 * summary['af_burden']:.1f}% of {summary['analysed_s']:.0f} s analysed"),
+        ("episodes", ", ".join(
+            f"{k} {len(v)} ({sum(e['end_s'] - e['start_s'] for e in v):.0f} s)"
+            for k, v in by_type.items()) or "none"),
+    ]  # fmt: skip
+    if iv:
+        text = (
+            f"PR {_value(iv.get('pr_ms'), ' ms')}, QRS {_value(iv.get('qrs_ms'), ' ms')}, "
+            f"QT {_value(iv.get('qt_ms'), ' ms')}, QTc {_value(iv.get('qtc_bazett_ms'), ' ms')} "
+            f"(Bazett) / {_value(iv.get('qtc_fridericia_ms'), ' ms')} (Fridericia)"
+        )
+        if iv.get("axis_deg") is not None:
+            text += f", axis {iv['axis_deg']:.0f} deg"
+        rows.append(("intervals (median beat)", text))
+    counts = summary.get("counts") or {}
+    per_hour = summary.get("per_hour") or {}
+    rows.append(("beats per class", ", ".join(
+        f"{c} {n} ({_value(per_hour.get(c), '/h')})" for c, n in counts.items())))  # fmt: skip
+    return rows
+
+
+def print_summary(summary: dict | None, title: str) -> None:
+    """The recording summary first: rate, HRV, AF burden, episodes, intervals, counts."""
+    if not summary:
+        return
+    t = Table(title=f"summary: {title}", show_header=False)
+    t.add_column("what", style="bold")
+    t.add_column("value")
+    for what, value in summary_lines(summary):
+        t.add_row(what, value)
+    shown = [e for e in summary["episodes"] if e["type"] != "noise"][:MAX_EPISODE_ROWS]
+    for e in shown:
+        t.add_row(f"  {e['type']}", f"{e['start_s']:.1f}-{e['end_s']:.1f} s")
+    stdout.print(t)
+
+
 def print_12lead(result: dict) -> None:
+    print_summary(result.get("summary"), result["record"])
     t = Table(title=f"{result['record']} (model {result['model']})")
     labels = "labels (at or above threshold)" if "labels" in result else "label"
     for col in (labels, "probability", "threshold", "sampling rate", "notes"):
@@ -42,6 +98,7 @@ def _uncertainty_cell(pred, i: int) -> str:
 
 
 def print_beats(pred, max_rows: int) -> None:
+    print_summary(getattr(pred, "summary", None), pred.record)
     labels = pred.labels
     t = Table(title=f"{pred.record} ({pred.lead}, {pred.fs:g} Hz, model {pred.model})")
     for col in ("beat", "sample", "time (s)", "label", "p(label)", "uncertainty"):
@@ -112,8 +169,12 @@ def print_beat_rows(prediction, max_rows: int) -> None:
         t.add_column(col, justify="right")
     for b in d["beats"][:max_rows]:
         ref = b.get("reference")
-        t.add_row(str(b["row"]), b["label"], f"{b['probabilities'][b['label']]:.3f}",
-                  "-" if ref is None else str(ref))
+        t.add_row(
+            str(b["row"]),
+            b["label"],
+            f"{b['probabilities'][b['label']]:.3f}",
+            "-" if ref is None else str(ref),
+        )
     stdout.print(t)
     stdout.print("class counts: " + ", ".join(f"{c} {n}" for c, n in d["class_counts"].items()))
     if d.get("warning"):
@@ -132,6 +193,7 @@ def print_image_prediction(prediction, max_rows: int) -> None:
 def print_long_record(prediction, max_rows: int) -> None:
     """The totals of a long recording, after its JSON was written."""
     s = prediction.summary
+    print_summary(s.get("summary"), s["record"])
     stdout.print(
         f"{s['record']}: {s['n_beats']} beats in {s['windows']['n_windows']} "
         f"windows of {s['windows']['window_s']:g} s; class counts "

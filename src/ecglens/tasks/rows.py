@@ -64,3 +64,48 @@ def _optional(values: Any, dtype: pa.DataType, n: int) -> pa.Array:
     import pyarrow as pa
 
     return pa.nulls(n, dtype) if values is None else pa.array(values, dtype)
+
+
+SUMMARY_EPISODE_TYPES = ("AF", "SVT", "VT", "bigeminy", "trigeminy", "pause", "noise")
+
+
+def summary_row(prediction: Any, path: str, record: str) -> pa.Table | None:
+    """One row of the record's summary (:mod:`ecglens.predict.summary`), None for predictions
+    without one: ``record, path, duration_s, analysed_s, hr_mean_bpm, hr_min_bpm,
+    hr_max_bpm, sdnn_ms, rmssd_ms, n_nn, af_burden, pr_ms, qrs_ms, qt_ms, qtc_bazett_ms,
+    qtc_fridericia_ms, axis_deg, n_<class>, per_hour_<class>, n_<episode type>`` and
+    ``episodes`` (a list of ``{type, start_s, end_s}``)."""
+    import pyarrow as pa
+
+    summary = getattr(prediction, "summary", None)
+    if summary and "heart_rate" not in summary:  # a long record's totals hold the summary
+        summary = summary.get("summary")
+    if not summary:
+        return None
+    hr, hrv, iv = summary["heart_rate"], summary["hrv"], summary.get("intervals") or {}
+    row: dict[str, Any] = {
+        "record": record,
+        "path": path,
+        "duration_s": summary["duration_s"],
+        "analysed_s": summary["analysed_s"],
+        "hr_mean_bpm": hr["mean_bpm"],
+        "hr_min_bpm": hr["min_bpm"],
+        "hr_max_bpm": hr["max_bpm"],
+        "sdnn_ms": hrv["sdnn_ms"],
+        "rmssd_ms": hrv["rmssd_ms"],
+        "n_nn": hrv["n_nn"],
+        "af_burden": summary["af_burden"],
+    }
+    for key in ("pr_ms", "qrs_ms", "qt_ms", "qtc_bazett_ms", "qtc_fridericia_ms", "axis_deg"):
+        row[key] = iv.get(key)
+    for name, n in summary["counts"].items():
+        row[f"n_{name}"] = n
+    for name, v in summary["per_hour"].items():
+        row[f"per_hour_{name}"] = v
+    for kind in SUMMARY_EPISODE_TYPES:
+        row[f"n_{kind}"] = sum(e["type"] == kind for e in summary["episodes"])
+    floats = {k for k, v in row.items() if k not in ("record", "path") and not k.startswith("n_")}
+    columns = {k: pa.array([v], pa.float64() if k in floats else None) for k, v in row.items()}
+    episode = pa.struct([("type", pa.string()), ("start_s", pa.float64()), ("end_s", pa.float64())])
+    columns["episodes"] = pa.array([summary["episodes"]], pa.list_(episode))
+    return pa.table(columns)

@@ -189,6 +189,7 @@
     $("summary").hidden = false;
     $("record-title").textContent = `Record ${json.record}`;
     $("record-meta").textContent = summaryText(json);
+    showRecordingSummary(json.summary);
     const warnings = $("warnings");
     warnings.replaceChildren(...(json.warnings || []).map((w) => el("li", w)));
     showCard();
@@ -205,6 +206,7 @@
       $("span").value = "10";
       setView(0, span);
       renderTable();
+      showRhythmBand(json.summary);
       $("strip").dataset.ready = "1";
     } else if (json.leads && json.task) {
       state.beats = [];
@@ -881,6 +883,82 @@
     } catch (err) {
       showError(err.message);
       setStatus("");
+    }
+  }
+
+  // -- the recording summary and the rhythm band ---------------------------------------------
+
+  const EPISODE_COLORS = {
+    AF: "#d62728", SVT: "#f28e2b", VT: "#8e44ad", bigeminy: "#e377c2", trigeminy: "#bcbd22",
+    pause: "#2f7fc1", noise: "#7f7f7f",
+  };
+  const MAX_EPISODE_BUTTONS = 300; // episodes listed as buttons (the band shows them all)
+
+  function fmtValue(v, unit) {
+    return v === null || v === undefined ? "-" : `${Math.round(v)}${unit}`;
+  }
+
+  function showRecordingSummary(summary) {
+    const box = $("recording-summary");
+    box.replaceChildren();
+    box.hidden = !summary;
+    if (!summary) return;
+    const hr = summary.heart_rate || {};
+    const hrv = summary.hrv || {};
+    const iv = summary.intervals || {};
+    const counts = {};
+    for (const e of summary.episodes || []) counts[e.type] = (counts[e.type] || 0) + 1;
+    const rows = [
+      ["Heart rate", `mean ${fmtValue(hr.mean_bpm, "")}, min ${fmtValue(hr.min_bpm, "")}, max ${fmtValue(hr.max_bpm, "")} beats/min`],
+      ["HRV", `SDNN ${fmtValue(hrv.sdnn_ms, " ms")}, RMSSD ${fmtValue(hrv.rmssd_ms, " ms")}`],
+      ["AF burden", summary.af_burden === null ? "-" : `${(100 * summary.af_burden).toFixed(1)}%`],
+      ["Episodes", Object.entries(counts).map(([k, n]) => `${k} ${n}`).join(", ") || "none"],
+      ["Intervals", `PR ${fmtValue(iv.pr_ms, " ms")}, QRS ${fmtValue(iv.qrs_ms, " ms")}, QT ${fmtValue(iv.qt_ms, " ms")}, QTc ${fmtValue(iv.qtc_bazett_ms, " ms")} (Bazett)` +
+        (iv.axis_deg === null || iv.axis_deg === undefined ? "" : `, axis ${Math.round(iv.axis_deg)}°`)],
+    ];
+    for (const [what, value] of rows) box.append(el("dt", what), el("dd", value));
+  }
+
+  function goToEpisode(e) {
+    const span = Math.max(10, Math.min(e.end_s - e.start_s + 4, 60));
+    setView(e.start_s - 2, span);
+    $("rhythm-band").dataset.episode = `${e.type}@${e.start_s}`;
+  }
+
+  function episodeLabel(e) {
+    return `${e.type} ${fmtTime(e.start_s)} - ${fmtTime(e.end_s)}`;
+  }
+
+  function showRhythmBand(summary) {
+    const band = $("rhythm-band");
+    const list = $("episode-list");
+    band.replaceChildren();
+    list.replaceChildren();
+    const episodes = (summary && summary.episodes) || [];
+    band.hidden = !summary;
+    list.hidden = !episodes.length;
+    if (!summary) return;
+    const total = duration();
+    for (const e of episodes) {
+      const b = el("button", "", "episode");
+      b.type = "button";
+      b.style.left = `${(100 * e.start_s) / total}%`;
+      b.style.width = `${(100 * Math.max(e.end_s - e.start_s, 0)) / total}%`;
+      b.style.background = EPISODE_COLORS[e.type] || "#555";
+      b.title = episodeLabel(e);
+      b.setAttribute("aria-label", episodeLabel(e));
+      b.dataset.type = e.type;
+      b.addEventListener("click", () => goToEpisode(e));
+      band.append(b);
+    }
+    for (const e of episodes.slice(0, MAX_EPISODE_BUTTONS)) {
+      const b = el("button", episodeLabel(e));
+      b.type = "button";
+      b.style.borderLeft = `4px solid ${EPISODE_COLORS[e.type] || "#555"}`;
+      b.addEventListener("click", () => goToEpisode(e));
+      const li = el("li");
+      li.append(b);
+      list.append(li);
     }
   }
 
