@@ -61,12 +61,17 @@ def test_the_page_itself_is_used_as_it_is():
 
 @pytest.mark.parametrize(
     "scene",
-    ["texture", "gradient", "blank page", "document", "grid paper"],
+    ["texture", "gradient", "patches", "blank page", "document", "grid paper"],
 )
 def test_images_with_no_ecg_are_refused(scene, tmp_path):
     rng = np.random.default_rng(0)
     if scene == "texture":
         image = background("wood", (600, 800), rng)
+    elif scene == "patches":  # a smooth random field: bright and dark patches everywhere
+        import cv2
+
+        field = cv2.resize(rng.normal(size=(20, 27, 3)).astype(np.float32), (800, 600))
+        image = ((field - field.min()) / np.ptp(field) * 255).astype(np.uint8)
     elif scene == "gradient":
         image = np.broadcast_to(np.linspace(0, 255, 800)[None, :, None], (600, 800, 3))
         image = image.astype(np.uint8).copy()

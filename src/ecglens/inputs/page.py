@@ -21,7 +21,8 @@ rotation corrected, and a check that it holds an ECG (a periodic grid and dark t
 4. **Check the page is an ECG printout** (:func:`ecg_evidence`): in the trace area, the
    brightness profiles along both axes have a peak at the period of the grid's 5-mm lines
    (13.1 px at 2.62 px/mm; ``GRID_PERIOD_PX``), dark ink runs across most of its width, and
-   most columns cross 3-5 separate dark runs (the printout's 4 rows of traces). A page
+   most columns cross 3-5 separate dark runs (the printout's 4 rows of traces), and that
+   ink is thin lines, not patches. A page
    without them (a blank sheet, a document, a table, a texture) is not an ECG printout:
    ``found`` is False with the reason.
 
@@ -59,6 +60,8 @@ HEADER_RULE_PX = 46  # y of the header's double rule, across the page
 MIN_RULE_INK = 0.6  # share of a row's pixels that are ink on the header's rule
 RULE_DARK = 0.5  # darker than the pink grid frame, which is also drawn across the page
 DARK = 0.8  # a pixel darker than this share of the local paper brightness is ink
+THICK_PX = 7  # ink that fills a square this wide is a patch, not a trace line
+MAX_THICK_INK = 0.5  # share of the ink in such patches (traces: at most 0.21 in photos)
 STRIP_PX = 48  # the grid is measured in strips this wide (see _band_ratio)
 
 
@@ -223,7 +226,11 @@ def ecg_evidence(page: np.ndarray) -> dict[str, float]:
     dark = cv2.dilate((area < DARK).astype(np.uint8), np.ones((5, 1), np.uint8)).astype(bool)
     starts = (dark[1:] & ~dark[:-1]).sum(axis=0) + dark[0]
     dark = area < DARK
+    thick = cv2.morphologyEx(
+        dark.astype(np.uint8), cv2.MORPH_OPEN, np.ones((THICK_PX, THICK_PX), np.uint8)
+    )
     return {
+        "thick": round(float(thick.sum() / max(dark.sum(), 1)), 3),
         "runs": float(np.median(starts)),
         "rows": round(float(((starts >= 3) & (starts <= 5)).mean()), 3),
         "grid": round(max(_grid_strength(c) for c in channels), 2),
@@ -237,6 +244,8 @@ def _is_ecg(evidence: dict[str, float]) -> str:
     lo, hi = TRACE_INK_RANGE
     if not lo <= evidence["ink"] <= hi or evidence["columns"] < MIN_TRACE_COLUMNS:
         return "no ECG traces on the page"
+    if evidence["thick"] > MAX_THICK_INK:
+        return "dark patches, not ECG traces, on the page"
     if evidence["rows"] < MIN_TRACE_ROWS:
         return "no rows of ECG traces on the page"
     if evidence["grid"] < MIN_GRID_SCORE:
