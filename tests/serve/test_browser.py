@@ -99,9 +99,8 @@ def test_upload_a_record_click_a_beat_and_see_its_explanation(server, tmp_path):
             x = page.evaluate(f"window.ecglens.beatX({BEAT})")
             assert x is not None, "beat not in the first window"
             page.mouse.click(box["x"] + x, box["y"] + box["height"] / 2)
-            page.wait_for_selector(
-                f'#beat-panel[data-ready="1"][data-beat="{BEAT}"]', timeout=30_000
-            )
+            page.wait_for_selector(f'#beat-panel[data-ready="1"][data-beat="{BEAT}"]',
+                                   timeout=30_000)
             assert page.evaluate("document.getElementById('beat-figure').naturalWidth") > 200
             assert page.locator("#probs tr").count() == 5
             assert page.locator("#beat-title").inner_text().startswith(f"Beat {BEAT} ")
@@ -114,9 +113,8 @@ def test_upload_a_record_click_a_beat_and_see_its_explanation(server, tmp_path):
             first_v = page.locator("#beats tbody tr").first
             v_index = first_v.get_attribute("data-beat")
             first_v.click()  # a row: the strip centres on the beat and explains it
-            page.wait_for_selector(
-                f'#beat-panel[data-ready="1"][data-beat="{v_index}"]', timeout=30_000
-            )
+            page.wait_for_selector(f'#beat-panel[data-ready="1"][data-beat="{v_index}"]',
+                                   timeout=30_000)
             assert page.locator("#beat-title").inner_text().endswith(": V")
 
             with page.expect_download() as download:

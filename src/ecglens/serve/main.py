@@ -23,7 +23,9 @@ def check_serve_dependencies() -> None:
     wanted = {"fastapi": "fastapi", "uvicorn": "uvicorn", "python_multipart": "python-multipart"}
     missing = [pkg for module, pkg in wanted.items() if importlib.util.find_spec(module) is None]
     if missing:
-        raise EcgLensError(f"ecglens serve needs {', '.join(missing)}: install the extra: {EXTRA}")
+        raise EcgLensError(
+            f"ecglens serve needs {', '.join(missing)}: install the extra: {EXTRA}"
+        )
 
 
 def serve(
@@ -57,11 +59,8 @@ def serve(
 
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(name)s: %(message)s")
     if host not in LOOPBACK:
-        log.warning(
-            "listening on %s, not loopback: anyone who can reach it can upload records "
-            "(there is no authentication)",
-            host,
-        )
+        log.warning("listening on %s, not loopback: anyone who can reach it can upload records "
+                    "(there is no authentication)", host)
     app = create_app(
         list(models or DEFAULT_MODELS),
         max_upload_mb=max_upload_mb,
@@ -72,12 +71,8 @@ def serve(
         torch_threads=threads,
         demo_dir=DEMO_DIR if demo_dir is None else demo_dir,
     )
-    log.info(
-        "models loaded: %s; open http://%s:%d/",
-        ", ".join(app.state.service.models),
-        host if ":" not in host else f"[{host}]",
-        port,
-    )
+    log.info("models loaded: %s; open http://%s:%d/", ", ".join(app.state.service.models),
+             host if ":" not in host else f"[{host}]", port)
     uvicorn.run(
         app,
         host=host,
