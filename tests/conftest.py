@@ -218,31 +218,46 @@ def kaggle_csvs(tmp_path_factory) -> Callable[..., dict[str, Path]]:
 # -- printout images and a tiny image model ------------------------------------------------
 
 
-def _write_printout(path: Path, seed: int = 0) -> Path:
-    """A 246 x 175 white image with four rows of noisy black traces, a spike every 20 px."""
+def draw_printout(size: tuple[int, int] = (246, 175), seed: int = 0):
+    """A synthetic ECG printout in the dataset's layout, scaled to ``size`` = (W, H) pixels
+    (the dataset's is 738 x 524): a header with its full-width rule, the pink grid box (5-mm
+    lines every 13.1 px at full size), four rows of noisy black traces with a spike every
+    beat. A PIL RGB image."""
     from PIL import Image, ImageDraw
 
     rng = np.random.default_rng(seed)
-    image = Image.new("RGB", (246, 175), "white")
+    w, h = size
+    sx, sy = w / 738, h / 524
+    image = Image.new("RGB", (w, h), "white")
     draw = ImageDraw.Draw(image)
-    for row in range(4):
-        ys = 50 + 30 * row + rng.normal(0, 1, size=246)
-        ys[np.arange(10, 240, 20)] -= 12
-        draw.line(list(zip(range(246), ys.tolist(), strict=True)), fill="black")
-    image.save(path)
+    draw.rectangle([10 * sx, 8 * sy, 200 * sx, 16 * sy], fill="black")  # header text
+    draw.rectangle([10 * sx, 44 * sy, 728 * sx, 47 * sy], fill="black")  # header rule
+    draw_ecg_paper(draw, size)
+    for baseline in (154, 254, 355, 455):
+        xs = np.arange(round(30 * sx), round(706 * sx))
+        ys = (baseline - 10) * sy + rng.normal(0, 0.6, size=len(xs))
+        ys[(xs % max(1, round(60 * sx))) == 0] -= 40 * sy
+        draw.line(list(zip(xs.tolist(), ys.tolist(), strict=True)), fill="black", width=1)
+    return image
+
+
+def _write_printout(path: Path, seed: int = 0) -> Path:
+    """A 246 x 175 synthetic printout (:func:`draw_printout`)."""
+    draw_printout((246, 175), seed).save(path)
     return Path(path)
 
 
 def draw_ecg_paper(draw, size: tuple[int, int]) -> int:
-    """Draw the pink 6 px grid of a printout below its header band (``size`` = (W, H)
-    pixels, the band is the top 94/524 of the height, as in the dataset); returns the band's
-    height in pixels."""
+    """Draw the pink grid box of a printout (``size`` = (W, H) pixels: the box spans
+    x 23-725 and y 94-506 of the dataset's 738 x 524, lines every 13.1 px there, scaled);
+    returns the box's top in pixels."""
     w, h = size
+    sx, sy = w / 738, h / 524
     top = round(h * 94 / 524)
-    for x in range(0, w, 6):
-        draw.line([(x, top), (x, h)], fill=(240, 170, 170))
-    for y in range(top, h, 6):
-        draw.line([(0, y), (w, y)], fill=(240, 170, 170))
+    for x in np.arange(23, 726, 13.1) * sx:
+        draw.line([(x, top), (x, 506 * sy)], fill=(246, 214, 214))
+    for y in np.arange(94, 507, 13.1) * sy:
+        draw.line([(23 * sx, y), (725 * sx, y)], fill=(246, 214, 214))
     return top
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-from conftest import draw_ecg_paper
-from PIL import Image, ImageDraw
+from conftest import draw_printout
+from PIL import Image
 
 from ecglens.data import images as data_images
 from ecglens.errors import EcgLensError
@@ -22,19 +22,8 @@ SIZE = (246, 175)  # (W, H) pixels: a third of the dataset's 738 x 524
 
 
 def _printout(seed: int = 0) -> Image.Image:
-    """Header band, pink grid, four rows of spiky black traces."""
-    rng = np.random.default_rng(seed)
-    w, h = SIZE
-    image = Image.new("RGB", SIZE, "white")
-    draw = ImageDraw.Draw(image)
-    draw.rectangle([4, 4, 60, 9], fill="black")
-    top = draw_ecg_paper(draw, (w, h))
-    for row in range(4):
-        base = top + (row + 0.6) * (h - top) / 4.5
-        ys = base + rng.normal(0, 0.5, size=w)
-        ys[np.arange(10, w - 5, 20)] -= 15
-        draw.line(list(zip(range(w), ys.tolist(), strict=True)), fill="black", width=1)
-    return image
+    """Header band, pink grid, four rows of spiky black traces (the dataset's layout)."""
+    return draw_printout(SIZE, seed)
 
 
 @pytest.fixture
@@ -90,7 +79,7 @@ def test_missing_file_and_blank_image(tmp_path):
         image_input(tmp_path / "nope.png", ImageInputConfig())
     blank = tmp_path / "blank.png"
     Image.new("L", (100, 80), 255).save(blank)
-    with pytest.raises(EcgLensError, match=r"blank\.png: blank image"):
+    with pytest.raises(EcgLensError, match=r"blank\.png: no ECG printout found in the image"):
         image_input(blank, ImageInputConfig())
     with pytest.raises(EcgLensError, match="blank image"):
         normalise(np.ones((1, 8, 8), np.float32))

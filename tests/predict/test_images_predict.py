@@ -27,9 +27,59 @@ def test_classify_image_gives_probabilities_and_json(tmp_path, committee, printo
     assert pred.label == IMAGE_CLASSES[int(np.argmax(pred.probabilities))]
     assert pred.x.shape == (1, 32, 64)
     d = pred.to_dict()
-    assert set(d) == {"record", "path", "model", "task", "label", "probabilities"}
+    assert set(d) == {
+        "record", "path", "model", "task", "label", "probabilities",
+        "page_found", "corners", "rotation_deg", "correction",
+    }  # fmt: skip
     assert d["record"] == "Normal(1).png" and d["task"] == "images" and d["model"] == "tiny"
     assert list(d["probabilities"]) == list(IMAGE_CLASSES)
+    # the file is the page itself: found, used as it is, its corners those of the image
+    assert d["page_found"] is True and d["correction"] == "none" and d["rotation_deg"] == 0
+    assert d["corners"] == [[0, 0], [246, 0], [246, 175], [0, 175]]
+
+
+def test_a_photo_of_a_printout_is_straightened(tmp_path, committee):
+    from conftest import draw_printout
+    from PIL import Image
+
+    from ecglens.inputs.images import photo_on_background
+
+    photo, corners = photo_on_background(
+        np.asarray(draw_printout((738, 524))), np.random.default_rng(4), (700, 900), "wood"
+    )
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(photo).save(path, quality=90)
+    d = classify_image(path, committee).to_dict()
+    assert d["page_found"] is True and d["correction"] == "perspective"
+    np.testing.assert_allclose(d["corners"], corners, atol=12)
+
+
+def test_no_printout_no_class(tmp_path, committee):
+    from PIL import Image
+
+    from ecglens.inputs.images import background
+
+    path = tmp_path / "table.jpg"
+    Image.fromarray(background("wood", (600, 800), np.random.default_rng(0))).save(path)
+    with pytest.raises(EcgLensError, match=r"table\.jpg: no ECG printout found in the image"):
+        classify_image(path, committee)
+
+
+@pytest.mark.slow
+def test_the_shipped_model_refuses_a_photo_with_no_ecg(tmp_path):
+    from PIL import Image, ImageDraw
+
+    from ecglens.inputs.images import photo_on_background
+
+    sheet = Image.new("RGB", (738, 524), (246, 245, 242))
+    draw = ImageDraw.Draw(sheet)
+    for y in range(40, 490, 18):  # a page of text
+        draw.text((40, y), "lorem ipsum dolor sit amet " * 3, fill=(20, 20, 20))
+    photo, _ = photo_on_background(np.asarray(sheet), np.random.default_rng(1), (700, 900))
+    path = tmp_path / "letter.jpg"
+    Image.fromarray(photo).save(path)
+    with pytest.raises(EcgLensError, match="no ECG printout found in the image"):
+        classify_image(path, load_model("ecglens-images-cnn"))
 
 
 def test_committee_probability_is_the_members_mean(tmp_path, committee, printout_image):

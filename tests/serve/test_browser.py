@@ -1,7 +1,9 @@
 """The web page end to end in headless Chromium (Debian's chromium driven by Playwright for
 Python): load the page, upload demo record 213, wait for the strip, click a beat on it, check
 that its explanation appears, filter the beat table, download the JSON, take a screenshot
-(to ``$ECGLENS_SCREENSHOT`` when set) with the first V beat explained.
+(to ``$ECGLENS_SCREENSHOT`` when set) with the first V beat explained; and upload a phone
+photo of a printout with no model chosen: the image model answers, the page shows the
+upload, the straightened printout with its Grad-CAM overlay and the class probabilities.
 
 Skips with a reason when Playwright or the chromium binary (``$ECGLENS_CHROMIUM``, default
 /usr/bin/chromium) is missing. The server is uvicorn on a free loopback port, in a thread.
@@ -26,7 +28,7 @@ CHROMIUM = Path(os.environ.get("ECGLENS_CHROMIUM", "/usr/bin/chromium"))
 if not CHROMIUM.exists():
     pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
 
-from ecglens.serve.app import create_app  # noqa: E402
+from ecglens.serve.app import DEFAULT_MODELS, create_app  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "data" / "mitdb-demo"
@@ -51,7 +53,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server():
-    app = create_app(["ecglens-mitdb-inter", "ecglens-ptbxl-binary"], demo_dir=DEMO)
+    app = create_app(list(DEFAULT_MODELS), demo_dir=DEMO)
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -172,6 +174,54 @@ def test_the_recording_summary_comes_first_and_an_episode_click_moves_the_strip(
                 f"{episodes[j]['type']}@{episodes[j]['start_s']}"
             )
             assert page.evaluate("window.ecglens.state.view.t0") != t0
+        finally:
+            context.close()
+    assert problems == []
+
+
+def test_upload_a_photo_of_a_printout_with_no_model_chosen(server, tmp_path):
+    import numpy as np
+    from conftest import draw_printout
+    from PIL import Image
+
+    from ecglens.inputs.images import photo_on_background
+
+    photo, _ = photo_on_background(
+        np.asarray(draw_printout((738, 524))), np.random.default_rng(2), (700, 900), "wood"
+    )
+    path = tmp_path / "printout photo.jpg"
+    Image.fromarray(photo).save(path, quality=85)
+    problems: list[str] = []
+    with playwright.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=str(CHROMIUM), args=FLAGS,
+            headless=True, viewport={"width": 1280, "height": 1000},
+        )  # fmt: skip
+        try:
+            page = context.new_page()
+            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+            page.goto(server)
+            page.wait_for_function("document.querySelectorAll('#model option').length > 1")
+            assert page.locator("#model").input_value() == ""  # automatic
+            page.set_input_files("#files", [str(path)])
+            page.click("#run")
+            page.wait_for_selector('#image-panel[data-ready="1"]', timeout=120_000)
+            assert page.locator("#record-title").inner_text() == "Printout printout photo.jpg"
+            assert "model ecglens-images-fused" in page.locator("#record-meta").inner_text()
+            assert "straightened" in page.locator("#image-summary").inner_text()
+            assert page.locator("#image-probs tr").count() == 4  # the four printout classes
+            assert page.evaluate("document.getElementById('image-upload').naturalWidth") == 900
+            overlay = page.evaluate("document.getElementById('image-figure').naturalWidth")
+            assert overlay > 300  # the Grad-CAM figure arrived
+            assert "grad-cam" in page.locator("#image-caption").inner_text().lower()
+            assert page.locator("#table-panel").is_hidden()  # no empty beat table
+            assert page.locator("#strip-panel").is_hidden()
+            shot = os.environ.get("ECGLENS_SCREENSHOT")
+            shot = Path(shot).with_name(Path(shot).stem + "-image.png") if shot else None
+            shot = shot or tmp_path / "serve-image.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 20_000
         finally:
             context.close()
     assert problems == []

@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import draw_ecg_paper
 from PIL import Image, ImageDraw
 
 from ecglens.data.images import load_image_set
@@ -35,22 +36,23 @@ TINY = {
 
 
 def _printout(seed: int, k: int) -> Image.Image:
-    """A page with a header bar and four trace rows; class k shapes the beats."""
+    """A page in the dataset's layout (header, pink grid) with four trace rows at the
+    layout's baselines; class k shapes the beats."""
     rng = np.random.default_rng(seed)
     w, h = 246, 175
     image = Image.new("RGB", (w, h), "white")
     draw = ImageDraw.Draw(image)
     draw.rectangle([4, 4, 4 + int(rng.integers(20, 80)), 9], fill="black")
-    top = round(h * 94 / 524)
-    for y in range(top, h, 6):
-        draw.line([(0, y), (w, y)], fill=(240, 170, 170))
-    for row in range(4):
-        ys = top + (row + 0.6) * (h - top) / 4.5 + rng.normal(0, 0.5, size=w)
-        beats = np.arange(10, w - 10, 25) if k != 3 else np.cumsum(rng.uniform(12, 40, 20))
-        for b in beats[beats < w - 8].astype(int):
-            ys[b] -= 15
-            ys[b + 2 : b + 7] += (0, -5, 5, 0)[k]
-        draw.line(list(zip(range(w), ys.tolist(), strict=True)), fill="black")
+    draw.rectangle([3, 15, w - 3, 16], fill="black")  # the header's rule
+    draw_ecg_paper(draw, (w, h))
+    for baseline in (154, 254, 355, 455):
+        ys = (baseline - 10) * h / 524 + rng.normal(0, 0.5, size=w)
+        beats = np.arange(12, w - 10, 25) if k != 3 else 10 + np.cumsum(rng.uniform(12, 40, 20))
+        for b in beats[beats < w - 10].astype(int):
+            ys[b] -= 12
+            ys[b + 2 : b + 7] += (0, -4, 4, 0)[k]
+        xs = np.arange(10, w - 3)
+        draw.line(list(zip(xs.tolist(), ys[xs].tolist(), strict=True)), fill="black")
     return image
 
 

@@ -21,8 +21,8 @@ def serve_command(
         list[str] | None,
         typer.Option(
             "--model", "-m",
-            help="Models to load at start-up (repeat); default ecglens-mitdb-inter and "
-            "ecglens-ptbxl-binary.",
+            help="Models to load at start-up (repeat); default ecglens-mitdb-inter, "
+            "ecglens-ptbxl-binary and ecglens-images-fused.",
         ),
     ] = None,
     max_upload_mb: Annotated[float, typer.Option(help="Largest upload accepted, MB.")] = 50.0,

@@ -2,12 +2,14 @@
 and for measuring robustness.
 
 Steps of :func:`image_input` (training, evaluation and inference alike): decode the file
-(:func:`ecglens.io.images.decode_image`; grayscale: Pillow's BT.601 luma; or RGB), values
-in [0, 1]; crop to the trace area (the pink grid: rows 94-506 of the dataset's 524, so the
-header text and the footer are left out); resize to ``height x width`` pixels (Pillow's
-antialiased bilinear filter); normalise: "ink" = 1 - value (paper 0, trace 1), then
-standardised per image to mean 0 and standard deviation 1 (a brighter or darker photo gives
-the same input).
+(:func:`ecglens.io.images.decode_image`); find the printout in it
+(:func:`ecglens.inputs.page.find_page`: the page cut out and straightened when the image is
+a photo, the image as it is when it already is the page; no ECG printout found: an error);
+grayscale (Pillow's BT.601 luma) or RGB, values in [0, 1]; crop to the trace area (the
+pink grid: rows 94-506 of the dataset's 524, so the header text and the footer are left
+out); resize to ``height x width`` pixels (Pillow's antialiased bilinear filter);
+normalise: "ink" = 1 - value (paper 0, trace 1), then standardised per image to mean 0 and
+standard deviation 1 (a brighter or darker photo gives the same input).
 
 :func:`photo_transform` imitates a phone photo of a printout: a small rotation, a
 perspective tilt, blur, uneven light and JPEG re-encoding, each with a seeded numpy
@@ -28,6 +30,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from ecglens.errors import EcgLensError
+from ecglens.inputs.page import PageFound, find_page
 from ecglens.io.images import decode_image
 
 # Trace area of the printouts, as fractions of the image height. Measured on all 928 files
@@ -143,11 +146,37 @@ def normalise(image: np.ndarray, path: str | Path | None = None) -> np.ndarray:
 
 
 def image_input(source: str | Path | np.ndarray, config: ImageInputConfig) -> np.ndarray:
-    """A file or a page array -> the model input, float32 (C, height, width), normalised."""
+    """A file or a page array -> the model input, float32 (C, height, width), normalised.
+
+    A file is a photo or scan: the printout is found in it first (:func:`printout_input`;
+    none found: EcgLensError). An array is taken to be the page already (training)."""
     if isinstance(source, str | Path):
-        page = decode(source, config.grayscale)
-        return normalise(trace_area(page, config), source)
+        return printout_input(decode_image(source, grayscale=False), config, source)[0]
     return normalise(trace_area(source, config))
+
+
+def printout_input(
+    image: np.ndarray, config: ImageInputConfig, path: str | Path | None = None
+) -> tuple[np.ndarray, PageFound]:
+    """A photo or scan, uint8 (H, W, 3) RGB or (H, W) gray -> (the model input, float32
+    (C, height, width), and what :func:`~ecglens.inputs.page.find_page` found). The page is
+    found, straightened and cut out, then converted to the model's channels (Pillow's "L"
+    for grayscale, as :func:`decode`), cropped, resized and normalised. An image that holds
+    no ECG printout of the known layout raises EcgLensError "no ECG printout found in the
+    image (why)"."""
+    found = find_page(np.asarray(image))
+    if not found.found:
+        raise EcgLensError(f"no ECG printout found in the image ({found.reason})", path)
+    return normalise(trace_area(model_pixels(found.warped, config.grayscale), config), path), found
+
+
+def model_pixels(page: np.ndarray, grayscale: bool) -> np.ndarray:
+    """A page uint8 (H, W, 3) or (H, W) -> uint8 (C, H, W) in the model's channels, converted
+    by Pillow as :func:`decode` converts a file (so a file and its decoded pixels give the
+    same input)."""
+    pil = Image.fromarray(np.ascontiguousarray(page, dtype=np.uint8))
+    array = np.asarray(pil.convert("L" if grayscale else "RGB"))
+    return array[None] if grayscale else array.transpose(2, 0, 1).copy()
 
 
 def _perspective_coefficients(
@@ -240,3 +269,102 @@ def photo_transform(
             out = np.asarray(decoded.convert(pil.mode), dtype=np.float32) / 255.0
         out = out[None] if channels == 1 else out.transpose(2, 0, 1)
     return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+# photo_on_background: a printout lying on a table, photographed. The page is turned by up
+# to 10 degrees, its corners moved by up to 4 % of its side, it fills 55-85 % of the photo's
+# width, on a coloured, textured background; then light falling off by up to 45 %, blur and
+# a JPEG of quality 40.
+BACKGROUNDS = ("wood", "cloth", "tiles", "plain")
+SCENE_ROTATION_DEG = 10.0
+SCENE_PAGE_SHARE = (0.55, 0.85)
+SCENE_JPEG_QUALITY = 40
+
+
+def background(kind: str, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """A coloured, textured background, uint8 (H, W, 3): "wood" (grain), "cloth" (fine
+    noise), "tiles" (a coloured grid of tiles), "plain" (one colour, a gradient); its hue
+    drawn from ``rng``, saturation 0.3-0.9, value 0.15-0.8 (never white paper)."""
+    import cv2
+
+    h, w = shape
+    hue = rng.uniform(0, 180)
+    saturation = rng.uniform(0.3, 0.9) * 255
+    value = rng.uniform(0.15, 0.8) * 255
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    if kind == "wood":
+        period = rng.uniform(8, 30)
+        texture = 0.5 + 0.5 * np.sin(
+            (ys + 6 * np.sin(xs / rng.uniform(40, 120))) * 2 * np.pi / period
+        )
+    elif kind == "cloth":
+        texture = rng.uniform(0, 1, size=(h, w)).astype(np.float32)
+    elif kind == "tiles":
+        size = rng.uniform(30, 90)
+        texture = ((np.floor(xs / size) + np.floor(ys / size)) % 2).astype(np.float32)
+        texture = np.maximum(texture, ((xs % size) < 3) | ((ys % size) < 3))
+    elif kind == "plain":
+        texture = xs / max(w - 1, 1)
+    else:
+        raise EcgLensError(f"unknown background {kind!r}; known: {BACKGROUNDS}")
+    hsv = np.stack(
+        [
+            np.full((h, w), hue, np.float32),
+            np.full((h, w), saturation, np.float32),
+            value * (0.75 + 0.25 * texture),
+        ],
+        axis=-1,
+    )
+    return cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB)
+
+
+def photo_on_background(
+    page: np.ndarray,
+    rng: np.random.Generator,
+    size: tuple[int, int] = (900, 1200),
+    kind: str | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A page (uint8 (H, W, 3) RGB) photographed lying on a table: the photo, uint8
+    (size[0], size[1], 3), and the page's corners in it, (4, 2) x, y (top-left, top-right,
+    bottom-right, bottom-left). The page is turned by up to ``SCENE_ROTATION_DEG`` either
+    way, its corners moved by up to ``MAX_CORNER_SHIFT`` of its side, it fills
+    ``SCENE_PAGE_SHARE`` of the photo's width, on a :func:`background` (``kind``, else one
+    drawn); then uneven light (up to ``MAX_SHADE`` darker towards one side), a Gaussian
+    blur (sigma up to 1.5 px per 738 px of page width) and JPEG quality
+    ``SCENE_JPEG_QUALITY``. Everything is drawn from ``rng``."""
+    import cv2
+
+    page = np.ascontiguousarray(page, dtype=np.uint8)
+    if page.ndim != 3 or page.shape[2] != 3:
+        raise EcgLensError(f"expected an RGB page (H, W, 3), got {page.shape}")
+    h, w = size
+    kind = kind or BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))]
+    scene = background(kind, (h, w), rng)
+    ph, pw = page.shape[:2]
+    width = rng.uniform(*SCENE_PAGE_SHARE) * w
+    height = width * ph / pw
+    angle = np.deg2rad(rng.uniform(-1, 1) * SCENE_ROTATION_DEG)
+    half = np.array([(-width, -height), (width, -height), (width, height), (-width, height)]) / 2
+    half = half + rng.uniform(-1, 1, size=(4, 2)) * MAX_CORNER_SHIFT * np.array([width, height])
+    turn = np.array([[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]])
+    corners = half @ turn.T
+    span = corners.max(axis=0) - corners.min(axis=0)
+    corners = corners * min(1.0, float(np.min(0.98 * np.array([w, h]) / span)))  # all in view
+    span = corners.max(axis=0) - corners.min(axis=0)
+    room = np.maximum(np.array([w, h]) - span, 0)
+    centre = -corners.min(axis=0) + rng.uniform(0, 1, size=2) * room
+    corners = corners + centre
+    source = np.array([(0, 0), (pw, 0), (pw, ph), (0, ph)], dtype=np.float32)
+    matrix = cv2.getPerspectiveTransform(source, corners.astype(np.float32))
+    warped = cv2.warpPerspective(page, matrix, (w, h), flags=cv2.INTER_AREA)
+    inside = cv2.warpPerspective(np.full((ph, pw), 255, np.uint8), matrix, (w, h)) / 255.0
+    photo = warped * inside[..., None] + scene * (1.0 - inside[..., None])
+    photo = photo * _shade((h, w), rng, 1.0)[..., None]
+    sigma = rng.uniform(0, 1) * MAX_BLUR_SIGMA_PX * width / REFERENCE_WIDTH_PX
+    if sigma > 0.05:
+        photo = cv2.GaussianBlur(photo.astype(np.float32), (0, 0), sigma)
+    pixels = np.clip(np.round(photo), 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG", quality=SCENE_JPEG_QUALITY)
+    with Image.open(io.BytesIO(buffer.getvalue())) as decoded:
+        return np.asarray(decoded.convert("RGB")), corners

@@ -35,7 +35,7 @@ from ecglens.explain.attribute import attribute
 from ecglens.explain.display import for_display
 from ecglens.explain.explainers import explainers_for
 from ecglens.explain.gradcam import conv_layer_names
-from ecglens.inputs.images import TRACE_BOTTOM, TRACE_TOP, crop_rows, read_printout
+from ecglens.inputs.images import TRACE_BOTTOM, TRACE_TOP, crop_rows
 from ecglens.models.images import ImageFusion
 from ecglens.models.registry import LoadedModel
 from ecglens.predict.images import ImagePrediction, input_config
@@ -179,9 +179,7 @@ def plot_image_explanation(
     _check_options(method, beats)
     relevance = explain_image(pred, loaded, device, layer, method or IMAGE_METHODS[0])
     config = input_config(loaded)
-    return plot_relevance_on_page(
-        pred, read_printout(pred.path, grayscale=False), relevance, config.crop
-    )
+    return plot_relevance_on_page(pred, pred.page_image(), relevance, config.crop)
 
 
 def plot_relevance_on_page(

@@ -1,15 +1,17 @@
 """ECG printout images at inference: an image file in, one of the four classes of the
 Mendeley printout set out (normal, MI, post-MI, abnormal heartbeat), with probabilities.
 
-The file becomes the model input (:func:`~ecglens.inputs.images.image_input` with the
-``input`` settings of the model config: grayscale, cropped to the trace area, resized,
-normalised), then one forward pass; the probabilities are the softmax of the output (for a
-committee of fold models or a probability fusion, the members' mean probability).
+The file becomes the model input (:func:`~ecglens.inputs.images.printout_input` with the
+``input`` settings of the model config: the printout found in the photo or scan and
+straightened, grayscale, cropped to the trace area, resized, normalised; an image with no ECG
+printout is refused with an :class:`EcgLensError`), then one forward pass; the
+probabilities are the softmax of the output (for a committee of fold models or a
+probability fusion, the members' mean probability).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,9 @@ import numpy as np
 import torch
 
 from ecglens.errors import EcgLensError
-from ecglens.inputs.images import ImageInputConfig, image_input
+from ecglens.inputs.images import ImageInputConfig, printout_input
+from ecglens.inputs.page import PageFound
+from ecglens.io.images import decode_image
 from ecglens.models.registry import LoadedModel
 from ecglens.predict.forward import logits_of
 
@@ -27,7 +31,9 @@ IMAGE_TASK = "images"
 @dataclass
 class ImagePrediction:
     """The prediction for one image: ``probabilities`` (k,) over ``classes``, summing to 1;
-    ``x`` the model input (C, H, W) it was computed from."""
+    ``x`` the model input (C, H, W) it was computed from; ``page``: what was found in the
+    image (:class:`~ecglens.inputs.page.PageFound`: corners, rotation, correction, and the
+    straightened page the input was cut from)."""
 
     record: str
     path: str
@@ -35,6 +41,7 @@ class ImagePrediction:
     classes: list[str]
     probabilities: np.ndarray
     x: np.ndarray
+    page: PageFound | None = field(default=None, repr=False)
 
     @property
     def index(self) -> int:
@@ -49,6 +56,17 @@ class ImagePrediction:
         """The probability of the predicted class."""
         return float(self.probabilities[self.index])
 
+    def page_image(self) -> np.ndarray:
+        """The straightened page the input was cut from, float32 (3, H, W) in [0, 1] (the
+        file as it is when no page was recorded)."""
+        if self.page is not None and self.page.warped is not None:
+            rgb = np.asarray(self.page.warped)
+            rgb = np.repeat(rgb[..., None], 3, axis=-1) if rgb.ndim == 2 else rgb
+            return rgb.transpose(2, 0, 1).astype(np.float32) / 255.0
+        return (
+            decode_image(self.path, grayscale=False).transpose(2, 0, 1).astype(np.float32) / 255.0
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "record": self.record,
@@ -59,6 +77,7 @@ class ImagePrediction:
             "probabilities": {
                 c: round(float(p), 6) for c, p in zip(self.classes, self.probabilities, strict=True)
             },
+            **(self.page.to_dict() if self.page is not None else {}),
         }
 
 
@@ -87,7 +106,8 @@ def classify_image(
     device: str | torch.device = "cpu",
     **options: Any,
 ) -> ImagePrediction:
-    """Classify the printout in ``path``. ``options`` of other tasks (lead, fs, ...) are
+    """Classify the printout in ``path`` (none found: EcgLensError "no ECG printout found in
+    the image"). ``options`` of other tasks (lead, fs, ...) are
     accepted when None; given a value they are an error."""
     given = sorted(k for k, v in options.items() if v is not None)
     if given:
@@ -95,7 +115,7 @@ def classify_image(
             f"option {', '.join(given)} does not apply to image models (model {loaded.name})"
         )
     config = input_config(loaded)
-    x = image_input(path, config)
+    x, page = printout_input(decode_image(path, grayscale=False), config, path)
     probabilities = image_probabilities(loaded.module, x[None], device)[0]
     return ImagePrediction(
         record=Path(path).name,
@@ -104,4 +124,5 @@ def classify_image(
         classes=loaded.classes,
         probabilities=probabilities,
         x=x,
+        page=page,
     )

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from ecglens.inputs.images import read_printout
 from ecglens.models.registry import LoadedModel
 from ecglens.plot.images import explain_image, panel_relevance, plot_relevance_on_page
 from ecglens.plot.metrics import plot_confusion_matrix
@@ -99,8 +98,13 @@ def record_section(
         f"Prediction: {pred.label} (probability {pred.probability:.3f}; {probs}). The lead "
         f"panel with the most Grad-CAM relevance for {pred.label} is {ranked[0]}."
     )
+    if pred.page is not None and pred.page.correction != "none":
+        text += (
+            f" The printout was found in the photo, turned by {pred.page.angle_deg:.1f} degrees, "
+            "and straightened before it was classified."
+        )
     section = ReportSection(title=f"Image {pred.record}", text=text)
-    page = read_printout(pred.path, grayscale=False)
+    page = pred.page_image()
     section.figures.append(
         (
             "Grad-CAM for the predicted class over the printout; the most relevant panel drawn "

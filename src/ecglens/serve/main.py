@@ -48,8 +48,8 @@ def serve(
     head_timeout_s: float = 10.0,
     max_connections: int = 256,
 ) -> None:
-    """Load ``models`` (default: the beat and the 12-lead binary model) and serve the API and
-    web page on ``host``:``port`` until interrupted.
+    """Load ``models`` (default: the beat, the 12-lead binary and the fused printout model)
+    and serve the API and web page on ``host``:``port`` until interrupted.
 
     host: loopback by default (any other address lets whoever reaches it upload records);
     max_upload_mb: largest request body (MB); request_timeout_s: limit per request (s);

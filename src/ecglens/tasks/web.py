@@ -77,8 +77,22 @@ def explain_page_web(
     prediction: Any, loaded: LoadedModel, figure: Any, beats: list[int], method: str | None,
     chosen: str, device: Any,
 ) -> tuple[dict[str, Any], Any]:  # fmt: skip
-    """A printout: the figure alone."""
-    return {}, figure(prediction, loaded, method=method, device=device, beats=beats or None)
+    """A printout: its class and probabilities, what was found in the image (page found,
+    corners, rotation, correction) and the figure (the straightened page with the Grad-CAM
+    overlay of the predicted class)."""
+    if beats:
+        raise EcgLensError("beat applies to beat models; a printout is explained whole")
+    fields: dict[str, Any] = {
+        "label": prediction.label,
+        "probability": round(prediction.probability, 5),
+        "probabilities": {
+            c: round(float(p), 5)
+            for c, p in zip(prediction.classes, prediction.probabilities, strict=True)
+        },
+    }
+    if prediction.page is not None:
+        fields["page"] = prediction.page.to_dict()
+    return fields, figure(prediction, loaded, method=method, device=device)
 
 
 def _beat_entry(bp: BeatPredictions, i: int, relevance: np.ndarray) -> dict[str, Any]:

@@ -185,16 +185,20 @@
     state.selected = -1;
     state.signal = null;
     state.envelope = null;
-    for (const id of ["strip-panel", "beat-panel", "paper-panel", "table-panel"]) $(id).hidden = true;
+    for (const id of ["strip-panel", "beat-panel", "paper-panel", "table-panel", "image-panel"]) $(id).hidden = true;
     $("summary").hidden = false;
-    $("record-title").textContent = `Record ${json.record}`;
+    $("record-title").textContent = `${json.task === "images" ? "Printout" : "Record"} ${json.record}`;
     $("record-meta").textContent = summaryText(json);
     showRecordingSummary(json.summary);
     const warnings = $("warnings");
     warnings.replaceChildren(...(json.warnings || []).map((w) => el("li", w)));
     showCard();
     const beats = Array.isArray(json.beats) ? json.beats : [];
-    if (beats.length && beats[0].sample !== undefined) {
+    if (json.task === "images") {
+      state.beats = [];
+      $("counts").replaceChildren();
+      showImage(json);
+    } else if (beats.length && beats[0].sample !== undefined) {
       state.beats = beats.map((b, i) => beatRow(b, i, json));
       showCounts(json);
       setupFilters();
@@ -816,6 +820,69 @@
       if (token !== state.explainToken) return;
       $("paper-figure").src = `data:${out.figure.media_type};base64,${out.figure.data}`;
       $("paper-panel").dataset.ready = "1";
+      setStatus("");
+    } catch (err) {
+      showError(err.message);
+    }
+  }
+
+  // -- printout images ----------------------------------------------------------------------
+
+  function uploadedImage() {
+    const files = Array.from($("files").files || []);
+    return files.find((f) => /\.(png|jpe?g)$/i.test(f.name)) || null;
+  }
+
+  function imageSummary(json) {
+    const parts = [`${json.label} (P = ${Number(json.probabilities[json.label]).toFixed(3)})`];
+    if (json.page_found !== undefined) {
+      parts.push(json.correction === "none"
+        ? "the image is the printout itself (no correction)"
+        : `printout found and straightened (turned ${Number(json.rotation_deg).toFixed(1)}°)`);
+    }
+    return parts.join(" · ");
+  }
+
+  function showImage(json) {
+    $("image-panel").hidden = false;
+    delete $("image-panel").dataset.ready;
+    $("image-title").textContent = "The printout as classified";
+    $("image-summary").textContent = imageSummary(json);
+    const file = uploadedImage();
+    const upload = $("image-upload");
+    if (upload.dataset.url) URL.revokeObjectURL(upload.dataset.url);
+    if (file) {
+      upload.dataset.url = URL.createObjectURL(file);
+      upload.src = upload.dataset.url;
+      upload.parentElement.hidden = false;
+    } else {
+      upload.removeAttribute("src");
+      upload.parentElement.hidden = true;
+    }
+    const rows = Object.entries(json.probabilities || {})
+      .sort((a, b) => b[1] - a[1])
+      .map(([c, p]) => {
+        const tr = el("tr", "", c === json.label ? "top" : "");
+        tr.append(el("td", c), el("td", Number(p).toFixed(3)));
+        return tr;
+      });
+    $("image-probs").tBodies[0].replaceChildren(...rows);
+    explainImage();
+  }
+
+  async function explainImage() {
+    if (!state.resultId) return;
+    const form = new FormData();
+    form.append("result", state.resultId);
+    form.append("figure", "png");
+    const token = ++state.explainToken;
+    setStatus("Drawing the Grad-CAM overlay...");
+    try {
+      const out = await (await api("/explain", { method: "POST", body: form })).json();
+      if (token !== state.explainToken) return;
+      $("image-figure").src = `data:${out.figure.media_type};base64,${out.figure.data}`;
+      $("image-caption").textContent = `as classified, with the ${out.method} map for ${out.label}`;
+      $("image-panel").dataset.ready = "1";
       setStatus("");
     } catch (err) {
       showError(err.message);
