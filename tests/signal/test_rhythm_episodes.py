@@ -1,6 +1,7 @@
 import numpy as np
 
 from ecglens.signal.rhythm_episodes import (
+    AF_SETTINGS_RR_ONLY,
     AfSettings,
     af_beats,
     allorhythmia_runs,
@@ -21,7 +22,7 @@ def test_af_found_only_in_the_irregular_stretch():
     irregular = rng.uniform(0.4, 1.0, 200)
     times = _times(np.concatenate([regular, irregular, regular]))
     labels = np.full(len(times), "N")
-    flags = af_beats(times, labels)
+    flags = af_beats(times, labels, AF_SETTINGS_RR_ONLY)  # RR alone: no P-wave feature here
     assert flags[220:380].all()
     assert not flags[:180].any() and not flags[440:].any()
 
@@ -33,8 +34,8 @@ def test_ventricular_ectopics_do_not_make_af():
     rr[9::4] = 0.5
     rr[10::4] = 1.1
     times = _times(rr)
-    assert not af_beats(times, labels).any()
-    assert af_beats(times, np.full(401, "N"), AfSettings(irregularity_above=0.05)).any()
+    assert not af_beats(times, labels, AF_SETTINGS_RR_ONLY).any()
+    assert af_beats(times, np.full(401, "N"), AfSettings(irregularity_above=0.05, p_corr_below=1.0)).any()
 
 
 def test_unusable_beats_are_never_af():
@@ -42,7 +43,7 @@ def test_unusable_beats_are_never_af():
     times = _times(rng.uniform(0.4, 1.0, 300))
     usable = np.ones(len(times), bool)
     usable[100:120] = False
-    flags = af_beats(times, np.full(len(times), "N"), usable=usable)
+    flags = af_beats(times, np.full(len(times), "N"), AF_SETTINGS_RR_ONLY, usable=usable)
     assert flags[:90].any() and not flags[100:120].any()
 
 
