@@ -203,3 +203,14 @@ def test_max_sensitivity_is_small_for_a_linear_model():
 
     sens = ev.max_sensitivity(explain, (x,), n_perturb=3, target=torch.ones(4, dtype=torch.long))
     assert sens.shape == (4,) and np.all(sens >= 0) and np.all(sens < 1e-4)  # constant gradient
+
+
+def test_patch_scores_rank_whole_patches():
+    maps = np.zeros((1, 4, 6), dtype=np.float32)
+    maps[0, 0, 0] = 4.0  # one hot pixel: its 2 x 2 patch gets the mean
+    out = ev.patch_scores(maps, 2)
+    assert np.allclose(out[0, :2, :2], 1.0) and not out[0, 2:].any() and not out[0, :, 2:].any()
+    order = np.argsort(-out.reshape(1, -1), axis=1, kind="stable")[0, :4]
+    assert set(order) == {0, 1, 6, 7}  # the four pixels of the patch come first
+    edge = ev.patch_scores(np.ones((1, 5, 5), dtype=np.float32), 2)  # smaller edge patches
+    assert np.allclose(edge, 1.0)

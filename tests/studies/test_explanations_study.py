@@ -119,3 +119,20 @@ def test_a_tiny_run_on_mitdb_beats(tmp_path, mitdb_dir):
     rows = result["rows"]
     assert len(rows) == 2 and all("label_randomisation_spearman" in r for r in rows)
     assert {"N", "S", "V", "chance"} <= set(rows[0]["plausibility"])
+
+
+@pytest.mark.slow
+def test_a_tiny_run_on_an_image_model(tmp_path, ecg_images_dir):
+    cfg = eb.ExplanationsBenchmarkConfig(
+        models=("ecglens-images-cnn",), methods=("grad-cam", "saliency"), image_examples=4,
+        n_boot=20, sensitivity_examples=2, sensitivity_perturbations=1,
+    )
+    result = eb.run_explanations_benchmark(ecg_images_dir.parent, tmp_path, cfg)
+    rows = result["rows"]
+    assert [r["explainer"] for r in rows] == ["grad-cam", "saliency"]
+    assert all(r["unit"] == "image" and r["n_examples"] == 4 for r in rows)
+    assert all(set(r["baselines"]) == {"zero", "blur", "road"} for r in rows)
+    assert rows[0]["plausibility"] == {}
+    entry = result["explainers"]["ecglens-images-cnn"]
+    assert entry["measured"] == ["grad-cam", "saliency"]
+    assert len(entry["curves"]["grad-cam"]["deletion"]) == 21

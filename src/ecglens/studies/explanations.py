@@ -2,7 +2,14 @@
 explainer on every shipped beat and 12-lead model (measures in
 :mod:`ecglens.evaluate.explanations`), and each model's recommended explainer.
 
-Examples (seeded): MIT-BIH beat models: ``beats`` annotated DS2 beats, a third each drawn
+Examples (seeded): image models: ``image_examples`` (or ``beats`` when fewer) printouts of
+the Mendeley set, one per
+duplicate group, a quarter from each class (the shipped image models are committees of
+5-fold models, so each image was in the training set of four of the five members: their
+maps are measured on training images); deletion and insertion remove
+:data:`IMAGE_PATCH` x :data:`IMAGE_PATCH`-pixel patches ranked by the map's mean over each
+patch (the random and edge maps likewise); their explainers: :data:`IMAGE_METHODS`.
+MIT-BIH beat models: ``beats`` annotated DS2 beats, a third each drawn
 from the N, S and V beats (so that plausibility compares the three; rare classes are
 over-represented on purpose); the MI beat model: ``beats`` lead-II beats of PTB-XL fold-10
 records, at most one per record, half MI and half normal; 12-lead models: ``beats`` PTB-XL
@@ -61,6 +68,8 @@ from ecglens.progress import console
 from ecglens.train.cards import set_card_line
 
 TIE = 0.01  # margins closer than this are ties, broken by speed
+IMAGE_PATCH = 8  # pixels per side of the patches image deletion/insertion removes
+IMAGE_METHODS = ("grad-cam", "saliency", "smoothgrad", "occlusion")  # benchmarked on images
 MIN_BASELINES = 2  # an explainer must beat random on at least this many baselines ...
 REQUIRED_BASELINE = "road"  # ... this one among them
 RANKING_BASELINE = "road"  # the margin that ranks the explainers that qualify
@@ -80,6 +89,7 @@ class ExplanationsBenchmarkConfig:
     models: tuple[str, ...] = ()  # empty: every shipped beat and 12-lead model
     methods: tuple[str, ...] = ()  # empty: every explainer of each model's task
     beats: int = 64
+    image_examples: int = 32
     seed: int = 0
     n_boot: int = 1000
     label_randomization: bool = True
@@ -101,13 +111,8 @@ class ExplanationsBenchmarkConfig:
 
 
 def default_models() -> list[str]:
-    """Every shipped model of a beat or 12-lead task (not the image models)."""
-    out = []
-    for name in list_pretrained():
-        config = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
-        if config.get("task") not in ("images",):
-            out.append(name)
-    return out
+    """Every shipped model: beat, 12-lead, MI and image models."""
+    return list(list_pretrained())
 
 
 # ------------------------------------------------------------------------------ examples
@@ -125,7 +130,7 @@ class Examples:
     classes: tuple[str, ...] = ()
     fs: float | None = None
     r_index: int | None = None
-    kind: str = "beats"  # "beats", "mi" or "12-lead"
+    kind: str = "beats"  # "beats", "mi", "12-lead" or "image"
     description: str = ""
 
 
@@ -251,9 +256,56 @@ def _record_examples(loaded: LoadedModel, data: Path, n: int, seed: int) -> Exam
     )
 
 
-def load_examples(loaded: LoadedModel, data: Path, n: int, seed: int) -> Examples:
-    """The examples a model is benchmarked on (module docstring)."""
+def _image_examples(loaded: LoadedModel, data: Path, n: int, seed: int) -> Examples:
+    from ecglens.data.images import load_image_set
+    from ecglens.inputs.images import image_input
+    from ecglens.predict.forward import logits_of
+    from ecglens.predict.images import input_config
+
+    images = load_image_set(data / "ecg-images")
+    rng = np.random.default_rng(seed)
+    first: dict[int, int] = {}
+    for i in rng.permutation(len(images)):  # one image per duplicate group
+        first.setdefault(int(images.groups[i]), int(i))
+    one = np.array(sorted(first.values()), dtype=np.int64)
+    pools = [one[images.labels[one] == k] for k in range(len(images.classes))]
+    idx = _draw(rng, [p for p in pools if len(p)], n)
+    config = input_config(loaded)
+    x = torch.as_tensor(np.stack([image_input(images.paths[i], config) for i in idx]))
+    module = loaded.module.eval()
+    with torch.inference_mode():
+        target = logits_of(module(x)).argmax(1).numpy()
+    target_t = torch.as_tensor(target, dtype=torch.long)
+
+    def probability(batch: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            z = logits_of(module(torch.as_tensor(batch))).double()
+            return torch.softmax(z, 1).gather(1, target_t[:, None])[:, 0].numpy()
+
+    return Examples(
+        inputs=(x,),
+        target=target,
+        groups=images.groups[idx].astype(str),
+        module=module,
+        probability=probability,
+        reference=images.labels[idx],
+        classes=tuple(images.classes),
+        kind="image",
+        description=(
+            f"{len(idx)} Mendeley printouts, one per duplicate group, a quarter per class "
+            "(training images of four of the five committee members)"
+        ),
+    )
+
+
+def load_examples(
+    loaded: LoadedModel, data: Path, n: int, seed: int, n_images: int | None = None
+) -> Examples:
+    """The examples a model is benchmarked on (module docstring); ``n_images`` for image
+    models (default ``n``)."""
     family = task_of(loaded).family
+    if family == "image":
+        return _image_examples(loaded, data, n if n_images is None else n_images, seed)
     if family == "12-lead":
         return _record_examples(loaded, data, n, seed)
     if loaded.task == "ptbxl-mi":
@@ -266,7 +318,15 @@ def load_examples(loaded: LoadedModel, data: Path, n: int, seed: int) -> Example
 # ------------------------------------------------------------------------------ measures
 def _maps(module, ex: Examples, method: str, seed: int) -> np.ndarray:
     """Raw maps shaped like the waveform input (grad-cam over context windows reshaped to
-    (n, K, L)); over time only (n, L) for grad-cam/cam on 12-lead records."""
+    (n, K, L)); over time only (n, L) for grad-cam/cam on 12-lead records; (n, H, W) for
+    images (Grad-CAM as the figures draw it: :func:`ecglens.plot.images.image_relevance`)."""
+    if ex.kind == "image" and method == "grad-cam":
+        from ecglens.plot.images import image_relevance
+
+        x = ex.inputs[0]
+        return np.stack(
+            [image_relevance(module, x[i : i + 1], int(ex.target[i])) for i in range(len(x))]
+        ).astype(np.float32)
     maps = attribute(module, ex.inputs, ex.target, method, seed=seed)
     x = ex.inputs[0]
     if x.dim() == 3 and maps.shape[0] == x.shape[0] * x.shape[1]:
@@ -286,6 +346,8 @@ def _summary(values, groups, n_boot, seed, statistic=np.median) -> dict[str, Any
 
 def _curves(ex: Examples, scores: np.ndarray, baseline, fractions, seed: int = 0) -> tuple:
     x = ex.inputs[0].numpy()
+    if ex.kind == "image":  # whole patches, ranked by their mean
+        scores = ev.patch_scores(np.asarray(scores).reshape(len(x), *x.shape[-2:]), IMAGE_PATCH)
     return ev.deletion_insertion(
         ex.probability, x, scores, baseline, np.asarray(fractions), seed=seed
     )
@@ -333,7 +395,12 @@ def _sensitivity(ex: Examples, method: str, cfg: ExplanationsBenchmarkConfig) ->
 
     def explain(xs, target: torch.Tensor) -> tuple[torch.Tensor]:
         xs = xs if isinstance(xs, tuple) else (xs,)
-        m = attribute(ex.module, xs, target.numpy(), method, seed=cfg.seed)
+        if ex.kind == "image":
+            sub = Examples(inputs=xs, target=target.numpy(), groups=ex.groups, module=ex.module,
+                           probability=None, kind="image")  # fmt: skip
+            m = _maps(ex.module, sub, method, cfg.seed)
+        else:
+            m = attribute(ex.module, xs, target.numpy(), method, seed=cfg.seed)
         return (torch.as_tensor(m.reshape(len(xs[0]), -1)),)
 
     return ev.max_sensitivity(
@@ -403,8 +470,10 @@ def benchmark_model(
     loaded = _load_model(name)
     task = task_of(loaded)
     offered = explainers_for(task.family)
+    if task.family == "image":
+        offered = tuple(m for m in offered if m in IMAGE_METHODS)
     methods = [m for m in (cfg.methods or offered) if m in offered]
-    ex = load_examples(loaded, data, cfg.beats, cfg.seed)
+    ex = load_examples(loaded, data, cfg.beats, cfg.seed, min(cfg.beats, cfg.image_examples))
     console.print(f"{name}: {ex.description}; explainers {', '.join(methods)}")
     x = ex.inputs[0].numpy()
     n = len(x)
@@ -444,7 +513,7 @@ def benchmark_model(
             "explainer": method,
             "examples": ex.description,
             "n_examples": n,
-            "unit": "record" if ex.kind == "12-lead" else "beat",
+            "unit": {"12-lead": "record", "image": "image"}.get(ex.kind, "beat"),
             "seconds_per_example": seconds,
             "randomisation_spearman": full["value"],
             "randomisation_spearman_ci": full["ci"],
@@ -587,7 +656,7 @@ def ranking_margin(row: dict[str, Any]) -> float:
 def fast_enough(row: dict[str, Any], rows: list[dict[str, Any]]) -> bool:
     """Within the speed budget of a default (module docstring); beat models without a
     Grad-CAM row to compare with: every explainer."""
-    if row.get("unit") == "record":
+    if row.get("unit") in ("record", "image"):
         return row["seconds_per_example"] < RECORD_BUDGET_S
     grad = next((r for r in rows if r["explainer"] == "grad-cam"), None)
     if grad is None:
