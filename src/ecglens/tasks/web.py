@@ -15,6 +15,7 @@ from ecglens.errors import EcgLensError
 from ecglens.explain import explain_12lead, explain_beats
 from ecglens.explain.recommended import trust_of
 from ecglens.models.registry import LoadedModel
+from ecglens.plot.images import IMAGE_METHODS
 from ecglens.predict.beats import BeatPredictions, display_beat
 
 
@@ -90,9 +91,10 @@ def explain_page_web(
     prediction: Any, loaded: LoadedModel, figure: Any, beats: list[int], method: str | None,
     chosen: str, device: Any,
 ) -> tuple[dict[str, Any], Any]:  # fmt: skip
-    """A printout: the figure and how far its map can be trusted."""
+    """A printout: the figure and how far its map (the one the figure draws: ``method``, by
+    default the printout figure's own, Grad-CAM) can be trusted."""
     fig = figure(prediction, loaded, method=method, device=device, beats=beats or None)
-    return {"faithfulness": faithfulness(loaded, chosen)}, fig
+    return {"faithfulness": faithfulness(loaded, method or IMAGE_METHODS[0])}, fig
 
 
 def _beat_entry(bp: BeatPredictions, i: int, relevance: np.ndarray) -> dict[str, Any]:
