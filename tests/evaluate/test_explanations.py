@@ -30,6 +30,11 @@ def test_rank_correlation_of_magnitudes():
     assert ev.rank_correlation(a, a[:, ::-1])[0] == pytest.approx(-1.0)
     assert ev.rank_correlation(a, -a)[0] == pytest.approx(1.0)  # |map| is compared
     assert ev.rank_correlation(a, np.zeros_like(a))[0] == 0.0  # a flat map ranks nothing
+    signed = np.array([[-3.0, -1.0, 1.0, 3.0]])
+    assert ev.rank_correlation(signed, np.abs(signed))[0] == pytest.approx(1.0)
+    assert ev.rank_correlation(signed, np.abs(signed), signed=True)[0] < 0.5
+    assert ev.rank_correlation(signed, signed, signed=True)[0] == pytest.approx(1.0)
+    assert ev.rank_correlation(signed, -signed, signed=True)[0] == pytest.approx(-1.0)
 
 
 def test_pass_rule_needs_median_and_upper_bound_below_threshold():
@@ -80,6 +85,7 @@ def test_cascading_randomization_decorrelates_grad_cam():
     assert stages[0]["down_to"] == "head.5" and stages[-1]["down_to"] == "stem"
     assert all(s["spearman"].shape == (6,) for s in stages)
     assert np.all(np.abs(stages[-1]["spearman"]) <= 1)
+    assert all(s["spearman_signed"].shape == (6,) for s in stages)
 
 
 def test_deletion_beats_random_when_the_map_is_right():
@@ -97,6 +103,60 @@ def test_deletion_beats_random_when_the_map_is_right():
     rd, ri = ev.deletion_insertion(probability, x, ev.random_map(x.shape, 0), base)
     assert d.shape == (8, len(ev.FRACTIONS))
     assert np.allclose(d[:, 0], probability(x)) and np.allclose(i[:, -1], probability(x))
+    assert (ev.curve_auc(d) < ev.curve_auc(rd)).all()
+    assert (ev.curve_auc(i) > ev.curve_auc(ri)).all()
+
+
+def test_road_imputes_removed_samples_linearly_with_a_little_seeded_noise():
+    x = np.tile(np.arange(10, dtype=np.float32), (2, 3, 1))  # (n, leads, L) ramps
+    x[1] *= 0.0
+    keep = np.ones_like(x, dtype=bool)
+    keep[..., 3:7] = False
+    keep[..., 0] = False
+    out = ev.road_impute(x, keep, seed=1)
+    assert out.shape == x.shape and out.dtype == np.float32
+    assert np.array_equal(out[keep], x[keep])  # kept samples untouched
+    noise = x.std(axis=-1).max() * ev.ROAD_NOISE
+    assert np.abs(out[0, :, 3:7] - x[0, :, 3:7]).max() < 5 * noise  # the ramp, plus noise
+    assert np.abs(out[0, :, 0] - 1.0).max() < 5 * noise  # past the end: the nearest kept
+    assert np.array_equal(out, ev.road_impute(x, keep, seed=1))  # seeded
+    assert not ev.road_impute(x, np.zeros_like(keep)).any()  # nothing kept: zero
+    assert ev.baseline_signal(x, "road") == "road"
+
+
+def test_road_removal_leaves_a_smooth_signal_unchanged_where_zero_removal_does_not():
+    """On a smooth signal a model that reacts to any step sees ROAD removals hardly at all,
+    whatever the map; zero removal makes steps it reacts to (what ROAD guards against)."""
+    x = np.tile(np.linspace(1.0, 2.0, 100, dtype=np.float32), (4, 1))
+
+    def smooth(batch):  # probability of "smooth": falls with the largest step
+        steps = np.abs(np.diff(batch, axis=1)).max(axis=1)
+        return np.exp(-10.0 * steps)
+
+    edge = ev.edge_map(x) + ev.random_map(x.shape, 3)
+    road_d, road_i = ev.deletion_insertion(smooth, x, edge, "road")
+    zero_d, _ = ev.deletion_insertion(smooth, x, edge, ev.baseline_signal(x, "zero"))
+    assert np.ptp(road_d[:, 1:-1]) < 0.35 and zero_d[:, 1:-1].max() < 0.01
+    with pytest.raises(ValueError, match="unknown baseline"):
+        ev.deletion_insertion(smooth, x, edge, "noise")
+
+
+def test_road_deletion_still_beats_random_when_the_map_is_right():
+    """A bump the model reads (samples 40..59) cannot be imputed from its neighbours: the map
+    that ranks it first removes the evidence, a random map mostly does not."""
+    model = Window().eval()
+    rng = np.random.default_rng(0)
+    x = np.full((8, 100), 0.2, dtype=np.float32)
+    x[:, 40:60] += rng.uniform(0.8, 1.2, (8, 1)).astype(np.float32)
+
+    def probability(batch):
+        with torch.no_grad():
+            return torch.softmax(model(torch.as_tensor(batch)), 1)[:, 1].numpy()
+
+    truth = np.zeros_like(x)
+    truth[:, 40:60] = 1.0 + rng.random((8, 20))  # the window the model reads
+    d, i = ev.deletion_insertion(probability, x, truth, "road", seed=0)
+    rd, ri = ev.deletion_insertion(probability, x, ev.random_map(x.shape, 0), "road", seed=0)
     assert (ev.curve_auc(d) < ev.curve_auc(rd)).all()
     assert (ev.curve_auc(i) > ev.curve_auc(ri)).all()
 
@@ -143,3 +203,14 @@ def test_max_sensitivity_is_small_for_a_linear_model():
 
     sens = ev.max_sensitivity(explain, (x,), n_perturb=3, target=torch.ones(4, dtype=torch.long))
     assert sens.shape == (4,) and np.all(sens >= 0) and np.all(sens < 1e-4)  # constant gradient
+
+
+def test_patch_scores_rank_whole_patches():
+    maps = np.zeros((1, 4, 6), dtype=np.float32)
+    maps[0, 0, 0] = 4.0  # one hot pixel: its 2 x 2 patch gets the mean
+    out = ev.patch_scores(maps, 2)
+    assert np.allclose(out[0, :2, :2], 1.0) and not out[0, 2:].any() and not out[0, :, 2:].any()
+    order = np.argsort(-out.reshape(1, -1), axis=1, kind="stable")[0, :4]
+    assert set(order) == {0, 1, 6, 7}  # the four pixels of the patch come first
+    edge = ev.patch_scores(np.ones((1, 5, 5), dtype=np.float32), 2)  # smaller edge patches
+    assert np.allclose(edge, 1.0)

@@ -153,6 +153,45 @@ def test_explain_command_figure_with_the_shipped_model(pred213, loaded_inter):
     assert fig.axes[1].get_ylabel() == input_axis_label(BeatConfig(**loaded_inter.config["beats"]))
 
 
+def _figure_texts(fig: Figure) -> list[str]:
+    return [t.get_text() for t in fig.texts]
+
+
+def test_a_figure_of_a_model_without_a_faithful_explainer_says_so(
+    pred213, loaded_inter, monkeypatch
+):
+    """A model with no explainer that passed the benchmark's rule (as measured for
+    ecglens-mitdb-inter by the first rule): its figure carries the caveat next to the map, in
+    red."""
+    from ecglens.explain.recommended import NOT_SHOWN, trust_of
+    from ecglens.models import measured
+    from ecglens.plot.trust import CAVEAT_COLOUR
+
+    curve = {"fraction": [0.0, 1.0], "deletion": [1.0, 0.0], "insertion": [0.0, 1.0]}
+    table = {loaded_inter.name: {"recommended": None, "default": "grad-cam", "why": "w",
+                                 "curves": {"grad-cam": curve, "random": curve}}}
+    monkeypatch.setattr(measured, "_table", lambda: table)
+    assert not trust_of(loaded_inter.name, "grad-cam").shown_faithful
+    fig = plot_beat_explanation(pred213, loaded_inter, beats=[_first_non_n(pred213)])
+    notes = [t for t in fig.texts if NOT_SHOWN in t.get_text().replace("\n", " ")]
+    assert len(notes) == 1 and notes[0].get_color() == CAVEAT_COLOUR
+    assert _render(fig)[:4] == b"\x89PNG"
+
+
+def test_a_figure_of_a_faithful_explainer_says_so_and_12lead_figures_too():
+    from ecglens.explain.recommended import Trust
+
+    pred = _prediction12()
+    good = Trust("m", "cam", True, True, None, "CAM: shown faithful for this model")
+    fig = plot_12lead_relevance(pred, np.linspace(0, 1, 1000), "CAM", trust=good)
+    assert "CAM: shown faithful for this model" in _figure_texts(fig)
+    bad = Trust("m", "cam", False, False, "c", "CAM: faithfulness not measured for this model")
+    fig = plot_12lead_relevance(pred, np.ones((12, 1000)), "CAM", trust=bad)
+    assert "CAM: faithfulness not measured for this model" in _figure_texts(fig)
+    assert "not measured" not in " ".join(_figure_texts(plot_12lead_relevance(pred, np.ones(1000),
+                                                                              "CAM")))
+
+
 def _prediction12(t: int = 1000, fs: float = 100.0) -> Prediction12:
     rng = np.random.default_rng(1)
     signals = 0.05 * rng.normal(size=(12, t))

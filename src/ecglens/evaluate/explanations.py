@@ -6,10 +6,12 @@ batch (e.g. ``lambda m: attribute(m, inputs, target, method)``).
 **Sanity: cascading model-parameter randomisation** (Adebayo et al. 2018). The parameterised
 layers are re-initialised (their ``reset_parameters``, seeded) from the output down, in
 stages, until all are random; at each stage the Spearman rank correlation between |map| of
-the trained and of the randomised model is taken per example. *Pass rule, fixed before
-measuring*: an explainer passes on a model when, with every layer randomised, the median
-Spearman over the explained examples is below :data:`PASS_THRESHOLD` (0.5) **and** the upper
-end of its 95% bootstrap interval (records resampled) is below it too. **Data-label
+the trained and of the randomised model is taken per example, of |map| and of the signed map
+(a signed map can keep its ranking where |map| keeps the input's shape, and the other way
+round). *Pass rule, fixed before measuring*: an explainer passes on a model when, with every
+layer randomised, the median Spearman over the explained examples is below
+:data:`PASS_THRESHOLD` (0.5) **and** the upper end of its 95% bootstrap interval (records
+resampled) is below it too, for |map| and for the signed map alike. **Data-label
 randomisation** (same paper) compares the maps of a model trained on true labels with those
 of the same architecture trained on shuffled labels; reported with the same statistic, not
 part of the pass rule.
@@ -21,10 +23,14 @@ relevant first, by a baseline and follows the target-class probability; insertio
 the baseline and puts the samples back in the same order. AUC = the mean probability over the
 fractions 0, 0.05, ..., 1 (trapezoid rule); deletion: lower is better; insertion: higher.
 Baselines (:func:`baseline_signal`): ``"zero"`` (the flat line of a normalised beat /
-standardised record) and ``"blur"`` (the signal smoothed by a Gaussian of sigma = L/32
+standardised record), ``"blur"`` (the signal smoothed by a Gaussian of sigma = L/32
 samples along time: the local mean, so removing a sample removes its sharp detail but keeps
-the slow wave). Compared with a seeded random map and an edge map (|signal derivative|,
-:func:`edge_map`), paired per example, with bootstrap intervals.
+the slow wave) and ``"road"`` (ROAD, remove and debias, Rong et al. 2022: the removed samples
+are imputed from the kept ones by noisy linear imputation, :func:`road_impute`, so that the
+removal leaves no sharp step or flat stretch the model could react to, whatever the map's
+shape; a map that ranks steep samples first gains nothing from steepness alone). Compared
+with a seeded random map and an edge map (|signal derivative|, :func:`edge_map`), paired per
+example, with bootstrap intervals.
 
 **Plausibility**: the share of the display relevance (evidence for the class, >= 0) inside
 windows relative to the R peak (:data:`BEAT_WINDOWS_MS`: P wave -250..-80 ms, QRS -80..+80 ms,
@@ -53,7 +59,8 @@ from ecglens.evaluate.bootstrap import bootstrap_statistic
 
 PASS_THRESHOLD = 0.5  # fully randomised median Spearman and its upper 95% bound must be below
 FRACTIONS = np.linspace(0.0, 1.0, 21)  # shares of samples removed / inserted
-BASELINES = ("zero", "blur")
+BASELINES = ("zero", "blur", "road")
+ROAD_NOISE = 0.05  # ROAD: noise sd added to imputed samples, x each row's standard deviation
 BLUR_DIVISOR = 32  # blur sigma = L / 32 samples
 BEAT_WINDOWS_MS: dict[str, tuple[float, float]] = {
     "P": (-250.0, -80.0),
@@ -72,11 +79,12 @@ def _flat(maps: np.ndarray) -> np.ndarray:
     return maps.reshape(len(maps), -1)
 
 
-def rank_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Spearman rank correlation of |a| and |b| per example (first axis): (n,) in [-1, 1];
-    0 where either map is constant (it ranks nothing)."""
-    ra = rankdata(np.abs(_flat(a)), axis=1)
-    rb = rankdata(np.abs(_flat(b)), axis=1)
+def rank_correlation(a: np.ndarray, b: np.ndarray, signed: bool = False) -> np.ndarray:
+    """Spearman rank correlation of |a| and |b| (of a and b when ``signed``) per example
+    (first axis): (n,) in [-1, 1]; 0 where either map is constant (it ranks nothing)."""
+    fa, fb = _flat(a), _flat(b)
+    ra = rankdata(fa if signed else np.abs(fa), axis=1)
+    rb = rankdata(fb if signed else np.abs(fb), axis=1)
     if ra.shape != rb.shape:
         raise ValueError(f"maps differ in shape: {np.shape(a)} vs {np.shape(b)}")
     ra -= ra.mean(axis=1, keepdims=True)
@@ -152,28 +160,33 @@ def cascading_randomization(
     stages: Sequence[int] | None = None,
     seed: int = 0,
 ) -> list[dict[str, Any]]:
-    """Cascading model-parameter randomisation: for each stage ``{"layers": k, "top":
-    first layer name randomised last, "spearman": (n,) per example}``; the last stage has
-    every layer random. ``maps``: the trained model's maps (default ``explain(model)``)."""
+    """Cascading model-parameter randomisation: for each stage ``{"layers": k, "down_to":
+    the lowest layer randomised, "spearman": (n,) per example of |map|, "spearman_signed":
+    (n,) of the signed maps}``; the last stage has every layer random. ``maps``: the trained
+    model's maps (default ``explain(model)``)."""
     maps = explain(model) if maps is None else maps
     layers = parameter_layers(model)
     out = []
     for k in stages or cascade_stages(len(layers)):
-        randomized = randomize_layers(model, k, seed)
+        random_maps = explain(randomize_layers(model, k, seed))
         out.append(
             {
                 "layers": int(k),
                 "down_to": layers[k - 1][0],
-                "spearman": rank_correlation(maps, explain(randomized)),
+                "spearman": rank_correlation(maps, random_maps),
+                "spearman_signed": rank_correlation(maps, random_maps, signed=True),
             }
         )
     return out
 
 
 # ---------------------------------------------------------------- deletion and insertion
-def baseline_signal(x: np.ndarray, kind: str) -> np.ndarray:
+def baseline_signal(x: np.ndarray, kind: str) -> np.ndarray | str:
     """What removed samples are replaced by: ``"zero"``, or ``"blur"`` (Gaussian smoothing
-    along the last axis, sigma = L / 32 samples)."""
+    along the last axis, sigma = L / 32 samples), as an array like ``x``; ``"road"`` is
+    returned as is (its values depend on which samples are removed: :func:`road_impute`)."""
+    if kind == "road":
+        return kind
     x = np.asarray(x, dtype=np.float32)
     if kind == "zero":
         return np.zeros_like(x)
@@ -181,6 +194,50 @@ def baseline_signal(x: np.ndarray, kind: str) -> np.ndarray:
         sigma = max(x.shape[-1] / BLUR_DIVISOR, 1.0)
         return gaussian_filter1d(x, sigma, axis=-1, mode="nearest").astype(np.float32)
     raise ValueError(f"unknown baseline {kind!r}; choose {', '.join(BASELINES)}")
+
+
+def road_impute(x: np.ndarray, keep: np.ndarray, seed: int = 0) -> np.ndarray:
+    """ROAD's noisy linear imputation (Rong et al. 2022) along the last axis: every sample
+    with ``keep`` False is replaced by the linear interpolation between the nearest kept
+    samples of its row (the nearest kept value past the ends; the 1-D solution of ROAD's
+    neighbour-average system), plus seeded Gaussian noise of sd :data:`ROAD_NOISE` x the
+    row's standard deviation; a row with nothing kept becomes zero. ``x``, ``keep``: same
+    shape (..., L); returns float32 like ``x``."""
+    x = np.asarray(x, dtype=np.float32)
+    keep = np.broadcast_to(np.asarray(keep, dtype=bool), x.shape)
+    length = x.shape[-1]
+    rows, kept = x.reshape(-1, length), keep.reshape(-1, length)
+    out = rows.copy()
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal(rows.shape).astype(np.float32)
+    grid = np.arange(length)
+    sd = rows.std(axis=1)
+    for r in range(len(rows)):
+        k = kept[r]
+        if k.all():
+            continue
+        if not k.any():
+            out[r] = 0.0
+            continue
+        where = np.flatnonzero(k)
+        gap = ~k
+        line = np.interp(grid[gap], where, rows[r, where])
+        out[r, gap] = line + ROAD_NOISE * sd[r] * noise[r, gap]
+    return out.reshape(x.shape)
+
+
+def patch_scores(maps: np.ndarray, patch: int) -> np.ndarray:
+    """Image maps (n, H, W) with every ``patch`` x ``patch`` block (edge blocks smaller)
+    replaced by its mean, so that deletion and insertion remove whole patches in the order of
+    their mean relevance (ties within a patch keep its pixels together: a stable sort)."""
+    maps = np.asarray(maps, dtype=np.float32)
+    n, h, w = maps.shape
+    out = np.empty_like(maps)
+    for r in range(0, h, patch):
+        for c in range(0, w, patch):
+            block = maps[:, r : r + patch, c : c + patch]
+            out[:, r : r + patch, c : c + patch] = block.mean(axis=(1, 2))[:, None, None]
+    return out
 
 
 def edge_map(x: np.ndarray) -> np.ndarray:
@@ -208,26 +265,40 @@ def deletion_insertion(
     probability: Callable[[np.ndarray], np.ndarray],
     x: np.ndarray,
     scores: np.ndarray,
-    baseline: np.ndarray,
+    baseline: np.ndarray | str,
     fractions: np.ndarray = FRACTIONS,
+    seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Deletion and insertion curves, each (n, len(fractions)): the target-class probability
     (``probability(x_batch) -> (n,)``, the caller fixes the target) when the top share of
     samples by ``scores`` is replaced by ``baseline`` (deletion) or taken from ``x`` into
-    ``baseline`` (insertion)."""
+    ``baseline`` (insertion). ``baseline`` ``"road"``: the samples not taken from ``x`` are
+    imputed from those that are (:func:`road_impute`, seeded by ``seed`` and the step)."""
     x = np.asarray(x, dtype=np.float32)
-    base = np.broadcast_to(np.asarray(baseline, dtype=np.float32), x.shape)
     order = _order(x, scores)
     n, d = order.shape
-    flat_x, flat_b = x.reshape(n, d), np.ascontiguousarray(base).reshape(n, d)
+    flat_x = x.reshape(n, d)
+    road = isinstance(baseline, str)
+    if road and baseline != "road":
+        raise ValueError(f"unknown baseline {baseline!r}; give an array or 'road'")
+    if not road:
+        base = np.broadcast_to(np.asarray(baseline, dtype=np.float32), x.shape)
+        flat_b = np.ascontiguousarray(base).reshape(n, d)
     rank = np.empty_like(order)
     np.put_along_axis(rank, order, np.arange(d)[None, :].repeat(n, 0), axis=1)
     deletion = np.empty((n, len(fractions)), dtype=np.float64)
     insertion = np.empty_like(deletion)
     for j, f in enumerate(fractions):
         top = rank < int(round(f * d))
-        deletion[:, j] = probability(np.where(top, flat_b, flat_x).reshape(x.shape))
-        insertion[:, j] = probability(np.where(top, flat_x, flat_b).reshape(x.shape))
+        if road:
+            kept_del = (~top).reshape(x.shape)
+            deleted = road_impute(x, kept_del, seed=seed + 2 * j)
+            inserted = road_impute(x, top.reshape(x.shape), seed=seed + 2 * j + 1)
+        else:
+            deleted = np.where(top, flat_b, flat_x).reshape(x.shape)
+            inserted = np.where(top, flat_x, flat_b).reshape(x.shape)
+        deletion[:, j] = probability(deleted)
+        insertion[:, j] = probability(inserted)
     return deletion, insertion
 
 

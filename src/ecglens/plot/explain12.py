@@ -23,11 +23,12 @@ from matplotlib.figure import Figure
 
 from ecglens.errors import EcgLensError
 from ecglens.explain.explainers import BOTH, BOTH_PARTS, label_of
-from ecglens.explain.recommended import measured_or
+from ecglens.explain.recommended import Trust, measured_or, trust_of
 from ecglens.explain.twelve_lead import explain_12lead
 from ecglens.models.registry import LoadedModel
 from ecglens.plot.paper import _CAL_WIDTH_MM, plot_ecg_paper
 from ecglens.plot.style import close_figure, figure_to_png_bytes
+from ecglens.plot.trust import mark_trust
 from ecglens.predict.twelve_lead import Prediction12
 
 DEFAULT_METHOD = BOTH  # when the model's explainer is unmeasured: CAM above Grad-CAM
@@ -185,7 +186,11 @@ def _add_heatmap(
 
 
 def plot_12lead_relevance(
-    pred: Prediction12, relevance: np.ndarray, method: str, paper_speed: float = 25.0
+    pred: Prediction12,
+    relevance: np.ndarray,
+    method: str,
+    paper_speed: float = 25.0,
+    trust: Trust | None = None,
 ) -> Figure:
     """``pred``'s record on ECG paper with ``relevance`` in display form, titled with the
     prediction and ``method`` (e.g. "CAM", "Integrated Gradients").
@@ -193,12 +198,14 @@ def plot_12lead_relevance(
     (T,): over time only, one translucent band behind every lead, [0, 1] (or [-1, 1] if
     signed). (12, T): each lead's trace coloured by its own relevance, plus a lead-by-segment
     heatmap of mean |relevance| under the paper; the title names the most relevant leads.
+    ``trust`` (:func:`~ecglens.explain.recommended.trust_of`): how far the map can be
+    trusted, written at the bottom.
     """
     rel = np.nan_to_num(np.asarray(relevance, dtype=float))
     signed = bool((rel < 0).any())
     limits = (-1.0, 1.0) if signed else (0.0, 1.0)
     if not per_lead(rel, len(pred.lead_names)):
-        return plot_ecg_paper(
+        band = plot_ecg_paper(
             pred.signals,
             pred.fs,
             pred.lead_names,
@@ -210,6 +217,7 @@ def plot_12lead_relevance(
             paper_speed=paper_speed,
             title=_title(pred, method, "over time only (same for all leads)"),
         )
+        return mark_trust(band, trust)
     _register_trace_cmaps()
     n_samples = pred.signals.shape[1]
     if rel.shape[1] != n_samples:  # as the paper does: resample each lead's map to the record
@@ -231,7 +239,7 @@ def plot_12lead_relevance(
         title=_title(pred, method, f"per lead; most relevant: {', '.join(named) or 'none'}"),
     )
     _add_heatmap(fig, pred, rel, named, paper_speed)
-    return fig
+    return mark_trust(fig, trust)
 
 
 def plot_12lead_explanation(
@@ -254,7 +262,9 @@ def plot_12lead_explanation(
         raise EcgLensError("--layer applies to beat models")
     if method != BOTH:
         maps = explain_12lead(pred, loaded, method, device=device)
-        return plot_12lead_relevance(pred, maps, label_of(method))
+        return plot_12lead_relevance(
+            pred, maps, label_of(method), trust=trust_of(loaded.name, method)
+        )
     panels = [plot_12lead_explanation(pred, loaded, part, device) for part in BOTH_PARTS]
     images = []
     for fig in panels:

@@ -25,7 +25,7 @@ from matplotlib.ticker import FuncFormatter
 from ecglens.errors import EcgLensError
 from ecglens.explain.beats import explain_beats
 from ecglens.explain.explainers import explainers_for, label_of
-from ecglens.explain.recommended import explainer_summary, measured_or
+from ecglens.explain.recommended import Trust, explainer_summary, measured_or, trust_of
 from ecglens.inputs.beats import BeatConfig
 from ecglens.models.registry import LoadedModel
 from ecglens.plot.beats import (
@@ -35,6 +35,7 @@ from ecglens.plot.beats import (
     relevance_band,
 )
 from ecglens.plot.style import apply_ecg_grid, class_color, new_figure
+from ecglens.plot.trust import mark_trust
 from ecglens.predict.beats import BeatPredictions, display_beat
 from ecglens.predict.mi import MiPrediction
 
@@ -209,6 +210,7 @@ def plot_beats_with_relevance(
     uncertainty_label: str = "entropy",
     context_s: float = CONTEXT_S,
     show_input: bool | None = None,
+    trust: Trust | None = None,
 ) -> Figure:
     """One row per beat of ``beats`` (0-based indices into ``pred``): the beat as recorded
     with its neighbours and the relevance ``maps`` ((len(beats), L) over the model's input,
@@ -217,7 +219,8 @@ def plot_beats_with_relevance(
 
     Signed maps (any negative value) use a diverging colour map over [-1, 1]; others [0, 1].
     Axes: per row the recorded beat (its left title: :func:`beat_title`) and, if shown, the
-    input; then one colourbar.
+    input; then one colourbar. ``trust`` (:func:`~ecglens.explain.recommended.trust_of`): how
+    far the map can be trusted, written under the rows.
     """
     beats = [int(b) for b in beats]
     maps = np.asarray(maps, dtype=float)
@@ -268,7 +271,7 @@ def plot_beats_with_relevance(
         f"{what} (signed, \u00f7 max |relevance|)" if signed else f"{what} relevance (\u00f7 max)"
     )
     cbar.solids.set_alpha(RELEVANCE_ALPHA)
-    return fig
+    return mark_trust(fig, trust)
 
 
 def plot_beat_explanation(
@@ -299,6 +302,7 @@ def plot_beat_explanation(
         loaded.config.beats,
         method=method,
         uncertainty_label=uncertainty_source(loaded),
+        trust=trust_of(loaded.name, method),
     )
 
 

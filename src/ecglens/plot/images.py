@@ -35,9 +35,11 @@ from ecglens.explain.attribute import attribute
 from ecglens.explain.display import for_display
 from ecglens.explain.explainers import explainers_for
 from ecglens.explain.gradcam import conv_layer_names
+from ecglens.explain.recommended import Trust, trust_of
 from ecglens.inputs.images import TRACE_BOTTOM, TRACE_TOP, crop_rows
 from ecglens.models.images import ImageFusion
 from ecglens.models.registry import LoadedModel
+from ecglens.plot.trust import mark_trust
 from ecglens.predict.images import ImagePrediction, input_config
 
 PAGE_HEIGHT_PX = 524  # the dataset's copies
@@ -179,14 +181,25 @@ def plot_image_explanation(
     _check_options(method, beats)
     relevance = explain_image(pred, loaded, device, layer, method or IMAGE_METHODS[0])
     config = input_config(loaded)
-    return plot_relevance_on_page(pred, pred.page_image(), relevance, config.crop)
+    return plot_relevance_on_page(
+        pred,
+        pred.page_image(),
+        relevance,
+        config.crop,
+        trust=trust_of(loaded.name, method or IMAGE_METHODS[0]),
+    )
 
 
 def plot_relevance_on_page(
-    pred: ImagePrediction, page: np.ndarray, relevance: np.ndarray, cropped: bool = True
+    pred: ImagePrediction,
+    page: np.ndarray,
+    relevance: np.ndarray,
+    cropped: bool = True,
+    trust: Trust | None = None,
 ) -> Figure:
     """``page`` (3, H, W) in [0, 1] with ``relevance`` (h, w) in [0, 1] over its trace area
-    (``cropped``) or all of it."""
+    (``cropped``) or all of it; ``trust`` (:func:`~ecglens.explain.recommended.trust_of`):
+    how far the map can be trusted, written under it."""
     height, width = page.shape[-2:]
     top = round(TRACE_TOP * height) if cropped else 0
     bottom = round(TRACE_BOTTOM * height) if cropped else height
@@ -218,4 +231,4 @@ def plot_relevance_on_page(
         fontsize=10,
     )
     fig.colorbar(overlay, ax=ax, shrink=0.6, label="relevance (Grad-CAM, scaled to max 1)")
-    return fig
+    return mark_trust(fig, trust)

@@ -13,6 +13,7 @@ import torch
 
 from ecglens.evaluate.metrics import classification_metrics
 from ecglens.explain.beats import explain_beats
+from ecglens.explain.recommended import trust_of
 from ecglens.models.registry import LoadedModel
 from ecglens.plot import plot_class_counts, plot_confusion_matrix, plot_record_strip
 from ecglens.plot.explain_beats import (
@@ -25,6 +26,7 @@ from ecglens.plot.explain_beats import (
     uncertainty_source,
 )
 from ecglens.predict.beats import BeatPredictions
+from ecglens.report.explanations import trust_caption
 from ecglens.report.html import (
     ReportSection,
     add_history_and_card,
@@ -184,11 +186,12 @@ def record_section(
         maps = explain_beats(pred, loaded, examples, method=method)
         config = loaded.config.beats
         beside = "; right, the model's input" if input_differs(config) else ""
+        trust = trust_of(loaded.name, method)
         section.figures.append(
             (
                 f"{method_name(method)} of the most confident beat of each predicted class, "
                 "for its predicted class: left, the beat as recorded (mV) with its neighbours "
-                f"and the relevance behind the model's window{beside}",
+                f"and the relevance behind the model's window{beside}" + trust_caption(trust),
                 plot_beats_with_relevance(
                     pred,
                     examples,
@@ -196,6 +199,7 @@ def record_section(
                     config,
                     method=method,
                     uncertainty_label=uncertainty_source(loaded),
+                    trust=trust,
                 ),
             )
         )

@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ecglens.errors import EcgLensError
+from ecglens.explain.recommended import Trust, trust_of
 from ecglens.plot.explain_beats import explainer_summary_of, method_name
 from ecglens.plot.style import new_figure
 from ecglens.report.html import ReportSection
@@ -33,6 +34,13 @@ def _curve(curves: Mapping[str, Any], method: str, kind: str) -> tuple[np.ndarra
             f"(at least 2), got {y.shape} and {x.shape}"
         )
     return x, y
+
+
+def trust_caption(trust: Trust) -> str:
+    """The sentence a report puts in the caption of every map: how far it can be trusted
+    (:func:`~ecglens.explain.recommended.trust_of`), e.g. "Grad-CAM: not shown faithful for
+    this model: read as a hint (...)"."""
+    return f" [{trust.text}.]"
 
 
 def curve_auc(fraction: np.ndarray, score: np.ndarray) -> float:
@@ -99,7 +107,16 @@ def explanations_section(
             " `ecglens explain` and the report use it unless `--method` chooses another."
         )
     else:
-        section.text = "No explainer is recommended for this model."
+        default = summary.get("default")
+        section.text = "No explainer is recommended for this model"
+        if isinstance(default, str):
+            section.text += (
+                f": the maps drawn in this report ({method_name(default)}) are "
+                f"{trust_of(model_name, default).caveat}"
+            )
+        section.text += "."
+        if summary.get("why"):
+            section.text += f" Why: {summary['why']}."
     if curves:
         rows = []
         for method in curves:

@@ -10,10 +10,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from ecglens.explain.recommended import trust_of
 from ecglens.models.registry import LoadedModel
 from ecglens.plot.images import explain_image, panel_relevance, plot_relevance_on_page
 from ecglens.plot.metrics import plot_confusion_matrix
 from ecglens.predict.images import ImagePrediction, input_config
+from ecglens.report.explanations import trust_caption
 from ecglens.report.html import ReportSection, add_history_and_card
 
 SCORES = ("precision", "recall", "f1")
@@ -105,11 +107,12 @@ def record_section(
         )
     section = ReportSection(title=f"Image {pred.record}", text=text)
     page = pred.page_image()
+    trust = trust_of(loaded.name, "grad-cam")
     section.figures.append(
         (
             "Grad-CAM for the predicted class over the printout; the most relevant panel drawn "
-            "thick",
-            plot_relevance_on_page(pred, page, relevance, cropped),
+            "thick" + trust_caption(trust),
+            plot_relevance_on_page(pred, page, relevance, cropped, trust=trust),
         )
     )
     section.tables.append(

@@ -10,11 +10,15 @@ import numpy as np
 import torch
 
 from ecglens.explain.beats import explain_beats
+from ecglens.explain.explainers import label_of
+from ecglens.explain.recommended import recommended_method, trust_of
 from ecglens.inputs.beats import BeatConfig
 from ecglens.models.registry import LoadedModel
 from ecglens.plot import plot_beat_grid, plot_record_strip
+from ecglens.plot.trust import mark_trust
 from ecglens.predict.beats import display_beat
 from ecglens.predict.mi import MiPrediction
+from ecglens.report.explanations import trust_caption
 from ecglens.report.html import ReportSection, add_history_and_card
 
 SCORES = ("roc_auc", "accuracy", "sensitivity", "specificity", "f1")
@@ -105,12 +109,8 @@ def model_section(loaded: LoadedModel) -> ReportSection:
     profiles = cfg.relevance or {}
     if profiles:
         names = list(profiles)
-        section.figures.append(
-            (
-                "Mean Grad-CAM relevance (background) over the correctly classified test beats "
-                "of each class, drawn over their mean beat: "
-                + ", ".join(f"{n} {profiles[n]['n_beats']} beats" for n in names),
-                plot_beat_grid(
+        trust = trust_of(loaded.name, "grad-cam")
+        grid = plot_beat_grid(
                     [np.asarray(profiles[n]["mean_beat"]) for n in names],
                     [np.asarray(profiles[n]["mean_relevance"]) for n in names],
                     names,
@@ -118,7 +118,14 @@ def model_section(loaded: LoadedModel) -> ReportSection:
                     ncols=2,
                     r_index=0,
                     amplitude_label=BeatConfig().amplitude_label,
-                ),
+                )
+        section.figures.append(
+            (
+                "Mean Grad-CAM relevance (background) over the correctly classified test beats "
+                "of each class, drawn over their mean beat: "
+                + ", ".join(f"{n} {profiles[n]['n_beats']} beats" for n in names)
+                + trust_caption(trust),
+                mark_trust(grid, trust),
             )
         )
     add_history_and_card(section, cfg.history, loaded.card)
@@ -145,13 +152,11 @@ def record_section(
     )
     p = pred.beat_probability if pred.label == "MI" else 1 - pred.beat_probability
     shown = sorted(np.argsort(-p, kind="stable")[:N_BEATS_SHOWN].tolist())
-    maps = explain_beats(b, loaded, shown)
+    method = recommended_method(loaded)
+    trust = trust_of(loaded.name, method)
+    maps = explain_beats(b, loaded, shown, method=method)
     config = loaded.config.beats
-    section.figures.append(
-        (
-            f"The {len(shown)} beats whose P({pred.label}) is highest, with Grad-CAM for their "
-            "own predicted class",
-            plot_beat_grid(
+    grid = plot_beat_grid(
                 [display_beat(b.x[i]) for i in shown],
                 maps,
                 [str(beat_labels[i]) for i in shown],
@@ -159,7 +164,12 @@ def record_section(
                 titles=[f"beat {i} at {b.sample[i] / b.fs:.1f} s" for i in shown],
                 r_index=config.r_index,
                 amplitude_label=config.amplitude_label,
-            ),
+            )
+    section.figures.append(
+        (
+            f"The {len(shown)} beats whose P({pred.label}) is highest, with {label_of(method)} "
+            "for their own predicted class" + trust_caption(trust),
+            mark_trust(grid, trust),
         )
     )
     return section

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ecglens.explain.recommended import trust_of
 from ecglens.explain.twelve_lead import explain_12lead
 from ecglens.models.registry import LoadedModel
 from ecglens.plot.explain12 import most_relevant_leads, per_lead, plot_12lead_relevance
@@ -17,6 +18,7 @@ from ecglens.plot.explain_beats import method_name, recommended_method
 from ecglens.plot.metrics import plot_confusion_matrix
 from ecglens.plot.roc import plot_roc_curves, roc_curves_from_metrics
 from ecglens.predict.twelve_lead import Prediction12
+from ecglens.report.explanations import trust_caption
 from ecglens.report.html import ReportSection, add_history_and_card
 
 BINARY_METRICS = ("accuracy", "precision", "recall", "specificity", "f1", "roc_auc")
@@ -194,8 +196,8 @@ def record_section(
         (
             f"Class activation map (the network's second output) for '{what}': red marks where "
             "the evidence for it lies (over time only: one map for all 12 leads, scaled to "
-            "[0, 1])",
-            plot_12lead_relevance(pred, cam, "CAM"),
+            "[0, 1])" + trust_caption(trust_of(loaded.name, "cam")),
+            plot_12lead_relevance(pred, cam, "CAM", trust=trust_of(loaded.name, "cam")),
         )
     )
     flat = " (all zero: no region raises this score)" if not np.any(gc > 0) else ""
@@ -204,8 +206,9 @@ def record_section(
         section.text += f" CAM and Grad-CAM along the record: Pearson r = {r:.2f}."
     section.figures.append(
         (
-            f"Grad-CAM (last conv layer) for '{what}'{flat}, same record (over time only)",
-            plot_12lead_relevance(pred, gc, "Grad-CAM"),
+            f"Grad-CAM (last conv layer) for '{what}'{flat}, same record (over time only)"
+            + trust_caption(trust_of(loaded.name, "grad-cam")),
+            plot_12lead_relevance(pred, gc, "Grad-CAM", trust=trust_of(loaded.name, "grad-cam")),
         )
     )
     method = recommended_method(loaded.name, "grad-cam")
@@ -222,5 +225,8 @@ def record_section(
             )
         else:
             caption = f"{name} (the model's recommended explainer) for '{what}', over time only"
-        section.figures.append((caption, plot_12lead_relevance(pred, maps, name)))
+        trust = trust_of(loaded.name, method)
+        section.figures.append(
+            (caption + trust_caption(trust), plot_12lead_relevance(pred, maps, name, trust=trust))
+        )
     return section

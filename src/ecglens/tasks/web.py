@@ -1,7 +1,9 @@
 """What the web page's ``/explain`` answer holds for each kind of prediction, beside the
 figure: the chosen beats with their waveform and relevance (beat and MI models), the relevance
-along time per lead (12-lead models), nothing more (printouts). Each function returns
-``(fields, figure)``; errors are :class:`EcgLensError` (the server answers them with 422)."""
+along time per lead (12-lead models), nothing more (printouts); every answer carries
+``faithfulness`` (:func:`faithfulness`: how far the map can be trusted on this model). Each
+function returns ``(fields, figure)``; errors are :class:`EcgLensError` (the server answers
+them with 422)."""
 
 from __future__ import annotations
 
@@ -11,13 +13,23 @@ import numpy as np
 
 from ecglens.errors import EcgLensError
 from ecglens.explain import explain_12lead, explain_beats
+from ecglens.explain.recommended import trust_of
 from ecglens.models.registry import LoadedModel
+from ecglens.plot.images import IMAGE_METHODS
 from ecglens.predict.beats import BeatPredictions, display_beat
 
 
 def rounded(values: np.ndarray, digits: int = 4) -> list[float]:
     """``values`` flattened to a list of floats with ``digits`` decimals (for JSON)."""
     return [round(float(v), digits) for v in np.asarray(values, dtype=np.float64).ravel()]
+
+
+def faithfulness(loaded: LoadedModel, method: str) -> dict[str, Any]:
+    """The answer's ``faithfulness`` field: ``{"method", "shown_faithful", "measured",
+    "caveat", "text"}`` from :func:`~ecglens.explain.recommended.trust_of`, e.g.
+    ``{"shown_faithful": false, "caveat": "not shown faithful for this model: read as a
+    hint", ...}``."""
+    return trust_of(loaded.name, method).to_dict()
 
 
 def beats_of(prediction: Any) -> BeatPredictions:
@@ -47,6 +59,7 @@ def explain_beats_web(
         "r_index": config.r_index,
         "amplitude": config.amplitude_label,
         "beats": [_beat_entry(bp, b, maps[k]) for k, b in enumerate(beats)],
+        "faithfulness": faithfulness(loaded, chosen),
     }
     return fields, figure(prediction, loaded, method=chosen, device=device, beats=beats)
 
@@ -67,6 +80,7 @@ def explain_12lead_web(
         "sampling_rate": prediction.fs,
         "leads": list(prediction.lead_names),
         "relevance": rounded(relevance.max(axis=0) if per_lead else relevance),
+        "faithfulness": faithfulness(loaded, chosen),
     }
     if per_lead:
         fields["relevance_per_lead"] = [rounded(r) for r in relevance]
@@ -92,6 +106,7 @@ def explain_page_web(
     }
     if prediction.page is not None:
         fields["page"] = prediction.page.to_dict()
+    fields["faithfulness"] = faithfulness(loaded, method or IMAGE_METHODS[0])
     return fields, figure(prediction, loaded, method=method, device=device)
 
 

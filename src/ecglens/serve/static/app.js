@@ -758,6 +758,7 @@
     const beat = out.beats[0];
     $("beat-figure").src = `data:${out.figure.media_type};base64,${out.figure.data}`;
     $("beat-figure").alt = `beat ${beat.index}: the waveform with its ${out.method} relevance`;
+    showFaithfulness($("beat-figure"), out.faithfulness);
     const rows = Object.entries(beat.probabilities).map(([name, p]) => {
       const tr = el("tr");
       const bar = el("div", null, "bar");
@@ -790,6 +791,26 @@
     $("beat-panel").dataset.ready = "1";
   }
 
+  // How far the map can be trusted on this model (the answer's `faithfulness` field), written
+  // right under the figure: red when the explainer was not shown faithful for the model.
+  function showFaithfulness(figure, faithfulness) {
+    const id = `${figure.id}-faithfulness`;
+    let note = document.getElementById(id);
+    if (!note) {
+      note = el("p", "", "faithfulness");
+      note.id = id;
+      figure.insertAdjacentElement("afterend", note);
+    }
+    if (!faithfulness) {
+      note.hidden = true;
+      return;
+    }
+    note.hidden = false;
+    note.textContent = faithfulness.text;
+    note.classList.toggle("flag-review", !faithfulness.shown_faithful);
+    note.dataset.shownFaithful = String(faithfulness.shown_faithful);
+  }
+
   // -- 12-lead records ----------------------------------------------------------------------
 
   function showPaper(json) {
@@ -819,6 +840,7 @@
       const out = await (await api("/explain", { method: "POST", body: form })).json();
       if (token !== state.explainToken) return;
       $("paper-figure").src = `data:${out.figure.media_type};base64,${out.figure.data}`;
+      showFaithfulness($("paper-figure"), out.faithfulness);
       $("paper-panel").dataset.ready = "1";
       setStatus("");
     } catch (err) {
