@@ -55,6 +55,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ecglens.errors import EcgLensError
 from ecglens.explain.explainers import explainers_for
+from ecglens.io.limits import MAX_SAMPLES
 from ecglens.plot.style import class_color
 from ecglens.predict.tasks import task_of
 from ecglens.serve.api_schema import (
@@ -89,7 +90,10 @@ log = logging.getLogger("ecglens.serve")
 STATIC_DIR = Path(__file__).parent / "static"
 MAX_SIGNAL_SAMPLES = 4_000_000  # samples in one /results/{id}/signal response
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-DEFAULT_WORKER_MEMORY_MB = 3072  # address space a request's worker may add (MB)
+DEFAULT_WORKER_MEMORY_MB = 2048  # address space a request's worker may add (MB)
+# samples of one record (all signals): about 24 B each while read and classified (measured:
+# +471 MB for 20M), so 10M stays within about 250 MB; 3.9 h of 2 leads at 360 Hz
+DEFAULT_MAX_SAMPLES = 10_000_000
 
 
 def create_app(
@@ -109,6 +113,7 @@ def create_app(
     allowed_origins: list[str] | tuple[str, ...] = (),
     upload_timeout_s: float = 60.0,
     idle_timeout_s: float = 15.0,
+    max_samples: int = DEFAULT_MAX_SAMPLES,
 ) -> FastAPI:
     """The web service with ``models`` (shipped names or paths) loaded once, now.
 
@@ -123,7 +128,8 @@ def create_app(
     allowed_hosts: the Host names answered (None: any; ``ecglens serve`` always gives them:
     the loopback names by default); allowed_origins: origins besides the server's own whose
     POSTs are accepted (a proxy's public origin); upload_timeout_s, idle_timeout_s: seconds to
-    receive a request body, and without any of its data (408 after).
+    receive a request body, and without any of its data (408 after); max_samples: samples of
+    a record (all signals), checked before it is read (at most ``io.limits.MAX_SAMPLES``).
     """
     if max_upload_mb <= 0:
         raise EcgLensError(f"max_upload_mb must be positive, not {max_upload_mb:g}")
@@ -136,6 +142,8 @@ def create_app(
     if torch_threads is not None:
         torch.set_num_threads(int(torch_threads))
     max_bytes = int(max_upload_mb * 1_000_000)
+    if max_samples < 1:
+        raise EcgLensError(f"max_samples must be >= 1, not {max_samples}")
     if worker_memory_mb < 0 or keep_results_mb <= 0:
         raise EcgLensError("worker_memory_mb must be >= 0 and keep_results_mb positive")
     isolate = str(device).startswith("cpu")  # CUDA does not survive a fork
@@ -143,7 +151,7 @@ def create_app(
     service = Service(
         list(models), 1 if pool.isolate else max_concurrent, device, max_bytes, pool,
         KeptResults(keep_results, result_ttl_s, int(keep_results_mb * 1e6)),
-        None if demo_dir is None else Path(demo_dir),
+        None if demo_dir is None else Path(demo_dir), min(int(max_samples), MAX_SAMPLES),
     )
 
     @asynccontextmanager
@@ -325,6 +333,7 @@ def create_app(
             "queue_size": pool.queue_size,
             "request_timeout_s": pool.timeout_s,
             "max_upload_mb": max_bytes / 1e6,
+            "max_samples": service.max_samples,
             "worker_memory_mb": pool.memory_bytes / 2**20 if pool.isolate else None,
             "keep_results_mb": service.results.max_bytes / 1e6,
         }

@@ -26,6 +26,7 @@ from ecglens.errors import EcgLensError
 from ecglens.inputs.leads import lead_order
 from ecglens.io import Record, read_record
 from ecglens.io.formats import InputKind
+from ecglens.io.limits import MAX_SAMPLES
 from ecglens.models.registry import LoadedModel, load_model
 from ecglens.predict import run
 from ecglens.predict.beat_rows import check_takes_kaggle_beats
@@ -74,11 +75,13 @@ class Service:
         pool: Pool,
         results: KeptResults,
         demo_dir: Path | None,
+        max_samples: int = MAX_SAMPLES,
     ) -> None:
         if not models:
             raise EcgLensError("give at least one model to serve")
         self.device = device
         self.max_upload_bytes = max_upload_bytes
+        self.max_samples = max_samples
         self.pool, self.results = pool, results
         self.models: dict[str, LoadedModel] = {}
         self._replicas: dict[str, queue.SimpleQueue[LoadedModel]] = {}
@@ -152,7 +155,7 @@ class Service:
             return Staged(path, f"demo/{demo}", InputKind.WFDB, demo, {str(path.parent): "demo"})
         if not files:
             raise ClientError(400, f"no files uploaded: send files ({ACCEPTED}) or ?demo=NAME")
-        return stage(save_uploads(files, tmp, self.max_upload_bytes), tmp)
+        return stage(save_uploads(files, tmp, self.max_upload_bytes), tmp, self.max_samples)
 
     def predict_staged(self, staged: Staged, options: Options, cancel: threading.Event) -> Result:
         """Classify the staged input with the model asked for, or the one that fits it (see

@@ -14,6 +14,7 @@ from fastapi import UploadFile
 from ecglens.serve.errors import ClientError
 
 MAX_FILES = 32  # files in one upload, after unzipping
+MAX_NAME = 255  # characters of a file's base name (most file systems' limit)
 UNZIP_FACTOR = 4  # a zip may unpack to this many times the upload limit
 ARCHIVE = ".zip"
 
@@ -32,9 +33,15 @@ def suffix_of(name: str) -> str:
 
 
 def client_name(filename: str | None, index: int) -> str:
-    """The base name of an uploaded file (no folders), printable, at most 128 characters."""
+    """The base name of an uploaded file (no folders), printable; a name over ``MAX_NAME``
+    characters is refused (400: cutting it would cut its suffix)."""
     name = PurePosixPath(str(filename or "").replace("\\", "/")).name
-    name = "".join(c for c in name if c.isprintable()).strip()[:128]
+    name = "".join(c for c in name if c.isprintable()).strip()
+    if len(name) > MAX_NAME:
+        raise ClientError(
+            400, f"file name of {len(name):,} characters ({name[:40]}...{name[-12:]}): at most "
+            f"{MAX_NAME}; rename the file"
+        )
     return name or f"file{index}"
 
 
