@@ -38,6 +38,7 @@ and fixed, not hidden; the property-based test asserts that no request reaches o
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -153,6 +154,12 @@ def create_app(
         KeptResults(keep_results, result_ttl_s, int(keep_results_mb * 1e6)),
         None if demo_dir is None else Path(demo_dir), min(int(max_samples), MAX_SAMPLES),
     )
+
+    if pool.isolate:
+        # the models and modules loaded so far are never collected: keeping them out of the
+        # collector's sight spares each forked worker copying every page they sit on
+        gc.collect()
+        gc.freeze()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -128,6 +128,7 @@ class Pool:
         self._slots: asyncio.Semaphore | None = None  # made in the event loop on first use
         self._threads: ThreadPoolExecutor | None = None  # threads: the work; processes: reads
         self._workers: set[Any] = set()
+        self._reaping: ThreadPoolExecutor | None = None  # joins ended workers
         self.killed = 0  # workers killed (timed out, client gone, shut down)
 
     def stats(self) -> dict[str, int]:
@@ -224,16 +225,14 @@ class Pool:
         deadline: float,
         disconnected: Callable[[], Awaitable[bool]] | None,
     ) -> Any:
-        context = multiprocessing.get_context("fork")
-        receiver, sender = context.Pipe(duplex=False)
-        process = context.Process(
-            target=_worker, args=(sender, work, job, args, self.memory_bytes), daemon=True
+        loop = asyncio.get_running_loop()
+        # forked from a thread: the fork (about 15 ms for a server holding two models) does not
+        # hold up the event loop
+        process, receiver = await loop.run_in_executor(
+            self._executor(), _fork, work, job, args, self.memory_bytes
         )
-        process.start()
-        sender.close()
         with self._lock:
             self._workers.add(process)
-        loop = asyncio.get_running_loop()
         reading = asyncio.ensure_future(loop.run_in_executor(self._executor(), _receive, receiver))
         try:
             ended = await self._watch(reading, deadline, disconnected)
@@ -245,10 +244,10 @@ class Pool:
                 raise self._timed_out()
             data = reading.result()
         finally:
-            await loop.run_in_executor(self._executor(), _reap, process)
             receiver.close()
-            with self._lock:
-                self._workers.discard(process)
+            # the answer is in: the worker's exit (tens of ms to unmap a forked server) is
+            # waited for apart, not before the response
+            self._reaper().submit(self._reap, process)
         if data is None:  # the worker died without an answer: killed by the kernel (memory)
             log.warning("worker %s ended with code %s and no answer", process.pid,
                         process.exitcode)
@@ -278,6 +277,20 @@ class Pool:
             raise self._timed_out()
         return _unpack(running.result())
 
+    def _reaper(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._reaping is None:
+                self._reaping = ThreadPoolExecutor(1, thread_name_prefix="ecglens-reap")
+            return self._reaping
+
+    def _reap(self, process: Any) -> None:
+        process.join(5)
+        if process.is_alive():
+            process.kill()
+            process.join()
+        with self._lock:
+            self._workers.discard(process)
+
     def _kill(self, process: Any) -> None:
         if process.is_alive():
             process.kill()
@@ -287,11 +300,13 @@ class Pool:
         """Kill the workers and let the threads end (a later request starts new ones)."""
         with self._lock:
             workers, self._workers = list(self._workers), set()
-            threads, self._threads = self._threads, None
+            executors = [self._threads, self._reaping]
+            self._threads = self._reaping = None
         for process in workers:
             self._kill(process)
-        if threads is not None:
-            threads.shutdown(wait=False, cancel_futures=True)
+        for executor in executors:
+            if executor is not None:
+                executor.shutdown(wait=False, cancel_futures=True)
 
 
 def _receive(receiver: Any) -> bytes | None:
@@ -302,11 +317,15 @@ def _receive(receiver: Any) -> bytes | None:
         return None
 
 
-def _reap(process: Any) -> None:
-    process.join(5)
-    if process.is_alive():
-        process.kill()
-        process.join()
+def _fork(work: Callable[..., Any], job: Job, args: tuple, memory: int) -> tuple[Any, Any]:
+    """A worker process running ``work(job, *args)``, and the end of the pipe its outcome
+    comes through."""
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_worker, args=(sender, work, job, args, memory), daemon=True)
+    process.start()
+    sender.close()
+    return process, receiver
 
 
 class Bug(Exception):
