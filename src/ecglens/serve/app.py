@@ -211,7 +211,7 @@ def create_app(
         models, the whole record for 12-lead and MI models."""
         opts = options(fs, model, lead, review_threshold, mc_samples)
         result = await pool.run(
-            service.predict_job, files, demo, opts, disconnected=request.is_disconnected
+            "predict_job", files, demo, opts, disconnected=request.is_disconnected
         )
         headers = {RESULT_HEADER: service.results.add(result)} if keep else None
         return Response(result.body, media_type="application/json", headers=headers)
@@ -245,7 +245,7 @@ def create_app(
             kept = service.results.get(result)
         opts = options(fs, model, lead, review_threshold, mc_samples)
         return await pool.run(  # type: ignore[no-any-return]
-            service.explain_job, kept, files, demo, opts, beats, method, figure,
+            "explain_job", kept, files, demo, opts, beats, method, figure,
             disconnected=request.is_disconnected,
         )
 
@@ -297,7 +297,7 @@ def create_app(
     async def get_report(result_id: ResultPath, request: Request) -> HTMLResponse:
         """The self-contained HTML report (model, record strip, class counts, Grad-CAM / CAM)."""
         kept = service.results.get(result_id)
-        text = await pool.run(service.report_job, kept, disconnected=request.is_disconnected)
+        text = await pool.run("report_job", kept, disconnected=request.is_disconnected)
         name = f"{_safe_filename(kept.record)}-report.html"
         return HTMLResponse(text, headers={
             "Content-Disposition": f'attachment; filename="{name}"',

@@ -48,6 +48,11 @@ def client_name(filename: str | None, index: int) -> str:
 def save_uploads(files: list[UploadFile], tmp: Path, max_bytes: int) -> list[Upload]:
     """Copy the uploaded files into ``tmp`` under server-chosen names; unpack one zip (to at
     most ``UNZIP_FACTOR * max_bytes`` bytes)."""
+    return unpack_uploads(copy_uploads(files, tmp), tmp, max_bytes)
+
+
+def copy_uploads(files: list[UploadFile], tmp: Path) -> list[Upload]:
+    """Copy the uploaded files into ``tmp`` under server-chosen names (no parsing)."""
     if len(files) > MAX_FILES:
         raise ClientError(400, f"{len(files)} files uploaded; at most {MAX_FILES} per request")
     uploads = []
@@ -57,6 +62,12 @@ def save_uploads(files: list[UploadFile], tmp: Path, max_bytes: int) -> list[Upl
         with path.open("wb") as out:
             shutil.copyfileobj(upload.file, out, 1 << 20)
         uploads.append(Upload(client_name(upload.filename, i), path))
+    return uploads
+
+
+def unpack_uploads(uploads: list[Upload], tmp: Path, max_bytes: int) -> list[Upload]:
+    """The copied uploads, one zip among them unpacked (to at most ``UNZIP_FACTOR * max_bytes``
+    bytes)."""
     zips = [u for u in uploads if suffix_of(u.name) == ARCHIVE]
     if not zips:
         return uploads
