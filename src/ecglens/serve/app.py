@@ -18,15 +18,21 @@ Safety: a request-size limit checked before the body is read; uploads stored und
 server chooses in a fresh temporary directory per request, removed afterwards; zips refused when
 a member's path leaves the archive; WFDB headers, NPY and EDF headers checked before parsing
 (declared signals, samples and sampling rate); no pickle (NPY read with ``allow_pickle=False``,
-weights with safetensors); CPU work in a bounded pool with a bounded queue (503 when full) and a
-per-request time limit (503).
+weights with safetensors); a sample budget per record and the physical ranges of
+:mod:`ecglens.io.limits` checked before any reader runs; CPU work in worker processes (a bounded
+pool and queue, 503 with Retry-After when full), each with an address-space limit, killed past
+the request's time limit (503) or when its client leaves; requests only for the allowed host
+names and POSTs only from the server's own origin (or ``allowed_origins``); heads and bodies
+that come too slowly get a 408 (see :mod:`~ecglens.serve.guard`, :mod:`~ecglens.serve.protocol`).
 
 Where things are: this module holds the routes; :mod:`~ecglens.serve.service` the models and
 the predict/explain/report jobs, which run in :mod:`~ecglens.serve.pool`; uploads are saved by
 :mod:`~ecglens.serve.uploads`, checked by :mod:`~ecglens.serve.format_checks` and made one record
 by :mod:`~ecglens.serve.staging`; :mod:`~ecglens.serve.results` keeps predictions;
 :mod:`~ecglens.serve.explanations` builds the ``/explain`` answers; :mod:`~ecglens.serve.demo`
-lists the demo records; :mod:`~ecglens.serve.guard` is the size-limit middleware;
+lists the demo records; :mod:`~ecglens.serve.guard` is the host, origin, size and upload-time
+middleware; :mod:`~ecglens.serve.protocol` uvicorn's protocol with a head timeout, a connection
+limit and JSON errors;
 :mod:`~ecglens.serve.api_schema` declares the fields; :mod:`~ecglens.serve.docs_page` renders
 ``/docs``.
 
@@ -119,18 +125,19 @@ def create_app(
     """The web service with ``models`` (shipped names or paths) loaded once, now.
 
     max_upload_mb: largest request body (MB); request_timeout_s: time limit per request, queue
-    wait included (s); max_concurrent: requests worked on at once (threads, each with its own
-    copy of every model); queue_size: requests waiting beyond those (503 beyond); torch_threads:
-    torch's intra-op threads (process-wide; None leaves it); keep_results, keep_results_mb,
-    result_ttl_s: how many predictions ``?keep=true`` keeps, their total size (MB), and how long
-    (s); demo_dir: folder of demo WFDB records; worker_memory_mb: address space a request's worker
-    process may add to the server's (0: no limit). On the CPU each request runs in a process
-    forked from the server (killed on time-out or when its client leaves); on a GPU in a thread.
-    allowed_hosts: the Host names answered (None: any; ``ecglens serve`` always gives them:
-    the loopback names by default); allowed_origins: origins besides the server's own whose
-    POSTs are accepted (a proxy's public origin); upload_timeout_s, idle_timeout_s: seconds to
-    receive a request body, and without any of its data (408 after); max_samples: samples of
-    a record (all signals), checked before it is read (at most ``io.limits.MAX_SAMPLES``).
+    wait included (s); max_concurrent: requests worked on at once (worker processes sharing the
+    models; on a GPU threads, each with its own copy of every model); queue_size: requests
+    waiting beyond those (503 beyond); torch_threads: torch's intra-op threads (process-wide;
+    None leaves it); keep_results, keep_results_mb, result_ttl_s: how many predictions
+    ``?keep=true`` keeps, their total size (MB), and how long (s); demo_dir: folder of demo WFDB
+    records; worker_memory_mb: address space a request's worker process may add to the server's
+    (0: no limit). On the CPU requests run in worker processes forked from the server (killed on
+    time-out or when the client leaves); on a GPU in threads. allowed_hosts: the Host names
+    answered (None: any; ``ecglens serve`` always gives them: the loopback names by default);
+    allowed_origins: origins besides the server's own whose POSTs are accepted (a proxy's public
+    origin); upload_timeout_s, idle_timeout_s: seconds to receive a request body, and without
+    any of its data (408 after); max_samples: samples of a record (all signals), checked before
+    it is read (at most ``io.limits.MAX_SAMPLES``).
     """
     if max_upload_mb <= 0:
         raise EcgLensError(f"max_upload_mb must be positive, not {max_upload_mb:g}")
