@@ -44,7 +44,9 @@ and fixed, not hidden; the property-based test asserts that no request reaches o
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import importlib
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -97,6 +99,8 @@ log = logging.getLogger("ecglens.serve")
 STATIC_DIR = Path(__file__).parent / "static"
 MAX_SIGNAL_SAMPLES = 4_000_000  # samples in one /results/{id}/signal response
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+# modules the jobs import on first use, imported before the workers are forked
+WARM_IMPORTS = ("wfdb", "pandas", "pyarrow", "matplotlib.pyplot", "ecglens.report.html")
 DEFAULT_WORKER_MEMORY_MB = 2048  # address space a request's worker may add (MB)
 # samples of one record (all signals): about 24 B each while read and classified (measured:
 # +471 MB for 20M), so 10M stays within about 250 MB; 3.9 h of 2 leads at 360 Hz
@@ -163,6 +167,10 @@ def create_app(
     )
 
     if pool.isolate:
+        # what every worker would import on its first request, imported once here instead
+        for module in WARM_IMPORTS:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(module)
         # the models and modules loaded so far are never collected: keeping them out of the
         # collector's sight spares each forked worker copying every page they sit on
         gc.collect()
