@@ -5,11 +5,13 @@ subprocess, then for each record (demo record 213, 30 minutes at 360 Hz; a 10-s 
 PTB-XL 00002_hr from ``$ECGLENS_DATA`` when present, else a synthetic one written with wfdb) and
 each number of concurrent clients (threads, each with its own httpx client, uploading the files
 again and again) holds the load for ``--seconds`` and reports requests/s, p50/p99 latency, errors
-(any non-200 or transport failure) and the server's resident memory (RSS, from /proc) at the
-start and end of the level. The server gets ``--max-concurrent`` workers and a queue deep
+(any non-200 or transport failure) and the server's memory at the start and end of the level:
+the proportional set size (PSS, from /proc) of the server and its worker processes together,
+shared pages counted once. The server gets ``--max-concurrent`` workers and a queue deep
 enough for every client, so a 503 counts as an error here.
 
     python bench/serve_load.py [--seconds 60] [--clients 1 4 16] [--markdown FILE]
+        [--src OTHER/src]   (serve another ecglens source tree: compare two in one session)
 """
 
 from __future__ import annotations
@@ -39,11 +41,22 @@ def free_port() -> int:
 
 
 def rss_mb(pid: int) -> float:
-    """Resident memory of process ``pid`` in MB (Linux /proc)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
+    """Memory of process ``pid`` and its children (the workers) in MB: their proportional set
+    sizes (Linux /proc), so that pages they share are counted once."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    total = 0.0
+    for p in [pid, *map(int, children)]:
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) / 1024
+                    break
+        except OSError:
+            continue  # a worker that just ended
+    return total
 
 
 def twelve_lead_record(folder: Path) -> Path:
@@ -75,13 +88,16 @@ def upload(base: Path) -> list[tuple[str, tuple[str, bytes]]]:
     ]
 
 
-def start_server(port: int, max_concurrent: int, queue_size: int) -> subprocess.Popen:
+def start_server(
+    port: int, max_concurrent: int, queue_size: int, src: Path | None = None
+) -> subprocess.Popen:
     command = [
         sys.executable, "-m", "ecglens.serve.main", "--host", "127.0.0.1", "--port", str(port),
         "--max-concurrent", str(max_concurrent), "--queue-size", str(queue_size),
         "--request-timeout", "300",
     ]  # fmt: skip
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {**os.environ, "PYTHONPATH": str(src)} if src else None
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -132,11 +148,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--max-concurrent", type=int, default=2, help="server workers")
     parser.add_argument("--markdown", type=Path, help="also write the table here")
+    parser.add_argument("--src", type=Path, help="serve this ecglens source tree instead")
     args = parser.parse_args(argv)
     if args.seconds <= 0 or min(args.clients) < 1:
         parser.error("--seconds and --clients must be positive")
     port = free_port()
-    server = start_server(port, args.max_concurrent, queue_size=max(args.clients))
+    server = start_server(port, args.max_concurrent, queue_size=max(args.clients), src=args.src)
     rows = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -181,11 +198,11 @@ def main(argv: list[str] | None = None) -> int:
             server.kill()
     lines = [
         f"`python bench/serve_load.py --seconds {args.seconds:g}`: {args.seconds:g} s per level, "
-        f"server with {args.max_concurrent} workers, loopback; server RSS {rss_first:.0f} MB "
+        f"server with {args.max_concurrent} workers, loopback; server PSS {rss_first:.0f} MB "
         f"after start-up, {rss_last:.0f} MB at the end.",
         "",
-        "| record | clients | requests | req/s | p50 ms | p99 ms | errors | RSS start MB "
-        "| RSS end MB |",
+        "| record | clients | requests | req/s | p50 ms | p99 ms | errors | PSS start MB "
+        "| PSS end MB |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:

@@ -440,13 +440,14 @@ def assert_one_line_error_5xx(response) -> str:
     return body["error"]
 
 
-def test_a_bug_in_ecglens_stays_a_visible_500(client, excerpt, monkeypatch):
+def test_a_bug_in_ecglens_stays_a_visible_500(excerpt, monkeypatch):
     import ecglens.serve.service as server
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(server, "run", broken)
-    response = client.post("/predict", files=record_files(excerpt, (".hea", ".dat")))
+    monkeypatch.setattr(server, "run", broken)  # before the app forks its workers
+    with TestClient(create_app(MODELS[:1], demo_dir=None), raise_server_exceptions=False) as c:
+        response = c.post("/predict", files=record_files(excerpt, (".hea", ".dat")))
     assert response.status_code == 500
     assert "ZeroDivisionError" in response.json()["error"]

@@ -58,7 +58,7 @@ def serve_command(
         float,
         typer.Option(help="Memory (address space, MB) one request's worker process may add; "
                      "0: no limit."),
-    ] = 3072.0,
+    ] = 2048.0,
     upload_timeout: Annotated[
         float,
         typer.Option(help="Seconds to receive a request body (and 15 s without data): 408 after."),
@@ -69,6 +69,11 @@ def serve_command(
     max_connections: Annotated[
         int, typer.Option(help="Connections open at once; more get a 503.")
     ] = 256,
+    max_samples: Annotated[
+        int,
+        typer.Option(help="Samples of one record, all signals together (at most 50,000,000); "
+                     "larger records get a 422 before they are read."),
+    ] = 10_000_000,
 ) -> None:
     """Serve the HTTP API (POST /predict, POST /explain, GET /models, GET /health; OpenAPI at
     /openapi.json) and the web page at / (upload a record, see its beats, click one to see
@@ -79,6 +84,7 @@ def serve_command(
     check_range(upload_timeout, "--upload-timeout", 0.1, None)
     check_range(head_timeout, "--head-timeout", 0.1, None)
     check_range(max_connections, "--max-connections", 1, None)
+    check_range(max_samples, "--max-samples", 1, 50_000_000)
     from ecglens.serve.main import check_serve_dependencies, serve
 
     check_serve_dependencies()
@@ -99,4 +105,5 @@ def serve_command(
         upload_timeout_s=upload_timeout,
         head_timeout_s=head_timeout,
         max_connections=max_connections,
+        max_samples=max_samples,
     )

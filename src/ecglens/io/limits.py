@@ -44,12 +44,18 @@ def check_signals(n_signals: int, where: str | Path | None = None) -> int:
     return int(n_signals)
 
 
-def check_samples(n_samples: int, where: str | Path | None = None, what: str = "holds") -> int:
-    """``n_samples`` (all signals together) when at most ``MAX_SAMPLES``; else an
-    :class:`EcgLensError` saying what the file ``what`` ("holds", "declares")."""
-    if n_samples > MAX_SAMPLES:
+def check_samples(
+    n_samples: int,
+    where: str | Path | None = None,
+    what: str = "holds",
+    limit: int = MAX_SAMPLES,
+) -> int:
+    """``n_samples`` (all signals together) when at most ``limit`` (``MAX_SAMPLES``, or a
+    front end's lower budget); else an :class:`EcgLensError` saying what the file ``what``
+    ("holds", "declares")."""
+    if n_samples > min(limit, MAX_SAMPLES):
         raise EcgLensError(
-            f"{what} {n_samples:,} samples, more than the {MAX_SAMPLES:,} read at once",
-            where,
+            f"{what} {n_samples:,} samples, more than the {min(limit, MAX_SAMPLES):,} read at "
+            "once", where,
         )  # fmt: skip
     return int(n_samples)

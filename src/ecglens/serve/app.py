@@ -18,15 +18,21 @@ Safety: a request-size limit checked before the body is read; uploads stored und
 server chooses in a fresh temporary directory per request, removed afterwards; zips refused when
 a member's path leaves the archive; WFDB headers, NPY and EDF headers checked before parsing
 (declared signals, samples and sampling rate); no pickle (NPY read with ``allow_pickle=False``,
-weights with safetensors); CPU work in a bounded pool with a bounded queue (503 when full) and a
-per-request time limit (503).
+weights with safetensors); a sample budget per record and the physical ranges of
+:mod:`ecglens.io.limits` checked before any reader runs; CPU work in worker processes (a bounded
+pool and queue, 503 with Retry-After when full), each with an address-space limit, killed past
+the request's time limit (503) or when its client leaves; requests only for the allowed host
+names and POSTs only from the server's own origin (or ``allowed_origins``); heads and bodies
+that come too slowly get a 408 (see :mod:`~ecglens.serve.guard`, :mod:`~ecglens.serve.protocol`).
 
 Where things are: this module holds the routes; :mod:`~ecglens.serve.service` the models and
 the predict/explain/report jobs, which run in :mod:`~ecglens.serve.pool`; uploads are saved by
 :mod:`~ecglens.serve.uploads`, checked by :mod:`~ecglens.serve.format_checks` and made one record
 by :mod:`~ecglens.serve.staging`; :mod:`~ecglens.serve.results` keeps predictions;
 :mod:`~ecglens.serve.explanations` builds the ``/explain`` answers; :mod:`~ecglens.serve.demo`
-lists the demo records; :mod:`~ecglens.serve.guard` is the size-limit middleware;
+lists the demo records; :mod:`~ecglens.serve.guard` is the host, origin, size and upload-time
+middleware; :mod:`~ecglens.serve.protocol` uvicorn's protocol with a head timeout, a connection
+limit and JSON errors;
 :mod:`~ecglens.serve.api_schema` declares the fields; :mod:`~ecglens.serve.docs_page` renders
 ``/docs``.
 
@@ -38,6 +44,9 @@ and fixed, not hidden; the property-based test asserts that no request reaches o
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import importlib
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -55,6 +64,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ecglens.errors import EcgLensError
 from ecglens.explain.explainers import explainers_for
+from ecglens.io.limits import MAX_SAMPLES
 from ecglens.plot.style import class_color
 from ecglens.predict.tasks import task_of
 from ecglens.serve.api_schema import (
@@ -90,7 +100,12 @@ log = logging.getLogger("ecglens.serve")
 STATIC_DIR = Path(__file__).parent / "static"
 MAX_SIGNAL_SAMPLES = 4_000_000  # samples in one /results/{id}/signal response
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-DEFAULT_WORKER_MEMORY_MB = 3072  # address space a request's worker may add (MB)
+# modules the jobs import on first use, imported before the workers are forked
+WARM_IMPORTS = ("wfdb", "pandas", "pyarrow", "matplotlib.pyplot", "ecglens.report.html")
+DEFAULT_WORKER_MEMORY_MB = 2048  # address space a request's worker may add (MB)
+# samples of one record (all signals): about 24 B each while read and classified (measured:
+# +471 MB for 20M), so 10M stays within about 250 MB; 3.9 h of 2 leads at 360 Hz
+DEFAULT_MAX_SAMPLES = 10_000_000
 
 
 def create_app(
@@ -110,21 +125,24 @@ def create_app(
     allowed_origins: list[str] | tuple[str, ...] = (),
     upload_timeout_s: float = 60.0,
     idle_timeout_s: float = 15.0,
+    max_samples: int = DEFAULT_MAX_SAMPLES,
 ) -> FastAPI:
     """The web service with ``models`` (shipped names or paths) loaded once, now.
 
     max_upload_mb: largest request body (MB); request_timeout_s: time limit per request, queue
-    wait included (s); max_concurrent: requests worked on at once (threads, each with its own
-    copy of every model); queue_size: requests waiting beyond those (503 beyond); torch_threads:
-    torch's intra-op threads (process-wide; None leaves it); keep_results, keep_results_mb,
-    result_ttl_s: how many predictions ``?keep=true`` keeps, their total size (MB), and how long
-    (s); demo_dir: folder of demo WFDB records; worker_memory_mb: address space a request's worker
-    process may add to the server's (0: no limit). On the CPU each request runs in a process
-    forked from the server (killed on time-out or when its client leaves); on a GPU in a thread.
-    allowed_hosts: the Host names answered (None: any; ``ecglens serve`` always gives them:
-    the loopback names by default); allowed_origins: origins besides the server's own whose
-    POSTs are accepted (a proxy's public origin); upload_timeout_s, idle_timeout_s: seconds to
-    receive a request body, and without any of its data (408 after).
+    wait included (s); max_concurrent: requests worked on at once (worker processes sharing the
+    models; on a GPU threads, each with its own copy of every model); queue_size: requests
+    waiting beyond those (503 beyond); torch_threads: torch's intra-op threads (process-wide;
+    None leaves it); keep_results, keep_results_mb, result_ttl_s: how many predictions
+    ``?keep=true`` keeps, their total size (MB), and how long (s); demo_dir: folder of demo WFDB
+    records; worker_memory_mb: address space a request's worker process may add to the server's
+    (0: no limit). On the CPU requests run in worker processes forked from the server (killed on
+    time-out or when the client leaves); on a GPU in threads. allowed_hosts: the Host names
+    answered (None: any; ``ecglens serve`` always gives them: the loopback names by default);
+    allowed_origins: origins besides the server's own whose POSTs are accepted (a proxy's public
+    origin); upload_timeout_s, idle_timeout_s: seconds to receive a request body, and without
+    any of its data (408 after); max_samples: samples of a record (all signals), checked before
+    it is read (at most ``io.limits.MAX_SAMPLES``).
     """
     if max_upload_mb <= 0:
         raise EcgLensError(f"max_upload_mb must be positive, not {max_upload_mb:g}")
@@ -137,6 +155,8 @@ def create_app(
     if torch_threads is not None:
         torch.set_num_threads(int(torch_threads))
     max_bytes = int(max_upload_mb * 1_000_000)
+    if max_samples < 1:
+        raise EcgLensError(f"max_samples must be >= 1, not {max_samples}")
     if worker_memory_mb < 0 or keep_results_mb <= 0:
         raise EcgLensError("worker_memory_mb must be >= 0 and keep_results_mb positive")
     isolate = str(device).startswith("cpu")  # CUDA does not survive a fork
@@ -144,8 +164,18 @@ def create_app(
     service = Service(
         list(models), 1 if pool.isolate else max_concurrent, device, max_bytes, pool,
         KeptResults(keep_results, result_ttl_s, int(keep_results_mb * 1e6)),
-        None if demo_dir is None else Path(demo_dir),
+        None if demo_dir is None else Path(demo_dir), min(int(max_samples), MAX_SAMPLES),
     )
+
+    if pool.isolate:
+        # what every worker would import on its first request, imported once here instead
+        for module in WARM_IMPORTS:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(module)
+        # the models and modules loaded so far are never collected: keeping them out of the
+        # collector's sight spares each forked worker copying every page they sit on
+        gc.collect()
+        gc.freeze()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -201,7 +231,7 @@ def create_app(
         models, the whole record for 12-lead and MI models."""
         opts = options(fs, model, lead, review_threshold, mc_samples, units)
         result = await pool.run(
-            service.predict_job, files, demo, opts, disconnected=request.is_disconnected
+            "predict_job", files, demo, opts, disconnected=request.is_disconnected
         )
         headers = {RESULT_HEADER: service.results.add(result)} if keep else None
         return Response(result.body, media_type="application/json", headers=headers)
@@ -236,7 +266,7 @@ def create_app(
             kept = service.results.get(result)
         opts = options(fs, model, lead, review_threshold, mc_samples, units)
         return await pool.run(  # type: ignore[no-any-return]
-            service.explain_job, kept, files, demo, opts, beats, method, figure,
+            "explain_job", kept, files, demo, opts, beats, method, figure,
             disconnected=request.is_disconnected,
         )
 
@@ -288,7 +318,7 @@ def create_app(
     async def get_report(result_id: ResultPath, request: Request) -> HTMLResponse:
         """The self-contained HTML report (model, record strip, class counts, Grad-CAM / CAM)."""
         kept = service.results.get(result_id)
-        text = await pool.run(service.report_job, kept, disconnected=request.is_disconnected)
+        text = await pool.run("report_job", kept, disconnected=request.is_disconnected)
         name = f"{_safe_filename(kept.record)}-report.html"
         return HTMLResponse(text, headers={
             "Content-Disposition": f'attachment; filename="{name}"',
@@ -331,6 +361,7 @@ def create_app(
             "queue_size": pool.queue_size,
             "request_timeout_s": pool.timeout_s,
             "max_upload_mb": max_bytes / 1e6,
+            "max_samples": service.max_samples,
             "worker_memory_mb": pool.memory_bytes / 2**20 if pool.isolate else None,
             "keep_results_mb": service.results.max_bytes / 1e6,
         }

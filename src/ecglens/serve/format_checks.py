@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ecglens.errors import EcgLensError
+from ecglens.io.beat_csv import BEAT_CSV_LENGTH
 from ecglens.io.limits import MAX_SAMPLES, MAX_SIGNALS, check_fs, check_samples
 from ecglens.io.records import samples_in_signal_file
 from ecglens.serve.errors import ClientError, one_line
@@ -21,7 +22,8 @@ from ecglens.serve.errors import ClientError, one_line
 MAX_HEADER_BYTES = 256 * 1024
 MAX_EDF_SIGNALS = 4096
 MAX_LINE_BYTES = 16 * 1024  # one line of a CSV/TXT of samples (64 columns of long numbers)
-MAX_COLUMNS = MAX_SIGNALS + 1  # a CSV's signals and a time column
+# a CSV's signals and a time column, or a CSV of beats: a beat's samples and its label
+MAX_COLUMNS = max(MAX_SIGNALS + 1, BEAT_CSV_LENGTH + 1)
 SEPARATORS = (b",", b";", b"\t")
 
 
@@ -49,16 +51,17 @@ def _signal_format(line: str) -> tuple[str, int, int]:
     return m.group(1), max(1, int(m.group(2) or 1)), int(m.group(3) or 0)
 
 
-def _within(check, value, where: str, what: str) -> None:
-    """``check(value, where, what)`` of :mod:`ecglens.io.limits`, its error a 422."""
+def _within(check, value, where: str, *more) -> None:
+    """``check(value, where, *more)`` of :mod:`ecglens.io.limits`, its error a 422."""
     try:
-        check(value, where, what)
+        check(value, where, *more)
     except EcgLensError as exc:
         raise ClientError(422, str(exc)) from exc
 
 
-def check_wfdb_header(path: Path, where: str) -> WfdbHeader:
-    """Read and check the WFDB header at ``path`` (``where``: the client's name for it)."""
+def check_wfdb_header(path: Path, where: str, max_samples: int = MAX_SAMPLES) -> WfdbHeader:
+    """Read and check the WFDB header at ``path`` (``where``: the client's name for it): at
+    most ``max_samples`` samples declared."""
     size = path.stat().st_size
     if size > MAX_HEADER_BYTES:
         raise ClientError(422, f"{where}: {size} bytes is too large for a WFDB header")
@@ -110,18 +113,21 @@ def check_wfdb_header(path: Path, where: str) -> WfdbHeader:
     if len(fields) > 3:
         if not fields[3].isdigit():
             raise ClientError(422, f"{where}: malformed number of samples {fields[3][:40]!r}")
-        if len(fields[3]) > 12 or int(fields[3]) * per_frame > MAX_SAMPLES:
+        limit = min(max_samples, MAX_SAMPLES)
+        if len(fields[3]) > 12 or int(fields[3]) * per_frame > limit:
             raise ClientError(
                 422, f"{where}: declares {fields[3][:20]} frames of {per_frame} samples, more "
-                f"than the {MAX_SAMPLES:,} samples the server accepts"
+                f"than the {limit:,} samples the server accepts"
             )
     frames = int(fields[3]) if len(fields) > 3 else None
     return WfdbHeader(lines, encoding, i0, record_line, name, signal_lines, frames)
 
 
-def check_wfdb_signal_sizes(header: WfdbHeader, files: dict[str, Path], where: str) -> None:
+def check_wfdb_signal_sizes(
+    header: WfdbHeader, files: dict[str, Path], where: str, max_samples: int = MAX_SAMPLES
+) -> None:
     """Refuse a record whose signal files (``files``: the header's file name -> the saved
-    file) hold more than ``MAX_SAMPLES`` samples, counted from their sizes when the header
+    file) hold more than ``max_samples`` samples, counted from their sizes when the header
     leaves the sample count out (else it was checked with the header), before any is read."""
     if header.frames is not None:
         return
@@ -141,12 +147,14 @@ def check_wfdb_signal_sizes(header: WfdbHeader, files: dict[str, Path], where: s
                 "unknown): give the number of samples on the record line"
             )
         total += n
-    _within(check_samples, total, where, "holds (signal file sizes, no sample count in the header)")
+    _within(check_samples, total, where,
+            "holds (signal file sizes, no sample count in the header)", max_samples)
 
 
-def check_npy(path: Path, where: str) -> None:
-    """Refuse an NPY file whose header declares objects, non-numbers, more than 2 dimensions or
-    more values than the file holds, before numpy reads it."""
+def check_npy(path: Path, where: str, max_samples: int = MAX_SAMPLES) -> None:
+    """Refuse an NPY file whose header declares objects, non-numbers, more than 2 dimensions,
+    more than ``max_samples`` values or more values than the file holds, before numpy reads
+    it."""
     with path.open("rb") as f:
         try:
             version = np.lib.format.read_magic(f)
@@ -167,7 +175,7 @@ def check_npy(path: Path, where: str) -> None:
         raise ClientError(422, f"{where}: {len(shape)}-D array; expected (samples,) or "
                           "(samples, leads)")
     n = int(np.prod(shape, dtype=np.int64))
-    _within(check_samples, n, where, "holds")
+    _within(check_samples, n, where, "holds", max_samples)
     if len(shape) == 2 and min(shape) > MAX_SIGNALS:
         raise ClientError(
             422, f"{where}: shape {tuple(shape)}: more than {MAX_SIGNALS} signals either way"
@@ -178,10 +186,10 @@ def check_npy(path: Path, where: str) -> None:
         )
 
 
-def check_text(path: Path, where: str) -> None:
+def check_text(path: Path, where: str, max_samples: int = MAX_SAMPLES) -> None:
     """Refuse a CSV/TXT that is not text of samples a reader can parse in bounded memory:
     a NUL byte (binary data), a line over ``MAX_LINE_BYTES``, a row of more than
-    ``MAX_COLUMNS`` fields or more than ``MAX_SAMPLES`` values in all. Reads the file line by
+    ``MAX_COLUMNS`` fields or more than ``max_samples`` values in all. Reads the file line by
     line (each line at most ``MAX_LINE_BYTES``), parses nothing."""
     values = 0
     with path.open("rb") as f:
@@ -199,15 +207,20 @@ def check_text(path: Path, where: str) -> None:
             if fields > MAX_COLUMNS:
                 raise ClientError(
                     422, f"{where}: line {number} has {fields} columns; at most {MAX_COLUMNS} "
-                    f"({MAX_SIGNALS} signals and a time column)"
+                    f"({MAX_SIGNALS} signals and a time column, or a beat of "
+                    f"{BEAT_CSV_LENGTH} samples and its label)"
                 )
             values += fields
-    _within(check_samples, values, where, "holds")
+            if values > max_samples:
+                break  # refused below, without reading the rest
+    _within(check_samples, values, where, "holds at least" if values > max_samples else "holds",
+            max_samples)
 
 
-def check_edf(path: Path, where: str) -> None:
-    """Refuse a file without the EDF/BDF version field, shorter than its declared header or
-    with data records of no duration (the reader checks the ECG channel's rate and the size)."""
+def check_edf(path: Path, where: str, max_samples: int = MAX_SAMPLES) -> None:
+    """Refuse a file without the EDF/BDF version field, shorter than its declared header, with
+    data records of no duration or more than ``max_samples`` samples (the reader checks the ECG
+    channel's rate and the declared size)."""
     with path.open("rb") as f:
         head = f.read(256)
     if len(head) < 256 or head[:8] not in (b"0       ", b"\xffBIOSEMI"):
@@ -225,3 +238,6 @@ def check_edf(path: Path, where: str) -> None:
         raise ClientError(422, f"{where}: malformed EDF header (data record duration)") from exc
     if not 0 < duration < float("inf"):
         raise ClientError(422, f"{where}: EDF data records of {duration:g} s")
+    bytes_per_sample = 2 if head[:1] == b"0" else 3
+    _within(check_samples, (path.stat().st_size - 256 * (n_signals + 1)) // bytes_per_sample,
+            where, "holds", max_samples)

@@ -47,6 +47,7 @@ def serve(
     upload_timeout_s: float = 60.0,
     head_timeout_s: float = 10.0,
     max_connections: int = 256,
+    max_samples: int | None = None,
 ) -> None:
     """Load ``models`` (default: the beat, the 12-lead binary and the fused printout model)
     and serve the API and web page on ``host``:``port`` until interrupted.
@@ -61,14 +62,20 @@ def serve(
     worker_memory_mb: address space a request's worker may add (MB; 0: no limit);
     upload_timeout_s: seconds to receive a request body (408 after; and 15 s without data);
     head_timeout_s: seconds to receive a request's head; max_connections: open at once (503
-    beyond).
+    beyond); max_samples: samples of a record, all signals (default 10M; at most 50M).
     """
     check_serve_dependencies()
     if not 0 < port < 65536:
         raise EcgLensError(f"--port must be in 1-65535, not {port}")
     import uvicorn
 
-    from ecglens.serve.app import DEFAULT_MODELS, DEFAULT_WORKER_MEMORY_MB, DEMO_DIR, create_app
+    from ecglens.serve.app import (
+        DEFAULT_MAX_SAMPLES,
+        DEFAULT_MODELS,
+        DEFAULT_WORKER_MEMORY_MB,
+        DEMO_DIR,
+        create_app,
+    )
     from ecglens.serve.protocol import protocol_class
 
     for name, value in (("upload timeout", upload_timeout_s), ("head timeout", head_timeout_s)):
@@ -98,6 +105,7 @@ def serve(
         allowed_hosts=hosts,
         allowed_origins=list(allowed_origins),
         upload_timeout_s=upload_timeout_s,
+        max_samples=DEFAULT_MAX_SAMPLES if max_samples is None else max_samples,
     )
     log.info("models loaded: %s; open http://%s:%d/", ", ".join(app.state.service.models),
              host if ":" not in host else f"[{host}]", port)
@@ -141,6 +149,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--upload-timeout", type=float, default=60.0, help="seconds")
     parser.add_argument("--head-timeout", type=float, default=10.0, help="seconds")
     parser.add_argument("--max-connections", type=int, default=256)
+    parser.add_argument("--max-samples", type=int, default=None)
+    parser.add_argument("--log-level", default="info",
+                        choices=["critical", "error", "warning", "info", "debug"])
     args = parser.parse_args(argv)
     try:
         serve(
@@ -160,6 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             upload_timeout_s=args.upload_timeout,
             head_timeout_s=args.head_timeout,
             max_connections=args.max_connections,
+            log_level=args.log_level,
+            max_samples=args.max_samples,
         )
     except EcgLensError as exc:
         print(f"error: {exc}")

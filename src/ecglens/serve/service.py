@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastapi import UploadFile
+from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from ecglens.errors import EcgLensError
 from ecglens.io import Record, read_record
 from ecglens.io.formats import InputKind
+from ecglens.io.limits import MAX_SAMPLES
 from ecglens.models.registry import LoadedModel, load_model
 from ecglens.predict import run
 from ecglens.predict.tasks import Task, task_of
@@ -35,7 +36,7 @@ from ecglens.serve.explanations import chosen_method, explanation
 from ecglens.serve.pool import Job, Pool, checkpoint
 from ecglens.serve.results import KeptResults, Result
 from ecglens.serve.staging import ACCEPTED, Staged, stage
-from ecglens.serve.uploads import save_uploads
+from ecglens.serve.uploads import Upload, copy_uploads, unpack_uploads
 from ecglens.tasks import view_of, view_of_model
 from ecglens.tasks.choose import InputShape, choose_model
 
@@ -74,12 +75,15 @@ class Service:
         pool: Pool,
         results: KeptResults,
         demo_dir: Path | None,
+        max_samples: int = MAX_SAMPLES,
     ) -> None:
         if not models:
             raise EcgLensError("give at least one model to serve")
         self.device = device
         self.max_upload_bytes = max_upload_bytes
+        self.max_samples = max_samples
         self.pool, self.results = pool, results
+        pool.target, pool.prepare = self, self.prepare  # the jobs the pool runs, by name
         self.models: dict[str, LoadedModel] = {}
         self._replicas: dict[str, queue.SimpleQueue[LoadedModel]] = {}
         for name in dict.fromkeys(models):
@@ -128,9 +132,19 @@ class Service:
                 ) from exc
             raise ClientError(422, f"{exc} (loaded: {', '.join(self.models)})") from exc
 
-    def source(self, files: list[UploadFile], demo: str | None, tmp: Path) -> Staged:
-        """The record of a request: the demo record ``demo``, or the uploaded ``files`` saved
-        and staged in ``tmp``."""
+    def prepare(self, tmp: Path, args: tuple) -> tuple:
+        """A job's arguments as a worker process takes them: uploaded files (not picklable)
+        copied into the job's folder ``tmp`` (run by the server before it hands the job on)."""
+        return tuple(
+            copy_uploads(a, tmp)
+            if isinstance(a, list) and a and isinstance(a[0], StarletteUploadFile)
+            else a
+            for a in args
+        )
+
+    def source(self, files: list[Upload], demo: str | None, tmp: Path) -> Staged:
+        """The record of a request: the demo record ``demo``, or the uploaded ``files`` (copied
+        into ``tmp``) unpacked and staged there."""
         if demo is not None:
             if files:
                 raise ClientError(400, "give either files or demo, not both")
@@ -141,7 +155,7 @@ class Service:
             return Staged(path, f"demo/{demo}", InputKind.WFDB, demo, {str(path.parent): "demo"})
         if not files:
             raise ClientError(400, f"no files uploaded: send files ({ACCEPTED}) or ?demo=NAME")
-        return stage(save_uploads(files, tmp, self.max_upload_bytes), tmp)
+        return stage(unpack_uploads(files, tmp, self.max_upload_bytes), tmp, self.max_samples)
 
     def predict_staged(self, staged: Staged, options: Options, cancel: threading.Event) -> Result:
         """Classify the staged input with the model asked for, or the one that fits it (see
@@ -179,7 +193,7 @@ class Service:
             ) from exc
 
     def predict_job(
-        self, job: Job, files: list[UploadFile], demo: str | None, options: Options
+        self, job: Job, files: list[Upload], demo: str | None, options: Options
     ) -> Result:
         """Stage the request's record in the job's temporary folder and classify it."""
         staged = self.source(files, demo, job.tmp)
@@ -190,7 +204,7 @@ class Service:
         self,
         job: Job,
         result: Result | None,
-        files: list[UploadFile],
+        files: list[Upload],
         demo: str | None,
         options: Options,
         beats: list[int],

@@ -21,6 +21,7 @@ from ecglens.io.formats import (
     InputKind,
     input_kind,
 )
+from ecglens.io.limits import MAX_SAMPLES
 from ecglens.serve.errors import ClientError, as_form_fields, one_line
 from ecglens.serve.format_checks import (
     check_edf,
@@ -46,7 +47,7 @@ UPLOAD_KINDS: dict[str, str] = {
 }
 ONE_FILE_KINDS = (InputKind.SAMPLES, InputKind.EDF, InputKind.IMAGE)
 # the check a record in one file passes before it is read, by suffix
-FORMAT_CHECKS: dict[str, Callable[[Path, str], None]] = {
+FORMAT_CHECKS: dict[str, Callable[[Path, str, int], None]] = {
     **dict.fromkeys(SAMPLE_FILES, check_text),
     ".npy": check_npy,
     **dict.fromkeys(EDF_FILES, check_edf),
@@ -81,8 +82,9 @@ class Staged:
             raise ClientError(exc.status, self.scrub(str(exc)), exc.headers) from exc
 
 
-def stage(uploads: list[Upload], tmp: Path) -> Staged:
-    """Sort the uploads into one record and move its files under server-chosen names."""
+def stage(uploads: list[Upload], tmp: Path, max_samples: int = MAX_SAMPLES) -> Staged:
+    """Sort the uploads into one record and move its files under server-chosen names; a record
+    of more than ``max_samples`` samples (all signals) is refused before it is read."""
     kinds: dict[str, list[Upload]] = {}
     for u in uploads:
         kind = UPLOAD_KINDS.get(suffix_of(u.name))
@@ -104,7 +106,7 @@ def stage(uploads: list[Upload], tmp: Path) -> Staged:
         )
     if headers:
         return _stage_wfdb(headers[0], kinds.get(SIGNAL, []), kinds.get(ANNOTATION, []), tmp,
-                           stem)
+                           stem, max_samples)
     if kinds.get(SIGNAL):
         raise ClientError(
             422, f"{kinds[SIGNAL][0].name}: a signal file needs its .hea header: upload both"
@@ -116,29 +118,34 @@ def stage(uploads: list[Upload], tmp: Path) -> Staged:
     if len(singles) > 1:
         names = ", ".join(u.name for u in singles)
         raise ClientError(400, f"several records ({names}): upload one record per request")
-    return _stage_one_file(singles[0], tmp, stem)
+    return _stage_one_file(singles[0], tmp, stem, max_samples)
 
 
-def _stage_one_file(upload: Upload, tmp: Path, stem: str) -> Staged:
+def _stage_one_file(upload: Upload, tmp: Path, stem: str, max_samples: int) -> Staged:
     """A record in one file (samples, beat CSV, EDF/BDF, image), checked, as ``stem``."""
     suffix = suffix_of(upload.name)
     target = tmp / f"{stem}{suffix}"
     upload.path.rename(target)
     check = FORMAT_CHECKS.get(suffix)
     if check is not None:
-        check(target, upload.name)
+        check(target, upload.name, max_samples)
     display = PurePosixPath(upload.name).stem or upload.name
     names = {str(target): upload.name, target.name: upload.name, stem: display, str(tmp): "upload"}
     return Staged(target, upload.name, input_kind(target), display, names)
 
 
 def _stage_wfdb(
-    header: Upload, signals: list[Upload], annotations: list[Upload], tmp: Path, stem: str
+    header: Upload,
+    signals: list[Upload],
+    annotations: list[Upload],
+    tmp: Path,
+    stem: str,
+    max_samples: int,
 ) -> Staged:
     """Check the header (record line, declared signals, samples and rate), then write it under
     the server's record name with its signal-file references renamed to match."""
     where = header.name
-    checked = check_wfdb_header(header.path, where)
+    checked = check_wfdb_header(header.path, where, max_samples)
     name, record_line = checked.record, checked.record_line
     uploaded = {u.name.lower(): u for u in signals}
     renamed: dict[str, str] = {}  # the header's signal file name (lower case) -> the server's
@@ -166,7 +173,7 @@ def _stage_wfdb(
             names[server] = names[str(tmp / server)] = found.name
         at = line.index(file_name)
         new[j] = line[:at] + renamed[key] + line[at + len(file_name) :]
-    check_wfdb_signal_sizes(checked, {k: tmp / v for k, v in renamed.items()}, where)
+    check_wfdb_signal_sizes(checked, {k: tmp / v for k, v in renamed.items()}, where, max_samples)
     (tmp / server_header).write_text("\n".join(new) + "\n", encoding=checked.encoding)
     matching = [a for a in annotations if PurePosixPath(a.name).stem == name] or annotations
     if len(matching) == 1:

@@ -14,6 +14,7 @@ from fastapi import UploadFile
 from ecglens.serve.errors import ClientError
 
 MAX_FILES = 32  # files in one upload, after unzipping
+MAX_NAME = 255  # characters of a file's base name (most file systems' limit)
 UNZIP_FACTOR = 4  # a zip may unpack to this many times the upload limit
 ARCHIVE = ".zip"
 
@@ -32,15 +33,26 @@ def suffix_of(name: str) -> str:
 
 
 def client_name(filename: str | None, index: int) -> str:
-    """The base name of an uploaded file (no folders), printable, at most 128 characters."""
+    """The base name of an uploaded file (no folders), printable; a name over ``MAX_NAME``
+    characters is refused (400: cutting it would cut its suffix)."""
     name = PurePosixPath(str(filename or "").replace("\\", "/")).name
-    name = "".join(c for c in name if c.isprintable()).strip()[:128]
+    name = "".join(c for c in name if c.isprintable()).strip()
+    if len(name) > MAX_NAME:
+        raise ClientError(
+            400, f"file name of {len(name):,} characters ({name[:40]}...{name[-12:]}): at most "
+            f"{MAX_NAME}; rename the file"
+        )
     return name or f"file{index}"
 
 
 def save_uploads(files: list[UploadFile], tmp: Path, max_bytes: int) -> list[Upload]:
     """Copy the uploaded files into ``tmp`` under server-chosen names; unpack one zip (to at
     most ``UNZIP_FACTOR * max_bytes`` bytes)."""
+    return unpack_uploads(copy_uploads(files, tmp), tmp, max_bytes)
+
+
+def copy_uploads(files: list[UploadFile], tmp: Path) -> list[Upload]:
+    """Copy the uploaded files into ``tmp`` under server-chosen names (no parsing)."""
     if len(files) > MAX_FILES:
         raise ClientError(400, f"{len(files)} files uploaded; at most {MAX_FILES} per request")
     uploads = []
@@ -50,6 +62,12 @@ def save_uploads(files: list[UploadFile], tmp: Path, max_bytes: int) -> list[Upl
         with path.open("wb") as out:
             shutil.copyfileobj(upload.file, out, 1 << 20)
         uploads.append(Upload(client_name(upload.filename, i), path))
+    return uploads
+
+
+def unpack_uploads(uploads: list[Upload], tmp: Path, max_bytes: int) -> list[Upload]:
+    """The copied uploads, one zip among them unpacked (to at most ``UNZIP_FACTOR * max_bytes``
+    bytes)."""
     zips = [u for u in uploads if suffix_of(u.name) == ARCHIVE]
     if not zips:
         return uploads
