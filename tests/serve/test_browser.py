@@ -225,3 +225,41 @@ def test_upload_a_photo_of_a_printout_with_no_model_chosen(server, tmp_path):
         finally:
             context.close()
     assert problems == []
+
+
+def test_upload_a_12lead_record_with_no_model_chosen(server, tmp_path):
+    import numpy as np
+    import wfdb
+
+    leads = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    t = np.arange(5000) / 500
+    beats = sum(np.exp(-0.5 * ((t - b) / 0.02) ** 2) for b in np.arange(0.4, 10, 0.85))
+    sig = np.stack([beats * (0.5 + k / 12) + 0.05 * np.sin(t + k) for k in range(12)], axis=1)
+    wfdb.wrsamp(
+        "syn12", fs=500, units=["mV"] * 12, sig_name=leads, p_signal=sig, fmt=["16"] * 12,
+        adc_gain=[1000.0] * 12, baseline=[0] * 12, write_dir=str(tmp_path),
+    )  # fmt: skip
+    problems: list[str] = []
+    with playwright.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=str(CHROMIUM), args=FLAGS,
+            headless=True, viewport={"width": 1280, "height": 1000},
+        )  # fmt: skip
+        try:
+            page = context.new_page()
+            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+            page.goto(server)
+            page.wait_for_function("document.querySelectorAll('#model option').length > 1")
+            assert page.locator("#model").input_value() == ""  # automatic
+            page.set_input_files("#files", [str(tmp_path / "syn12.hea"),
+                                            str(tmp_path / "syn12.dat")])
+            page.click("#run")
+            page.wait_for_selector('#paper-panel[data-ready="1"]', timeout=120_000)
+            assert "model ecglens-ptbxl-binary" in page.locator("#record-meta").inner_text()
+            overlay = page.evaluate("document.getElementById('paper-figure').naturalWidth")
+            assert overlay > 300  # the 12 leads on ECG paper with the relevance overlay
+            assert page.locator("#strip-panel").is_hidden()
+        finally:
+            context.close()
+    assert problems == []
