@@ -6,7 +6,7 @@ photo of a printout with no model chosen: the image model answers, the page show
 upload, the straightened printout with its Grad-CAM overlay and the class probabilities.
 
 Skips with a reason when Playwright or the chromium binary (``$ECGLENS_CHROMIUM``, default
-/usr/bin/chromium) is missing. The server is uvicorn on a free loopback port, in a thread.
+/usr/bin/chromium) is missing. The server is `ecglens serve` on a free loopback port.
 """
 
 from __future__ import annotations
@@ -14,21 +14,20 @@ from __future__ import annotations
 import json
 import os
 import socket
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("fastapi")
-uvicorn = pytest.importorskip("uvicorn")
+pytest.importorskip("uvicorn")
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 CHROMIUM = Path(os.environ.get("ECGLENS_CHROMIUM", "/usr/bin/chromium"))
 if not CHROMIUM.exists():
     pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
 
-from ecglens.serve.app import DEFAULT_MODELS, create_app  # noqa: E402
+from ecglens.serve.app import DEFAULT_MODELS  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "data" / "mitdb-demo"
@@ -52,20 +51,39 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server():
-    app = create_app(list(DEFAULT_MODELS), demo_dir=DEMO)
+def server(tmp_path_factory):
+    """``ecglens serve`` as a user runs it (its own process, worker processes forked from it),
+    on a free loopback port; stopped after the module's tests."""
+    import subprocess
+    import sys
+    import urllib.request
+
     port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    log = (tmp_path_factory.mktemp("serve") / "serve.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ecglens", "serve", "--port", str(port), "--demo-dir", str(DEMO),
+         *[arg for m in DEFAULT_MODELS for arg in ("--model", m)]],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2):
+                break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("ecglens serve did not start")
+            time.sleep(0.2)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+    log.close()
 
 
 def test_upload_a_record_click_a_beat_and_see_its_explanation(server, tmp_path):
