@@ -214,3 +214,15 @@ def test_patch_scores_rank_whole_patches():
     assert set(order) == {0, 1, 6, 7}  # the four pixels of the patch come first
     edge = ev.patch_scores(np.ones((1, 5, 5), dtype=np.float32), 2)  # smaller edge patches
     assert np.allclose(edge, 1.0)
+
+
+def test_segment_scores_rank_whole_segments():
+    maps = np.zeros((2, 3, 10), dtype=np.float32)  # (examples, leads, samples)
+    maps[0, 1, 4] = 3.0  # one hot sample: its segment of 3 (samples 3-5) gets the mean
+    out = ev.segment_scores(maps, 3)
+    assert np.allclose(out[0, 1, 3:6], 1.0) and out[0, 1, :3].sum() == 0 and not out[1].any()
+    last = ev.segment_scores(np.arange(10, dtype=np.float32)[None], 4)  # shorter last segment
+    assert np.allclose(last[0, 8:], 8.5) and np.allclose(last[0, :4], 1.5)
+    assert ev.segment_scores(maps, 1) is not None and np.array_equal(
+        ev.segment_scores(maps, 1), maps
+    )

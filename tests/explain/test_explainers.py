@@ -13,6 +13,7 @@ from ecglens.errors import EcgLensError
 from ecglens.explain import attribute
 from ecglens.explain.explainers import (
     BOTH,
+    CAM_FAMILIES,
     EXPLAINERS,
     FAMILIES,
     explainers_for,
@@ -65,6 +66,10 @@ def _tiny(family: str) -> tuple[torch.nn.Module, torch.Tensor]:
     torch.manual_seed(0)
     if family == "beats":
         return TinyBeat().eval(), torch.randn(2, 64)
+    if family == "beats-cam":  # a beat network with its own class activation map
+        from ecglens.models.beat_cam import BeatCamNet
+
+        return BeatCamNet(channels=4, n_blocks=2, n_pooled=1).eval(), torch.randn(2, 64)
     if family == "12-lead":
         return TinyCam().eval(), torch.randn(1, 12, 100)  # one record: Shapley's 120 segments
     return TinyImage().eval(), torch.rand(2, 3, 24, 32)
@@ -76,7 +81,9 @@ def _expected_shape(family: str, x: torch.Tensor, per_input: bool) -> tuple[int,
     return tuple(x.shape) if per_input else (x.shape[0], x.shape[-1])
 
 
-CASES = [(family, name) for family in FAMILIES for name in explainers_for(family)]
+CASES = [(family, name) for family in FAMILIES for name in explainers_for(family)] + [
+    ("beats-cam", name) for name in explainers_for("beats", cam_output=True)
+]
 
 
 @pytest.mark.parametrize(("family", "name"), CASES)
@@ -95,6 +102,10 @@ def test_every_explainer_runs_on_each_family_it_applies_to(family, name):
 def test_family_lists_keep_their_order_and_default():
     per_input = ("saliency", "smoothgrad", "integrated-gradients", "occlusion", "shapley")
     assert explainers_for("beats") == ("grad-cam", *per_input)
+    # a beat network that outputs its own CAM: CAM first (its default), as on 12-lead models
+    assert explainers_for("beats", cam_output=True) == ("cam", "grad-cam", *per_input)
+    assert explainers_for("12-lead", cam_output=False) == ("grad-cam", *per_input)
+    assert CAM_FAMILIES == ("12-lead",)
     assert explainers_for("12-lead") == ("cam", "grad-cam", *per_input)
     assert explainers_for("image") == ("grad-cam", *per_input)
     assert figure_methods("12-lead") == (*explainers_for("12-lead"), BOTH)
@@ -112,6 +123,7 @@ def test_facts_of_the_records():
         "shapley",
     }
     assert [e.name for e in EXPLAINERS.values() if e.takes_layer] == ["grad-cam"]
+    assert [e.name for e in EXPLAINERS.values() if e.needs_cam_output] == ["cam"]
     for name, record in EXPLAINERS.items():
         assert record.name == name and record.label and record.help
         assert set(record.families) <= set(FAMILIES)

@@ -119,6 +119,26 @@ def test_a_tiny_run_on_mitdb_beats(tmp_path, mitdb_dir):
     rows = result["rows"]
     assert len(rows) == 2 and all("label_randomisation_spearman" in r for r in rows)
     assert {"N", "S", "V", "chance"} <= set(rows[0]["plausibility"])
+    assert all(r["removal_segment_samples"] == 1 for r in rows)  # single samples by default
+    assert "seed_spearman" not in rows[0]
+
+
+def test_seed_agreement_is_one_for_the_same_weights_and_lower_for_other_ones(mitdb_dir):
+    import torch
+
+    from ecglens.models.registry import load_model
+
+    loaded = load_model("kachuee-mitdb-inter")
+    ex = eb.load_examples(loaded, mitdb_dir.parent, 6, 0)
+    cfg = eb.ExplanationsBenchmarkConfig(n_boot=20)
+    same = eb.seed_agreement(ex, [load_model("kachuee-mitdb-inter").module.eval()], "saliency", cfg)
+    assert same["trainings"] == 2 and same["value"] == pytest.approx(1.0)
+    other = load_model("kachuee-mitdb-inter").module.eval()
+    torch.manual_seed(1)
+    for p in other.parameters():
+        p.data.add_(torch.randn_like(p) * p.std().nan_to_num(0.1))
+    changed = eb.seed_agreement(ex, [other], "saliency", cfg)
+    assert changed["value"] < 0.95 and changed["ci"][0] <= changed["value"] <= changed["ci"][1]
 
 
 @pytest.mark.slow

@@ -184,6 +184,7 @@ def explain_command(
     from ecglens.explain.explainers import figure_methods
     from ecglens.explain.recommended import recommended_method
     from ecglens.io.formats import record_name
+    from ecglens.models.cam import outputs_cam
     from ecglens.plot.style import save_figure
     from ecglens.predict import run, task_of
     from ecglens.predict.beats import BeatPredictions
@@ -193,7 +194,7 @@ def explain_command(
     loaded, _ = ModelsForInputs(model, dev, fs, units).for_input(record)
     task = task_of(loaded)
     method = method or recommended_method(loaded)
-    allowed = figure_methods(task.family)
+    allowed = figure_methods(task.family, outputs_cam(loaded.module))
     if method not in allowed:
         raise EcgLensError(
             f"--method {method!r} does not apply to {task.description}; choose "

@@ -409,6 +409,17 @@ NBootOpt = Annotated[
 ]
 
 
+def _json_option(text: str, option: str) -> dict:
+    """A JSON object given on the command line; a clear error naming ``option`` otherwise."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EcgLensError(f"{option} is not valid JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise EcgLensError(f"{option} must be a JSON object, e.g. '{{\"hidden\": 64}}'")
+    return value
+
+
 def _given(**options) -> dict:
     """The options the user set, lists as tuples; the study's config keeps its own default
     for every other (an empty list or 0 counts as not set)."""
@@ -488,6 +499,13 @@ def benchmark_mitdb_command(
             "with the setting the cross-validation selects.",
         ),
     ] = False,
+    arch_kwargs: Annotated[
+        str,
+        typer.Option(
+            help="Architecture keyword arguments as JSON for every cell, e.g. "
+            "'{\"rr_gate\": true}' for beat-cam (use a separate --out per setting)."
+        ),
+    ] = "{}",
     data: DataOpt = None,
     device: DeviceOpt = "auto",
     progress: ProgressOpt = True,
@@ -510,6 +528,7 @@ def benchmark_mitdb_command(
         val_records=val_records,
         cv_folds=cv_folds,
         rhythm_rule=rhythm_rule,
+        arch_kwargs=_json_option(arch_kwargs, "--arch-kwargs"),
     )
     cfg.cells()
     result = run_benchmark(
@@ -652,6 +671,23 @@ def benchmark_explanations_command(
             "cards."
         ),
     ] = False,
+    segment_ms: Annotated[
+        float,
+        typer.Option(
+            help="Beats and records: deletion and insertion remove segments of this many ms, "
+            "ranked by each map's mean over the segment (random and edge maps alike); 0: "
+            "single samples (the rule's measure)."
+        ),
+    ] = 0.0,
+    seed_model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--seed-model",
+            help="Another training of the benchmarked model's recipe with another seed (a run "
+            "folder or weight file; repeat): adds each explainer's agreement across trainings "
+            "(median per-beat Spearman, seed_spearman). Use with one --model.",
+        ),
+    ] = None,
     data: Annotated[
         Path | None,
         typer.Option(
@@ -675,6 +711,8 @@ def benchmark_explanations_command(
         beats=beats,
         seed=seed,
         n_boot=n_boot,
+        seed_models=tuple(seed_model or ()),
+        segment_ms=segment_ms,
     )
     root = data if data is not None else data_dir(None, "mitdb").parent  # mitdb/, ptb-xl/
     run_explanations_benchmark(
@@ -712,6 +750,35 @@ def ensemble_command(
     config = build_ensemble(runs, out, data_dir(data, "mitdb"), progress=progress)
     print_trained(out.stem, config["split"], config)
     console.print(f"wrote {out.with_suffix('.safetensors')} (+ .json, .md)")
+
+
+@app.command("seeds")
+def seeds_command(
+    run: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder of a cross-validated MIT-BIH run (`ecglens benchmark mitdb "
+            "--cv-folds N` cell, or `ecglens train mitdb --cv-folds N`)."
+        ),
+    ],
+    seed: Annotated[
+        list[int],
+        typer.Option("--seed", help="Training seed of one more copy (repeat)."),
+    ],
+    out: Annotated[
+        Path, typer.Option(help="Folder for the copies: OUT/seed-N/model.* each.")
+    ] = Path("runs/seeds"),
+    data: DataOpt = None,
+    progress: ProgressOpt = True,
+) -> None:
+    """Train a cross-validated run's final model again on all of DS1 with other seeds (same
+    recipe and epochs): copies for `ecglens benchmark explanations --seed-model` (how much
+    the explanations depend on the seed)."""
+    from ecglens.train.mitdb import train_seed_copies
+
+    folders = train_seed_copies(run, seed, out, data_dir(data, "mitdb"), progress=progress)
+    for folder in folders:
+        console.print(f"wrote {folder / 'model.safetensors'} (+ .json, .md)")
 
 
 @app.command("export-kaggle")

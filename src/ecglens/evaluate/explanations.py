@@ -240,6 +240,21 @@ def patch_scores(maps: np.ndarray, patch: int) -> np.ndarray:
     return out
 
 
+def segment_scores(maps: np.ndarray, segment: int) -> np.ndarray:
+    """Maps (..., L) with every run of ``segment`` samples along the last axis (the last one
+    shorter) replaced by its mean, so that deletion and insertion remove whole segments in
+    the order of their mean relevance: the 1-D form of :func:`patch_scores`. ``segment`` 1:
+    the maps as they are."""
+    maps = np.asarray(maps, dtype=np.float32)
+    if segment <= 1:
+        return maps
+    out = np.empty_like(maps)
+    for start in range(0, maps.shape[-1], segment):
+        block = maps[..., start : start + segment]
+        out[..., start : start + segment] = block.mean(axis=-1, keepdims=True)
+    return out
+
+
 def edge_map(x: np.ndarray) -> np.ndarray:
     """|d x / dt| along the last axis: a map that knows the signal, not the model."""
     return np.abs(np.gradient(np.asarray(x, dtype=np.float32), axis=-1)).astype(np.float32)

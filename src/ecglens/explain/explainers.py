@@ -55,6 +55,7 @@ class Explainer:
     display: Display = "evidence"
     takes_layer: bool = False
     own_progress: bool = False
+    needs_cam_output: bool = False
 
     @property
     def slow(self) -> bool:
@@ -113,9 +114,11 @@ _RECORDS = (
         seeded=False,
         cost="fast",
         label="CAM",
-        help="the network's own class activation map",
-        families=("12-lead",),
+        help="the network's own class activation map (exact: its mean is the waveform's "
+        "share of the logit)",
+        families=("beats", "12-lead"),
         display="minmax",
+        needs_cam_output=True,
     ),
     Explainer(
         name="grad-cam",
@@ -206,18 +209,33 @@ def get_explainer(name: str) -> Explainer:
         ) from None
 
 
-def explainers_for(family: str) -> tuple[str, ...]:
+# Families whose every shipped architecture outputs a class activation map (the 12-lead
+# networks); a beat model does when its architecture is ``beat-cam``.
+CAM_FAMILIES = ("12-lead",)
+
+
+def explainers_for(family: str, cam_output: bool | None = None) -> tuple[str, ...]:
     """Names of the explainers that apply to models of ``family`` ("beats", "12-lead",
-    "image"), in table order; the first is the family's fallback default."""
+    "image"), in table order; the first is the model's fallback default. ``cam_output``:
+    whether the model outputs its own class activation map (None: the family's usual,
+    :data:`CAM_FAMILIES`); without one, the explainers that need it are left out."""
     if family not in FAMILIES:
         raise EcgLensError(f"unknown model family {family!r}; known: {', '.join(FAMILIES)}")
-    return tuple(e.name for e in EXPLAINERS.values() if family in e.families)
+    if cam_output is None:
+        cam_output = family in CAM_FAMILIES
+    return tuple(
+        e.name
+        for e in EXPLAINERS.values()
+        if family in e.families and (cam_output or not e.needs_cam_output)
+    )
 
 
-def figure_methods(family: str) -> tuple[str, ...]:
-    """What ``ecglens explain`` accepts as ``--method`` for ``family``: its explainers, and
-    :data:`BOTH` for the families whose figure draws it."""
-    return (*explainers_for(family), *((BOTH,) if family in BOTH_FAMILIES else ()))
+def figure_methods(family: str, cam_output: bool | None = None) -> tuple[str, ...]:
+    """What ``ecglens explain`` accepts as ``--method`` for ``family`` (``cam_output`` as in
+    :func:`explainers_for`): its explainers, and :data:`BOTH` for the families whose figure
+    draws it."""
+    both = (BOTH,) if family in BOTH_FAMILIES else ()
+    return (*explainers_for(family, cam_output), *both)
 
 
 def label_of(name: str) -> str:

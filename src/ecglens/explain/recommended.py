@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecglens.explain.explainers import BOTH, BOTH_PARTS, EXPLAINERS, explainers_for, label_of
+from ecglens.models.cam import outputs_cam
 from ecglens.models.measured import explainer_summary
 from ecglens.models.registry import LoadedModel
 from ecglens.predict.tasks import Task, task_of
@@ -37,17 +38,26 @@ def measured_method(model_name: str) -> str | None:
     return method if isinstance(method, str) and method in EXPLAINERS else None
 
 
+def model_explainers(loaded: LoadedModel) -> tuple[str, ...]:
+    """The explainers that apply to ``loaded`` (its family's, and CAM when the network
+    outputs one); the first is its fallback default."""
+    return explainers_for(task_of(loaded).family, outputs_cam(loaded.module))
+
+
 def recommended_method(loaded: LoadedModel) -> str:
     """The explainer ``explain``/``report`` use by default for ``loaded``: the benchmark's
-    recommendation when it applies to the model's family, else the family's first explainer
-    (:func:`~ecglens.explain.explainers.explainers_for`)."""
-    return recommended_method_for(loaded.name, task_of(loaded))
+    recommendation when it applies to the model, else its first explainer
+    (:func:`model_explainers`)."""
+    return recommended_method_for(loaded.name, task_of(loaded), outputs_cam(loaded.module))
 
 
-def recommended_method_for(model_name: str, task: Task | str) -> str:
+def recommended_method_for(
+    model_name: str, task: Task | str, cam_output: bool | None = None
+) -> str:
     """:func:`recommended_method` from a model's name and its task (or the task's family,
-    e.g. "beats"), e.g. the web service's."""
-    choices = explainers_for(task if isinstance(task, str) else task.family)
+    e.g. "beats"), e.g. the web service's; ``cam_output`` as in
+    :func:`~ecglens.explain.explainers.explainers_for`."""
+    choices = explainers_for(task if isinstance(task, str) else task.family, cam_output)
     method = measured_method(model_name)
     return method if method in choices else choices[0]
 

@@ -181,6 +181,11 @@ def augustauskas2025(**kwargs) -> Augustauskas2025:
     return Augustauskas2025(**kwargs)
 
 
+def outputs_cam(module: nn.Module) -> bool:
+    """Whether ``module`` returns ``(logits, cam)``: a CAM network built ``with_cam``."""
+    return bool(getattr(module, "with_cam", False))
+
+
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     """Number of (trainable) parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

@@ -63,7 +63,6 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ecglens.errors import EcgLensError
-from ecglens.explain.explainers import explainers_for
 from ecglens.io.limits import MAX_SAMPLES
 from ecglens.plot.style import class_color
 from ecglens.predict.tasks import task_of
@@ -92,6 +91,7 @@ from ecglens.serve.guard import Guard
 from ecglens.serve.pool import RETRY_TIMEOUT_S, Bug, ClientGone, Pool
 from ecglens.serve.results import KeptResults, beat_predictions
 from ecglens.serve.service import DEFAULT_MODELS, DEMO_DIR, Options, Service
+from ecglens.tasks import explainers_of
 
 __all__ = ["DEFAULT_MODELS", "DEMO_DIR", "RESULT_HEADER", "create_app"]
 
@@ -338,7 +338,7 @@ def create_app(
                 "family": task.family,
                 "description": task.description,
                 "classes": classes,
-                "methods": list(explainers_for(task.family)),
+                "methods": list(explainers_of(loaded)),
                 "colors": {c: class_color(c) for c in classes},
                 "card": loaded.card,
             })

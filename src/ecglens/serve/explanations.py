@@ -8,8 +8,7 @@ import base64
 import io
 from typing import Any
 
-from ecglens.explain.explainers import explainers_for
-from ecglens.explain.recommended import recommended_method_for
+from ecglens.explain.recommended import model_explainers, recommended_method
 from ecglens.models.registry import LoadedModel
 from ecglens.plot.style import close_figure, figure_to_png_bytes
 from ecglens.serve.errors import ClientError
@@ -17,17 +16,17 @@ from ecglens.serve.results import Result
 from ecglens.tasks import view_of
 
 
-def chosen_method(result: Result, method: str | None) -> str:
-    """``method`` when it applies to the result's task (else 422), by default the measured
-    recommendation for the model."""
+def chosen_method(result: Result, method: str | None, loaded: LoadedModel) -> str:
+    """``method`` when it applies to the result's model ``loaded`` (else 422), by default the
+    measured recommendation for the model."""
     task = result.task
-    methods = explainers_for(task.family)
+    methods = model_explainers(loaded)
     if method is not None and method not in methods:
         raise ClientError(
             422, f"method {method!r} does not apply to {task.description}; choose "
             f"{', '.join(methods)}"
         )
-    return method or recommended_method_for(result.model, task)  # measured default
+    return method or recommended_method(loaded)  # measured default
 
 
 def explanation(

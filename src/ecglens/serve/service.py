@@ -221,7 +221,7 @@ class Service:
         self, result: Result, beats: list[int], method: str | None, fmt: str
     ) -> dict[str, Any]:
         """The /explain response of ``result`` (see :func:`explanation`)."""
-        chosen = chosen_method(result, method)
+        chosen = chosen_method(result, method, self.models[result.model])
         with self.replica(result.model) as loaded, FIGURES:
             return explanation(result, loaded, beats, method, chosen, fmt, self.device)
 

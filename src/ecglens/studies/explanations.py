@@ -14,7 +14,9 @@ from the N, S and V beats (so that plausibility compares the three; rare classes
 over-represented on purpose); the MI beat model: ``beats`` lead-II beats of PTB-XL fold-10
 records, at most one per record, half MI and half normal; 12-lead models: ``beats`` PTB-XL
 fold-10 records. Every map explains the class the model predicts. Intervals resample
-records.
+records. Beats and records: deletion and insertion remove single samples; with
+``segment_ms`` > 0 they remove segments of that length ranked by the map's mean over each
+(every map alike, the random and edge maps too), the 1-D form of the image patches.
 
 **Recommendation rule** (fixed before measuring; the second version, after the first one, on
 the zero baseline alone, let an edge map of |signal derivative| beat most explainers): an
@@ -33,7 +35,10 @@ minutes on a 30-minute record): a default must keep the whole job within its tar
 models (every beat of a record is explained) only take explainers at most
 :data:`BEAT_SPEED_FACTOR` x Grad-CAM's time per beat measured in the same run (Grad-CAM
 explains a 30-minute record within the target: ``bench/explain_speed.py``), and 12-lead models
-(one record at a time) only those under :data:`RECORD_BUDGET_S` per record.
+(one record at a time) only those under :data:`RECORD_BUDGET_S` per record. Segments
+(``--segment-ms``) were added to check whether smooth maps (CAM) lose to random only because
+a random order of single samples removes scattered samples: on ``beat-cam`` 40-ms segments
+did not change any verdict, so the rule keeps single samples.
 
 Data-label randomisation (MIT-BIH beat models): a model of the same architecture and inputs,
 trained briefly (``label_epochs`` epochs on ``label_beats`` DS1 beats) on shuffled labels;
@@ -58,17 +63,20 @@ from ecglens.errors import EcgLensError
 from ecglens.evaluate import explanations as ev
 from ecglens.explain.attribute import METHODS, attribute
 from ecglens.explain.display import for_display
-from ecglens.explain.explainers import explainers_for
+from ecglens.explain.explainers import get_explainer
+from ecglens.explain.recommended import model_explainers
 from ecglens.explain.twelve_lead import SignedBinary
 from ecglens.models.measured import EXPLAINERS_FILE
 from ecglens.models.registry import WEIGHTS_DIR, LoadedModel, create_model, list_pretrained
 from ecglens.models.registry import load_model as _load_model
+from ecglens.predict.forward import logits_of
 from ecglens.predict.tasks import task_of
 from ecglens.progress import console
 from ecglens.train.cards import set_card_line
 
 TIE = 0.01  # margins closer than this are ties, broken by speed
 IMAGE_PATCH = 8  # pixels per side of the patches image deletion/insertion removes
+SEGMENT_MS = 0.0  # ms per segment 1-D deletion/insertion removes (0: single samples)
 IMAGE_METHODS = ("grad-cam", "saliency", "smoothgrad", "occlusion")  # benchmarked on images
 MIN_BASELINES = 2  # an explainer must beat random on at least this many baselines ...
 REQUIRED_BASELINE = "road"  # ... this one among them
@@ -98,6 +106,12 @@ class ExplanationsBenchmarkConfig:
     sensitivity_examples: int = 8
     sensitivity_perturbations: int = 3
     baselines: tuple[str, ...] = ev.BASELINES
+    # 1-D signals: deletion and insertion remove segments of this length, ranked by the map's
+    # mean over each (every map alike, random and edge too); 0: single samples
+    segment_ms: float = SEGMENT_MS
+    # other trainings of the benchmarked model's recipe with other seeds (run folders or
+    # weight files): each explainer's maps from them and the model are compared per example
+    seed_models: tuple[str, ...] = ()
     fractions: tuple[float, ...] = field(default_factory=lambda: tuple(ev.FRACTIONS.tolist()))
 
     def __post_init__(self) -> None:
@@ -183,7 +197,7 @@ def _examples_of(loaded: LoadedModel, sub: Any, bc: Any, kind: str, description:
     module = loaded.module.eval()
     temperature = float(loaded.config.temperature)
     with torch.inference_mode():
-        target = module(*inputs).argmax(1).numpy()
+        target = logits_of(module(*inputs)).argmax(1).numpy()
     return Examples(
         inputs=inputs,
         target=target,
@@ -251,6 +265,7 @@ def _record_examples(loaded: LoadedModel, data: Path, n: int, seed: int) -> Exam
         groups=ids.astype(str),
         module=module,
         probability=_probability_fn(module, (), target, 1.0, sigmoid=True),
+        fs=float(loaded.config.fs) if loaded.config.fs else None,
         kind="12-lead",
         description=f"{len(ids)} PTB-XL fold-10 records",
     )
@@ -344,10 +359,21 @@ def _summary(values, groups, n_boot, seed, statistic=np.median) -> dict[str, Any
     return ev.interval(values[keep], groups[keep], statistic, n_boot, seed)
 
 
-def _curves(ex: Examples, scores: np.ndarray, baseline, fractions, seed: int = 0) -> tuple:
+def segment_samples(ex: Examples, segment_ms: float) -> int:
+    """Samples per removed segment of ``ex``'s 1-D signals (1: single samples)."""
+    if ex.fs is None or segment_ms <= 0:
+        return 1
+    return max(1, int(round(segment_ms * ex.fs / 1000.0)))
+
+
+def _curves(
+    ex: Examples, scores: np.ndarray, baseline, fractions, seed: int = 0, segment_ms: float = 0.0
+) -> tuple:
     x = ex.inputs[0].numpy()
     if ex.kind == "image":  # whole patches, ranked by their mean
         scores = ev.patch_scores(np.asarray(scores).reshape(len(x), *x.shape[-2:]), IMAGE_PATCH)
+    else:  # whole segments, ranked by their mean
+        scores = ev.segment_scores(scores, segment_samples(ex, segment_ms))
     return ev.deletion_insertion(
         ex.probability, x, scores, baseline, np.asarray(fractions), seed=seed
     )
@@ -387,6 +413,24 @@ def _member_spearman(ex: Examples, method: str, seed: int) -> float | None:
         for j in range(i + 1, len(maps))
     ]
     return float(np.mean(pairs))
+
+
+def seed_agreement(
+    ex: Examples, modules: list[torch.nn.Module], method: str, cfg: ExplanationsBenchmarkConfig
+) -> dict[str, Any]:
+    """How alike ``method``'s maps are across trainings of one recipe (``ex.module`` and
+    ``modules``, other seeds), each explaining the class ``ex.module`` predicts: per example,
+    the mean Spearman over pairs of trainings (signed maps; |map| for explainers shown as
+    magnitudes), then the median over examples with a record-bootstrap interval."""
+    signed = get_explainer(method).display != "magnitude"
+    maps = [_middle(_maps(m, ex, method, cfg.seed)) for m in (ex.module, *modules)]
+    pairs = [
+        ev.rank_correlation(maps[i], maps[j], signed=signed)
+        for i in range(len(maps))
+        for j in range(i + 1, len(maps))
+    ]
+    summary = _summary(np.mean(pairs, axis=0), ex.groups, cfg.n_boot, cfg.seed)
+    return {"value": summary["value"], "ci": summary["ci"], "trainings": len(maps)}
 
 
 def _sensitivity(ex: Examples, method: str, cfg: ExplanationsBenchmarkConfig) -> np.ndarray:
@@ -451,7 +495,7 @@ def train_shuffled_label_model(
         for start in range(0, len(y), 256):
             b = order[start : start + 256]
             optimizer.zero_grad()
-            out = module(*(a[b] for a in arrays))
+            out = logits_of(module(*(a[b] for a in arrays)))
             loss = torch.nn.functional.cross_entropy(out, y[b])
             loss.backward()
             optimizer.step()
@@ -469,7 +513,7 @@ def benchmark_model(
     torch.manual_seed(cfg.seed)
     loaded = _load_model(name)
     task = task_of(loaded)
-    offered = explainers_for(task.family)
+    offered = model_explainers(loaded)
     if task.family == "image":
         offered = tuple(m for m in offered if m in IMAGE_METHODS)
     methods = [m for m in (cfg.methods or offered) if m in offered]
@@ -479,6 +523,7 @@ def benchmark_model(
     n = len(x)
     correct = ex.target == ex.reference if ex.reference is not None else np.ones(n, bool)
 
+    seed_modules = [_load_model(path).module.eval() for path in cfg.seed_models]
     shuffled = None
     if cfg.label_randomization and ex.kind == "beats":
         shuffled = train_shuffled_label_model(loaded, data, out / "label-random", cfg)
@@ -490,7 +535,7 @@ def benchmark_model(
     for kind, scores in base_maps.items():
         references[kind] = {}
         for b, base in baselines.items():
-            d, i = _curves(ex, scores, base, cfg.fractions, cfg.seed)
+            d, i = _curves(ex, scores, base, cfg.fractions, cfg.seed, cfg.segment_ms)
             references[kind][b] = (d, i)
         d, i = references[kind][cfg.baselines[0]]
         curves_out[kind] = {"deletion": _round(d.mean(0)), "insertion": _round(i.mean(0))}
@@ -514,6 +559,9 @@ def benchmark_model(
             "examples": ex.description,
             "n_examples": n,
             "unit": {"12-lead": "record", "image": "image"}.get(ex.kind, "beat"),
+            "removal_segment_samples": (
+                None if ex.kind == "image" else segment_samples(ex, cfg.segment_ms)
+            ),
             "seconds_per_example": seconds,
             "randomisation_spearman": full["value"],
             "randomisation_spearman_ci": full["ci"],
@@ -540,7 +588,7 @@ def benchmark_model(
             row["label_randomisation_spearman_ci"] = lab["ci"]
         per_baseline = {}
         for b, base in baselines.items():
-            d, i = _curves(ex, maps, base, cfg.fractions, cfg.seed)
+            d, i = _curves(ex, maps, base, cfg.fractions, cfg.seed, cfg.segment_ms)
             da, ia = ev.curve_auc(d, fractions), ev.curve_auc(i, fractions)
             entry = {}
             for ref in ("random", "edge"):
@@ -596,13 +644,18 @@ def benchmark_model(
         sens = _sensitivity(ex, method, cfg)
         row["max_sensitivity"] = float(np.median(sens))
         row["ensemble_member_spearman"] = _member_spearman(ex, method, cfg.seed)
+        if seed_modules:
+            agree = seed_agreement(ex, seed_modules, method, cfg)
+            row["seed_spearman"] = agree["value"]
+            row["seed_spearman_ci"] = agree["ci"]
+            row["seed_trainings"] = agree["trainings"]
         rows.append(row)
         console.print(
             f"  {method}: {seconds * 1000:.1f} ms/example, randomised Spearman "
             f"{full['value']:.2f} [{full['ci'][0]:.2f}, {full['ci'][1]:.2f}], deletion "
             f"{row['deletion_auc']:.3f} vs random {row['deletion_auc_random']:.3f}"
         )
-    recommend(rows, explainers_for(task.family))
+    recommend(rows, offered)
     return rows, curves_out
 
 
@@ -803,16 +856,23 @@ def markdown(rows: list[dict[str, Any]], agreement: dict[str, float | None]) -> 
     lines += [
         "",
         "Stability (max-sensitivity: the largest relative change of the map under 2% noise, "
-        "median; members: median Spearman between the maps of an ensemble's members):",
+        "median; members: median Spearman between the maps of an ensemble's members; seeds: "
+        "median over examples of the mean Spearman between trainings of the recipe with other "
+        "seeds, `--seed-model`):",
         "",
-        "| model | explainer | max-sensitivity | members' Spearman |",
-        "|---|---|---|---|",
+        "| model | explainer | max-sensitivity | members' Spearman | seeds' Spearman [95% CI] |",
+        "|---|---|---|---|---|",
     ]
     for r in rows:
         members = r.get("ensemble_member_spearman")
+        seeds = r.get("seed_spearman")
+        seeds_text = (
+            "" if seeds is None
+            else f"{_ci(seeds, r['seed_spearman_ci'])} ({r['seed_trainings']} trainings)"
+        )  # fmt: skip
         lines.append(
             f"| {r['model']} | {r['explainer']} | {r['max_sensitivity']:.2f} | "
-            f"{'' if members is None else f'{members:.2f}'} |"
+            f"{'' if members is None else f'{members:.2f}'} | {seeds_text} |"
         )
     lines += [
         "",
@@ -885,7 +945,7 @@ def run_explanations_benchmark(
         best = next((r["explainer"] for r in model_rows if r["recommended"]), None)
         results[name] = {
             "recommended": best,
-            "default": best or explainers_for(task_of(_load_model(name)).family)[0],
+            "default": best or model_explainers(_load_model(name))[0],
             "why": why(model_rows),
             "qualified": [r["explainer"] for r in model_rows if qualifies(r)],
             "measured": [r["explainer"] for r in model_rows],

@@ -78,6 +78,8 @@ class BenchmarkConfig:
     # with cv_folds: also score the rhythm rule (ecglens.predict.rhythm) on each cell's
     # out-of-fold logits; a row per cell with the setting of RHYTHM_RULE_GRID it selects
     rhythm_rule: bool = False
+    # keyword arguments of every cell's architecture (e.g. {"rr_gate": True} for beat-cam)
+    arch_kwargs: dict[str, Any] = field(default_factory=dict)
     cnn_lstm_kwargs: dict[str, Any] = field(
         default_factory=lambda: {"channels": [16, 32, 64], "lstm_hidden": 48, "context_hidden": 48}
     )
@@ -129,6 +131,7 @@ def cell_run_config(
         kwargs["n_beats"] = cfg.context
     if rr != "none":
         kwargs["n_rr_features"] = RR_WIDTHS[rr]
+    kwargs.update(cfg.arch_kwargs)
     train = TrainConfig(
         epochs=cfg.epochs,
         patience=cfg.patience,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ecglens.errors import EcgLensError
-from ecglens.explain.explainers import explainers_for
+from ecglens.explain.recommended import model_explainers
 from ecglens.models.registry import LoadedModel
 from ecglens.plot.explain12 import plot_12lead_explanation
 from ecglens.plot.explain_beats import plot_beat_explanation, plot_mi_explanation
@@ -115,7 +115,7 @@ def view_of_model(loaded: LoadedModel) -> TaskView:
 
 def explainers_of(loaded: LoadedModel) -> tuple[str, ...]:
     """The explainers that apply to ``loaded``'s predictions; the first is the fallback."""
-    return explainers_for(task_of(loaded).family)
+    return model_explainers(loaded)
 
 
 def report(

@@ -8,6 +8,7 @@ metrics) + ``model.md`` (the model card), beside the trainer's checkpoints.
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -701,3 +702,53 @@ def add_output_bias(model: torch.nn.Module, bias: np.ndarray, temperature: float
     last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
     with torch.no_grad():
         last.bias += torch.as_tensor(temperature * np.asarray(bias), dtype=last.bias.dtype)
+
+
+def train_seed_copies(
+    run_dir: str | Path,
+    seeds: list[int],
+    out_dir: str | Path,
+    data_dir: str | Path,
+    progress: bool = True,
+    cache_dir: str | Path | None = "runs/cache",
+) -> list[Path]:
+    """The final model of cross-validated run ``run_dir`` trained again on all of DS1 with
+    each of ``seeds`` (the same recipe, exactly its epochs), e.g. to measure how much its
+    explanations depend on the seed. Each goes to ``out_dir/seed-N/model.*``: the run's
+    config with the seed, history and command replaced (temperature and cross-validation
+    kept from the run: they describe the recipe, not this training). Returns the folders."""
+    from dataclasses import replace
+
+    from ecglens.data.mitdb import DS1
+
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    saved = run_dir / "run_config.json"
+    model_json = run_dir / "model.json"
+    if not saved.is_file() or not model_json.is_file():
+        raise EcgLensError(
+            "not a finished training run (no run_config.json or model.json)", run_dir
+        )
+    run = run_config_from_dict(json.loads(saved.read_text()))
+    if not run.cv_folds:
+        raise EcgLensError("not a cross-validated run (train it with --cv-folds)", run_dir)
+    base = json.loads(model_json.read_text())
+    beats = load_mitdb_beats(data_dir, split_records(run.split), run.beats, cache_dir, progress)
+    ds1 = np.flatnonzero(np.isin(beats.record, DS1) & (beats.y >= 0))
+    folders = []
+    for seed in seeds:
+        seeded = replace(run, train=replace(run.train, seed=int(seed)))
+        folder = out_dir / f"seed-{seed}"
+        model = _fit_fixed(beats, ds1, ds1[::20], seeded, folder, progress)
+        config = dict(base)
+        config["train"] = asdict(_fixed_epochs(seeded))
+        config["history"] = json.loads((folder / "history.json").read_text())
+        config["command"] = (
+            f"ecglens seeds {shlex.quote(str(run_dir))} --seed {seed} "
+            f"--out {shlex.quote(str(out_dir))}"
+        )
+        config.pop("metrics", None)  # measured on the run's own weights, not these
+        name = f"{base.get('name', run_dir.name)}-seed-{seed}"
+        card = f"# {name}\n\nThe recipe of `{run_dir}` trained again with seed {seed}.\n"
+        save_pretrained(model, config, folder / "model", card=card)
+        folders.append(folder)
+    return folders
