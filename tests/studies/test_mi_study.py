@@ -36,3 +36,20 @@ def test_learning_curve_benchmark_reuses_cells(fake_ptbxl, mitbih_like, tmp_path
     assert all(r["train_seconds"] is None for r in again["rows"])  # every cell reused
     assert [r["test_auc"] for r in again["rows"]] == [r["test_auc"] for r in result["rows"]]
     assert BeatConfig().representation == "kachuee"
+
+
+def test_cells_saved_before_runs_named_their_beats_are_reused(tmp_path):
+    import json
+    from dataclasses import asdict
+
+    from ecglens.studies.mi import _finished
+
+    cfg = MiBenchmarkConfig(epochs=1, device="cpu")
+    run = cfg.run("scratch", 1.0, 0)
+    saved = json.loads(json.dumps(asdict(run)))
+    saved.pop("beats")  # a cell trained before MiRunConfig held a BeatConfig
+    (tmp_path / "model.json").write_text(json.dumps({"run": saved}))
+    assert _finished(tmp_path, run) is not None  # the default beats: the same run
+    window = MiBenchmarkConfig(epochs=1, device="cpu").run("scratch", 1.0, 0)
+    window.beats = BeatConfig(representation="window")
+    assert _finished(tmp_path, window) is None  # another beat config: trained again

@@ -46,11 +46,18 @@ def train_command(
     representation: Annotated[
         Representation,
         typer.Option(
-            help="Beat input: kachuee (125 Hz, 187 samples) or window (native-rate window)."
+            help="Beat input (mitdb, ptbxl --task mi): kachuee (125 Hz, 187 samples from the R "
+            "peak, zero-padded after 1.2 x the median RR) or window (0.25 s before to 0.45 s "
+            "after the R peak at --window-fs, no padding)."
         ),
     ] = Representation.kachuee,
     window_fs: Annotated[
-        float, typer.Option(help="Sampling rate (Hz) of window beats; records are resampled.")
+        float,
+        typer.Option(
+            help="Sampling rate (Hz) of window beats; records are resampled. 267.142857 "
+            "(187 / 0.7) gives 187 samples (67 before the R peak), the input length of the "
+            "MIT-BIH models that ptbxl --task mi --init transfers from."
+        ),
     ] = 360.0,
     context: Annotated[
         int,
@@ -114,7 +121,8 @@ def train_command(
     normalize: Annotated[
         str,
         typer.Option(
-            help="Window beats: none, or record (divide by the record's median beat range)."
+            help="Window beats (mitdb, ptbxl --task mi): none, or record (divide by the "
+            "record's median beat range)."
         ),
     ] = "none",
     calibrate: Annotated[
@@ -168,7 +176,8 @@ def train_command(
         typer.Option(
             help="ptbxl --task mi: start the encoder from this shipped MIT-BIH Kachuee model "
             "(e.g. kachuee-mitdb-intra) or .safetensors path, with a new head (transfer "
-            "learning); default: from scratch."
+            "learning); the beats must have its input length (187: kachuee, or window at "
+            "--window-fs 267.142857); default: from scratch."
         ),
     ] = None,
     freeze: Annotated[
@@ -218,8 +227,9 @@ def train_command(
     mitdb: a beat classifier on one split. ptbxl: a 12-lead record classifier on folds 1-8,
     selected on fold 9, scored on fold 10 (PTB-XL options: --task, --baseline,
     --train-fraction, --no-augment; --epochs, --lr, --batch-size, --patience, --seed,
-    --arch-kwargs apply to both). ptbxl --task mi: MI beats of one lead (--lead), optionally
-    transferred from a MIT-BIH model (--init, --freeze, --encoder-lr-scale). kaggle: the Kaggle
+    --arch-kwargs apply to both). ptbxl --task mi: MI beats of one lead (--lead; cut as
+    --representation, --window-fs, --normalize say), optionally transferred from a MIT-BIH
+    model (--init, --freeze, --encoder-lr-scale). kaggle: the Kaggle
     heartbeat CSVs (--train/--test for MIT-BIH, --normal/--abnormal for PTB), random beat
     splits that put beats of one patient on both sides (OPTIMISTIC)."""
     try:
@@ -234,7 +244,8 @@ def train_command(
         return
     if dataset == Dataset.ptbxl and task == PtbxlTask.mi and arch not in TWELVE_LEAD_ARCHS:
         _train_mi(lead, init, freeze, encoder_lr_scale, train_fraction, arch, kwargs, epochs,
-                  batch_size, lr, patience, seed, device, data, out, name, progress, resume)
+                  batch_size, lr, patience, seed, device, data, out, name, progress, resume,
+                  representation.value, window_fs, normalize)
         return
     if dataset == Dataset.ptbxl:
         from ecglens.train.ptbxl import PtbxlRunConfig, train_ptbxl
@@ -360,7 +371,8 @@ def _train_kaggle(train_csv, test_csv, normal_csv, abnormal_csv, arch, kwargs, v
 
 
 def _train_mi(lead, init, freeze, encoder_lr_scale, train_fraction, arch, kwargs, epochs,
-              batch_size, lr, patience, seed, device, data, out, name, progress, resume) -> None:
+              batch_size, lr, patience, seed, device, data, out, name, progress, resume,
+              representation, window_fs, normalize) -> None:
     from ecglens.train.mi import MiRunConfig, train_mi
 
     run = MiRunConfig.from_options(
@@ -377,6 +389,9 @@ def _train_mi(lead, init, freeze, encoder_lr_scale, train_fraction, arch, kwargs
         patience=patience,
         seed=seed,
         device=device,
+        representation=representation,
+        window_fs=window_fs,
+        normalize=normalize,
     )
     from ecglens.explain import grad_cam
 

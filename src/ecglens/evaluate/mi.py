@@ -27,7 +27,7 @@ TEST_FOLDS = (10,)
 def beat_mi_probability(
     module: torch.nn.Module, x: np.ndarray, device: str | torch.device = "cpu"
 ) -> np.ndarray:
-    """P(MI) (n,) of beats x (n, 187) from a two-class (normal, MI) beat model."""
+    """P(MI) (n,) of beats x (n, L) from a two-class (normal, MI) beat model."""
     logits = predict_logits(module, (x,), device=device)
     return torch.softmax(torch.as_tensor(logits), dim=1)[:, 1].numpy().astype(np.float64)
 
@@ -90,7 +90,12 @@ def evaluate_mi(
     split = config.split if isinstance(config.split, dict) else {}
     folds = tuple(split.get("test_folds", TEST_FOLDS))
     data = load_mi_beats(
-        data_root, lead=config.lead, folds=folds, progress=progress, cache_dir=cache_dir
+        data_root,
+        lead=config.lead,
+        folds=folds,
+        progress=progress,
+        cache_dir=cache_dir,
+        config=config.beats,
     )
     p = beat_mi_probability(loaded.module, data.beats.x, device)
     metrics = score_mi(

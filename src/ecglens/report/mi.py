@@ -110,14 +110,15 @@ def model_section(loaded: LoadedModel) -> ReportSection:
     if profiles:
         names = list(profiles)
         trust = trust_of(loaded.name, "grad-cam")
+        beats = cfg.beats or BeatConfig()
         grid = plot_beat_grid(
                     [np.asarray(profiles[n]["mean_beat"]) for n in names],
                     [np.asarray(profiles[n]["mean_relevance"]) for n in names],
                     names,
-                    BeatConfig().beat_fs,
+                    beats.beat_fs,
                     ncols=2,
-                    r_index=0,
-                    amplitude_label=BeatConfig().amplitude_label,
+                    r_index=beats.r_index,
+                    amplitude_label=beats.amplitude_label,
                 )
         section.figures.append(
             (

@@ -23,6 +23,7 @@ from ecglens._atomic import atomic_write_json, atomic_write_text
 from ecglens.data.ptbxl_mi import load_mi_beats
 from ecglens.errors import EcgLensError
 from ecglens.explain import grad_cam
+from ecglens.inputs.beat_config import BeatConfig
 from ecglens.progress import console
 from ecglens.train.mi import MiRunConfig, train_mi
 
@@ -77,6 +78,8 @@ def _finished(run_dir: Path, run: MiRunConfig) -> dict[str, Any] | None:
     wanted = json.loads(json.dumps(asdict(run)))
     for part in (saved, wanted):
         part.get("train", {}).pop("device", None)
+    if "beats" not in saved and run.beats == BeatConfig():  # cells trained before runs named it
+        wanted.pop("beats")
     return config if saved == wanted else None
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from ecglens.data.splits import BeatSplit
 from ecglens.evaluate.kaggle import PTB_TASK
+from ecglens.inputs.beat_config import BeatConfig
 
 # -- sections every card shares ----------------------------------------------------------
 
@@ -508,8 +509,7 @@ record (the mean of the record's beat probabilities), trained with ecglens
 {config["environment"]["ecglens"]}.
 
 - **Architecture**: `{config["architecture"]}` {config["architecture_kwargs"]}; {origin}
-- **Input**: beats of lead {config["lead"]} in the Kachuee format (125 Hz, 187 samples from
-  the R peak, scaled to [0, 1]); records at any rate are resampled
+- **Input**: {_mi_input(config["lead"], config.get("beats") or {})}
 - **Data**: {config["data"]["database"]}; {config["data"]["label_rule"]}. Train
   {d["train"]["records"]} records ({d["train"]["mi_records"]} MI, {d["train"]["beats"]} beats),
   validation {d["val"]["records"]} ({d["val"]["mi_records"]} MI), test {d["test"]["records"]}
@@ -543,6 +543,27 @@ Sarrafzadeh M. ECG heartbeat classification: a deep transferable representation.
 
 
 MI_SCORES = ("roc_auc", "accuracy", "sensitivity", "specificity", "f1")
+
+
+def _mi_input(lead: str, beats: dict[str, Any]) -> str:
+    """How the model's beats are cut, in words (``beats``: the config's ``beats`` object)."""
+    if beats.get("representation", "kachuee") == "kachuee":
+        return (
+            f"beats of lead {lead} in the Kachuee format (125 Hz, 187 samples from\n"
+            "  the R peak, scaled to [0, 1]); records at any rate are resampled"
+        )
+    b = BeatConfig(**beats)
+    scale = {
+        "record": ", divided by the record's median beat range",
+        "median-beat": ", minus the record's median beat, divided by its median beat range",
+    }
+    return (
+        f"beats of lead {lead} in a fixed window, {b.before_s:g} s before to {b.after_s:g} s "
+        f"after the R peak at {b.window_fs:.6g} Hz ({b.input_length} samples, the R peak at "
+        f"sample {b.r_index}), in mV minus the beat's median{scale.get(b.normalize, '')}; no "
+        "zero padding, so the window's length does not depend on the heart rate; records at "
+        "any rate are resampled"
+    )
 
 
 def _mi_metrics(metrics: dict[str, Any]) -> str:

@@ -3,20 +3,25 @@ MIT-BIH arrhythmia model (Kachuee et al. 2018, section IV: keep the convolutiona
 retrain the head).
 
 Data (:mod:`ecglens.data.ptbxl_mi`): records whose diagnostic superclasses include MI vs
-records that are NORM only; beats of one lead (default II) in the Kachuee format, each beat
-labelled with its record's label. Split by ``strat_fold`` (patient-disjoint): folds 1-8 train,
-fold 9 chooses the epoch (beat-level ROC-AUC) and the record-level threshold (Youden's J),
-fold 10 is scored once. ``train_fraction`` keeps a seeded, class-stratified share of the
-training *records* (nested: 5% is inside 10% for one seed), for learning curves.
+records that are NORM only; beats of one lead (default II), each beat labelled with its
+record's label, cut as the run's :class:`~ecglens.inputs.beat_config.BeatConfig` says (default:
+the Kachuee format; ``window``: a fixed window around the R peak, no zero padding). Split by
+``strat_fold`` (patient-disjoint): folds 1-8 train, fold 9 chooses the epoch (beat-level
+ROC-AUC) and the record-level threshold (Youden's J), fold 10 is scored once.
+``train_fraction`` keeps a seeded, class-stratified share of the training *records* (nested:
+5% is inside 10% for one seed), for learning curves.
 
 Transfer (``init``): the encoder (every layer but the head) starts from a shipped MIT-BIH
 Kachuee model; the head is new (``reset_head(2)``); ``freeze_encoder`` trains the head only,
-``encoder_lr_scale`` fine-tunes the encoder at a lower learning rate.
+``encoder_lr_scale`` fine-tunes the encoder at a lower learning rate. The beats may be of any
+representation whose length is the source model's input length (187 for the MIT-BIH models:
+Kachuee beats, or a 0.25 s + 0.45 s window at :data:`TRANSFER_WINDOW_FS`).
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 import shlex
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -32,6 +37,7 @@ from ecglens.errors import EcgLensError
 from ecglens.evaluate.mi import beat_mi_probability, score_mi
 from ecglens.evaluate.ptbxl import choose_threshold
 from ecglens.inputs.beats import BeatConfig
+from ecglens.models.kachuee import KachueeNet
 from ecglens.models.registry import create_model, load_model, save_pretrained
 from ecglens.predict.mi import MI_TASK
 from ecglens.train.cards import mi_card
@@ -42,6 +48,11 @@ TRAIN_FOLDS = (1, 2, 3, 4, 5, 6, 7, 8)
 VAL_FOLDS = (9,)
 TEST_FOLDS = (10,)
 PROFILE_BEATS = 2000  # at most this many test beats per class in the relevance profiles
+# window beats (0.25 s before, 0.45 s after the R peak) of 187 samples at this rate (Hz): 67
+# samples before the R peak and 120 from it, the input length of the MIT-BIH Kachuee models
+TRANSFER_WINDOW_FS = 187 / 0.7
+# the input length of a kachuee model whose config does not name one
+KACHUEE_INPUT_LENGTH = inspect.signature(KachueeNet).parameters["input_length"].default
 
 
 def default_train_config(**overrides: Any) -> TrainConfig:
@@ -71,6 +82,7 @@ class MiRunConfig:
     aggregate: str = "mean"
     threshold_rule: str = "youden"
     train: TrainConfig = field(default_factory=default_train_config)
+    beats: BeatConfig = field(default_factory=BeatConfig)  # how beats are cut (lead: ``lead``)
 
     def __post_init__(self) -> None:
         if not 0 < self.train_fraction <= 1:
@@ -101,8 +113,13 @@ class MiRunConfig:
         patience: int | None = None,
         seed: int = 0,
         device: str = "auto",
+        representation: str = "kachuee",
+        window_fs: float = 360.0,
+        normalize: str = "none",
     ) -> MiRunConfig:
-        """The run the ``ecglens train ptbxl --task mi`` options describe (None: default)."""
+        """The run the ``ecglens train ptbxl --task mi`` options describe (None: default).
+        ``representation``, ``window_fs``, ``normalize``: the :class:`BeatConfig` of the beats
+        (window beats are 0.25 s before and 0.45 s after the R peak)."""
         if freeze and init is None:
             raise EcgLensError("--freeze needs --init (an encoder to keep)")
         return cls(
@@ -111,6 +128,9 @@ class MiRunConfig:
             architecture=arch or "kachuee",
             architecture_kwargs=dict(arch_kwargs or {}),
             train_fraction=train_fraction,
+            beats=BeatConfig(
+                representation=representation, window_fs=window_fs, normalize=normalize
+            ),
             train=default_train_config(
                 epochs=epochs,
                 batch_size=batch_size,
@@ -126,12 +146,15 @@ class MiRunConfig:
 
 def reproduce_command(run: MiRunConfig, out: str | Path, name: str | None = None) -> str:
     """The ``ecglens train ptbxl --task mi`` line that trains ``run`` again."""
-    t = run.train
+    t, b = run.train, run.beats
     parts = [
         "ecglens", "train", "ptbxl", "--task", "mi", "--lead", run.lead,
         "--arch", run.architecture, "--epochs", str(t.epochs), "--batch-size", str(t.batch_size),
         "--lr", f"{t.lr:g}", "--patience", str(t.patience), "--seed", str(t.seed),
     ]  # fmt: skip
+    if b.representation != "kachuee":  # repr of the rate: it must come back exactly
+        parts += ["--representation", b.representation, "--window-fs", repr(b.window_fs)]
+        parts += ["--normalize", b.normalize] if b.normalize != "none" else []
     if run.init is not None:
         parts += ["--init", run.init]
         parts += ["--freeze"] if t.freeze_encoder else []
@@ -164,23 +187,29 @@ def build_model(run: MiRunConfig) -> tuple[torch.nn.Module, dict[str, Any], dict
     """The network to train, its registry kwargs, and what it was initialised from."""
     if run.init is None:
         kwargs = {"n_classes": len(MI_CLASSES), **run.architecture_kwargs}
+        if run.architecture == "kachuee" and run.beats.representation != "kachuee":
+            kwargs.setdefault("input_length", run.beats.input_length)
         torch.manual_seed(run.train.seed)
         return create_model(run.architecture, **kwargs), kwargs, {"init": None}
     source = load_model(run.init)
     cfg = source.config
-    if (
-        cfg.architecture != "kachuee"
-        or list(cfg.inputs or []) != ["x"]
-        or (cfg.beats is not None and cfg.beats.representation != "kachuee")
-    ):
+    if cfg.architecture != "kachuee" or list(cfg.inputs or []) != ["x"]:
         raise EcgLensError(
-            f"--init {run.init}: transfer needs a kachuee model of Kachuee-format beats alone "
+            f"--init {run.init}: transfer needs a kachuee model of beats alone "
             f"(this one: {cfg.architecture}, inputs {cfg.inputs})"
+        )
+    source_length = int(cfg.architecture_kwargs.get("input_length", KACHUEE_INPUT_LENGTH))
+    if run.beats.input_length != source_length:
+        raise EcgLensError(
+            f"--init {run.init}: the beats are {run.beats.input_length} samples long but the "
+            f"model takes {source_length} (Kachuee beats, and window beats at --window-fs "
+            f"{TRANSFER_WINDOW_FS:.6f}, are 187 samples long)"
         )
     module = copy.deepcopy(source.module)
     torch.manual_seed(run.train.seed)
     module.reset_head(len(MI_CLASSES))
     kwargs = {**cfg.architecture_kwargs, "n_classes": len(MI_CLASSES)}
+    kwargs.setdefault("input_length", source_length)
     return module, kwargs, {"init": source.name, "init_split": cfg.split}
 
 
@@ -255,7 +284,9 @@ def train_mi(
     out_dir = Path(out_dir)
     atomic_write_json(out_dir / "run_config.json", asdict(run))
     if data is None:
-        data = load_mi_beats(data_root, lead=run.lead, progress=progress, cache_dir=cache_dir)
+        data = load_mi_beats(
+            data_root, lead=run.lead, progress=progress, cache_dir=cache_dir, config=run.beats
+        )
     parts = _parts(data, run)
     module, kwargs, origin = build_model(run)
     result = fit(
@@ -289,7 +320,7 @@ def train_mi(
         "task": MI_TASK,
         "classes": list(MI_CLASSES),
         "inputs": ["x"],
-        "beats": asdict(BeatConfig()),
+        "beats": asdict(run.beats),
         "lead": run.lead,
         "aggregate": run.aggregate,
         "threshold": float(threshold),
