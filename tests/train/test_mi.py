@@ -187,6 +187,13 @@ def test_window_model_predicts_from_its_own_beat_config(window_trained, tmp_path
     d = json.loads(out.read_text())
     d = d[0] if isinstance(d, list) else d
     assert d["task"] == "ptbxl-mi" and d["n_beats"] > 5 and 0 <= d["probability"] <= 1
+    png = tmp_path / "explained.png"
+    result = CliRunner().invoke(
+        app,
+        ["explain", str(record_path), "--model", str(run_dir / "model.safetensors"),
+         "--out", str(png)],
+    )  # fmt: skip
+    assert result.exit_code == 0 and png.stat().st_size > 0, result.output
     pred = classify(read_record(record_path), load_model(run_dir / "model.safetensors"))
     x = pred.beats.x
     assert x.shape == (d["n_beats"], 187)

@@ -1,7 +1,8 @@
 """Myocardial infarction from single-lead beats: a record in, P(MI) for the record out.
 
-The record's beats (R peaks detected on one lead, default II; the Kachuee beat format) are
-classified one by one (:func:`~ecglens.predict.beats.classify_record`), and the record's
+The record's beats (R peaks detected on one lead, default II; cut as the model config's
+``beats`` says: Kachuee beats or a fixed window) are classified one by one
+(:func:`~ecglens.predict.beats.classify_record`), and the record's
 probability of MI is the mean of its beats' probabilities (the record is the clinical unit);
 the record is called MI when that reaches the threshold chosen on validation records.
 """
