@@ -263,6 +263,8 @@ def test_transfer_refuses_beats_of_another_length(tmp_path, mitbih_like):
     with pytest.raises(EcgLensError, match="252 samples long but the model takes 187") as info:
         build_model(window_360)
     assert "\n" not in str(info.value) and "--window-fs 267.142857" in str(info.value)
+    with pytest.raises(EcgLensError, match="252 samples long"):  # before reading any record
+        train_mi(tmp_path / "no-data", tmp_path / "run", window_360, explain_fn=grad_cam)
     long_source = _kachuee_source(tmp_path / "long.safetensors", 252)
     with pytest.raises(EcgLensError, match="187 samples long but the model takes 252"):
         build_model(MiRunConfig.from_options(init=str(long_source)))

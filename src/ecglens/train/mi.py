@@ -38,7 +38,7 @@ from ecglens.evaluate.mi import beat_mi_probability, score_mi
 from ecglens.evaluate.ptbxl import choose_threshold
 from ecglens.inputs.beats import BeatConfig
 from ecglens.models.kachuee import KachueeNet
-from ecglens.models.registry import create_model, load_model, save_pretrained
+from ecglens.models.registry import LoadedModel, create_model, load_model, save_pretrained
 from ecglens.predict.mi import MI_TASK
 from ecglens.train.cards import mi_card
 from ecglens.train.provenance import environment
@@ -191,6 +191,22 @@ def build_model(run: MiRunConfig) -> tuple[torch.nn.Module, dict[str, Any], dict
             kwargs.setdefault("input_length", run.beats.input_length)
         torch.manual_seed(run.train.seed)
         return create_model(run.architecture, **kwargs), kwargs, {"init": None}
+    source = transfer_source(run)
+    cfg = source.config
+    source_length = int(cfg.architecture_kwargs.get("input_length", KACHUEE_INPUT_LENGTH))
+    module = copy.deepcopy(source.module)
+    torch.manual_seed(run.train.seed)
+    module.reset_head(len(MI_CLASSES))
+    kwargs = {**cfg.architecture_kwargs, "n_classes": len(MI_CLASSES)}
+    kwargs.setdefault("input_length", source_length)
+    return module, kwargs, {"init": source.name, "init_split": cfg.split}
+
+
+def transfer_source(run: MiRunConfig) -> LoadedModel:
+    """The model ``run.init`` names, once checked to be a kachuee model of beats alone whose
+    input length is that of ``run.beats``; raises :class:`EcgLensError` otherwise."""
+    if run.init is None:
+        raise EcgLensError("no --init model to transfer from")
     source = load_model(run.init)
     cfg = source.config
     if cfg.architecture != "kachuee" or list(cfg.inputs or []) != ["x"]:
@@ -205,12 +221,7 @@ def build_model(run: MiRunConfig) -> tuple[torch.nn.Module, dict[str, Any], dict
             f"model takes {source_length} (Kachuee beats, and window beats at --window-fs "
             f"{TRANSFER_WINDOW_FS:.6f}, are 187 samples long)"
         )
-    module = copy.deepcopy(source.module)
-    torch.manual_seed(run.train.seed)
-    module.reset_head(len(MI_CLASSES))
-    kwargs = {**cfg.architecture_kwargs, "n_classes": len(MI_CLASSES)}
-    kwargs.setdefault("input_length", source_length)
-    return module, kwargs, {"init": source.name, "init_split": cfg.split}
+    return source
 
 
 def _parts(data: MiBeats, run: MiRunConfig) -> dict[str, MiBeats]:
@@ -283,6 +294,8 @@ def train_mi(
     ``data``: the beats of every fold when already loaded (benchmarks). Returns the config."""
     out_dir = Path(out_dir)
     atomic_write_json(out_dir / "run_config.json", asdict(run))
+    if run.init is not None:
+        transfer_source(run)  # a source that cannot take these beats fails before loading them
     if data is None:
         data = load_mi_beats(
             data_root, lead=run.lead, progress=progress, cache_dir=cache_dir, config=run.beats
