@@ -55,6 +55,7 @@ class ModelConfig(Mapping):
     calibrate: bool | None = None
     calibration: dict[str, Any] | None = None
     rhythm_rule: dict[str, Any] | None = None  # {"settings": RhythmRule fields, ...}
+    cluster_vote: dict[str, Any] | None = None  # {"settings": ClusterVote fields, ...}
     class_bias: dict[str, Any] | None = None
     review: list[dict[str, Any]] | None = None
     optimistic: bool = False  # evaluated on a split that leaks patients

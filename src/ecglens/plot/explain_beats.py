@@ -25,7 +25,13 @@ from matplotlib.ticker import FuncFormatter
 from ecglens.errors import EcgLensError
 from ecglens.explain.beats import explain_beats
 from ecglens.explain.explainers import explainers_for, label_of
-from ecglens.explain.recommended import Trust, explainer_summary, measured_or, trust_of
+from ecglens.explain.recommended import (
+    Trust,
+    explainer_summary,
+    measured_or,
+    model_explainers,
+    trust_of,
+)
 from ecglens.inputs.beats import BeatConfig
 from ecglens.models.registry import LoadedModel
 from ecglens.plot.beats import (
@@ -92,16 +98,22 @@ def uncertainty_source(loaded: LoadedModel) -> str:
 
 
 def beat_title(pred: BeatPredictions, i: int, uncertainty_label: str = "entropy") -> str:
-    """Two-line title of beat ``i``: record, beat index, time (h:mm:ss.s) and lead; predicted
-    class with its probability, the reference label when annotated, the uncertainty."""
+    """Two-line title of beat ``i``: record, beat index, time (h:mm:ss.s), lead and morphology
+    cluster (models with record context features); predicted class with its probability and
+    where the label came from (the network, the rhythm rule or the cluster vote), the
+    reference label when annotated, the uncertainty."""
     t = float(pred.sample[i]) / pred.fs
     k = int(np.argmax(pred.probabilities[i]))
     label = pred.classes[k]
-    first = f"Record {pred.record}, beat {i} at {format_clock(t)} (lead {pred.lead})"
+    first = f"Record {pred.record}, beat {i} at {format_clock(t)} (lead {pred.lead}"
+    first += ")" if pred.cluster is None else f", shape cluster {int(pred.cluster[i])})"
     parts = [f"predicted {label} (p = {float(pred.probabilities[i, k]):.3f})"]
     if pred.by_rhythm is not None and bool(pred.by_rhythm[i]):
         p = float(pred.probabilities[i, k])
         parts[0] = f"predicted {label} by the rhythm rule (network: N, p = {p:.3f})"
+    if pred.by_cluster is not None and bool(pred.by_cluster[i]):
+        p = float(pred.probabilities[i, k])
+        parts[0] = f"predicted {label} by its cluster's vote (network: N, p = {p:.3f})"
     if pred.reference is not None:
         ref = int(pred.reference[i])
         if ref < 0:
@@ -287,11 +299,12 @@ def plot_beat_explanation(
 
     ``beats``: 0-based indices into ``pred``; ``method``: an explainer of
     :func:`ecglens.explain.attribute` (default: the model's measured recommended explainer,
-    else Grad-CAM); ``layer``: its conv layer.
+    else its first explainer: CAM for networks that output one, else Grad-CAM); ``layer``:
+    its conv layer.
     """
     if not beats:
         raise EcgLensError("give at least one --beat for a beat model")
-    method = method or measured_or(loaded.name, DEFAULT_METHOD)
+    method = method or measured_or(loaded.name, model_explainers(loaded)[0])
     maps = explain_beats(pred, loaded, beats, layer=layer, method=method)
     if maps.ndim != 2:  # a per-lead map of a one-lead input: (n, 1, L)
         maps = maps.reshape(len(beats), -1)

@@ -30,6 +30,7 @@ from ecglens.errors import EcgLensError
 from ecglens.inputs.beats import cut_beat_inputs, model_input_arrays
 from ecglens.io import Record, read_annotations, select_lead
 from ecglens.models.registry import LoadedModel
+from ecglens.predict.clusters import cluster_ids, with_model_cluster_vote
 from ecglens.predict.forward import TemperatureScaled, predict_logits
 from ecglens.predict.rhythm import p_corr_previous, with_af_rule, with_model_rhythm_rule
 from ecglens.predict.summary import beat_summary
@@ -137,6 +138,11 @@ class BeatPredictions:
     by_rhythm: np.ndarray | None = None
     # (n,) bool: inside an atrial fibrillation episode (S beats there are N by AAMI)
     in_af: np.ndarray | None = None
+    # (n,) int: the beat's morphology cluster in this record (0: the largest), for models
+    # with record context features (ecglens.predict.clusters.cluster_ids)
+    cluster: np.ndarray | None = None
+    # (n,) bool: V by the model's cluster vote, where the network said N
+    by_cluster: np.ndarray | None = None
     summary: dict[str, Any] | None = None  # ecglens.predict.summary.beat_summary
 
     def _counted(self) -> np.ndarray:
@@ -175,6 +181,10 @@ class BeatPredictions:
                 beat["artifact"] = bool(self.artifact[i])
             if self.by_rhythm is not None:
                 beat["by_rhythm_rule"] = bool(self.by_rhythm[i])
+            if self.cluster is not None:
+                beat["cluster"] = int(self.cluster[i])
+            if self.by_cluster is not None:
+                beat["by_cluster_vote"] = bool(self.by_cluster[i])
             if self.in_af is not None:
                 beat["in_af"] = bool(self.in_af[i])
             if self.reference is not None:  # the .atr's AAMI class within 150 ms, or null
@@ -196,6 +206,7 @@ class BeatPredictions:
             else int(np.sum(self.uncertainty > self.review_threshold)),
             "n_artifact": 0 if self.artifact is None else int(self.artifact.sum()),
             "n_by_rhythm_rule": None if self.by_rhythm is None else int(self.by_rhythm.sum()),
+            "n_by_cluster_vote": None if self.by_cluster is None else int(self.by_cluster.sum()),
             "n_in_af": None if self.in_af is None else int(self.in_af.sum()),
             "signal_quality": None if self.quality is None else self.quality.to_dict(),
             "beats": beats,
@@ -305,6 +316,7 @@ def classify_record(
         device,
     )
     probabilities, by_rhythm = with_model_rhythm_rule(probabilities, rr, loaded.classes, config)
+    probabilities, by_cluster = with_model_cluster_vote(probabilities, rr, loaded.classes, config)
     artifact = quality.beat_is_artifact(peaks, record.fs)
     probabilities, in_af = with_af_rule(
         probabilities, peaks / record.fs, loaded.classes, usable=~artifact,
@@ -342,6 +354,8 @@ def classify_record(
         quality=quality,
         artifact=artifact,
         by_rhythm=by_rhythm,
+        cluster=cluster_ids(rr),
+        by_cluster=by_cluster,
         in_af=in_af if "S" in classes and "N" in classes else None,
         summary=summary,
     )

@@ -79,6 +79,7 @@ from ecglens.predict.beats import (
     beat_probabilities,
     check_beat_options,
 )
+from ecglens.predict.clusters import cluster_ids, model_cluster_vote, with_model_cluster_vote
 from ecglens.predict.rhythm import (
     model_rhythm_rule,
     p_corr_previous,
@@ -279,7 +280,7 @@ def _windows(
         pending = pool.submit(next, prepared, None)
         while (window := pending.result()) is not None:
             pending = pool.submit(next, prepared, None)
-            probabilities, uncertainty, by_rhythm = _probabilities(
+            probabilities, uncertainty, by_rhythm, by_cluster = _probabilities(
                 loaded, window.x, window.rr, plan, device
             )
             probabilities, in_af = with_af_rule(
@@ -303,6 +304,8 @@ def _windows(
                 quality=window.quality,
                 artifact=window.artifact,
                 by_rhythm=by_rhythm,
+                cluster=cluster_ids(window.rr),
+                by_cluster=by_cluster,
                 in_af=in_af if {"N", "S"} <= set(loaded.classes) else None,
             )
             yield LongWindow(
@@ -354,12 +357,19 @@ def _inputs(
 
 def _probabilities(
     loaded: LoadedModel, x: np.ndarray, rr: np.ndarray, plan: _Plan, device
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(n, k) calibrated probabilities, (n,) uncertainty and, for a model with a rhythm rule,
-    (n,) bool beats it made S; empty for a window without beats."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """(n, k) calibrated probabilities, (n,) uncertainty, for a model with a rhythm rule the
+    (n,) bool beats it made S, and for a model with a cluster vote the (n,) bool beats it made
+    V; empty for a window without beats."""
     if len(x) == 0:
         empty = None if model_rhythm_rule(plan.config) is None else np.zeros(0, dtype=bool)
-        return np.zeros((0, len(loaded.classes)), np.float32), np.zeros(0, np.float32), empty
+        empty_vote = None if model_cluster_vote(plan.config) is None else np.zeros(0, dtype=bool)
+        return (
+            np.zeros((0, len(loaded.classes)), np.float32),
+            np.zeros(0, np.float32),
+            empty,
+            empty_vote,
+        )
     probabilities, uncertainty = beat_probabilities(
         loaded.module,
         model_input_arrays(x, rr, plan.config.inputs),
@@ -370,7 +380,10 @@ def _probabilities(
     probabilities, by_rhythm = with_model_rhythm_rule(
         probabilities, rr, loaded.classes, plan.config
     )
-    return probabilities, uncertainty, by_rhythm
+    probabilities, by_cluster = with_model_cluster_vote(
+        probabilities, rr, loaded.classes, plan.config
+    )
+    return probabilities, uncertainty, by_rhythm, by_cluster
 
 
 def _core_quality(
@@ -466,7 +479,7 @@ def _json_pieces(
     }
     yield json.dumps(head)[:-1] + ', "beats": ['
     counts = dict.fromkeys(loaded.classes, 0)
-    n_beats = n_review = n_artifact = n_by_rhythm = 0
+    n_beats = n_review = n_artifact = n_by_rhythm = n_by_cluster = 0
     qualities = []
     times, labels, artifact, in_af = [], [], [], []
     intervals = None
@@ -490,6 +503,8 @@ def _json_pieces(
         n_artifact += int(predictions.artifact.sum())
         if predictions.by_rhythm is not None:
             n_by_rhythm += int(predictions.by_rhythm.sum())
+        if predictions.by_cluster is not None:
+            n_by_cluster += int(predictions.by_cluster.sum())
         qualities.append(predictions.quality)
     quality = record_quality(qualities)
     summary = beat_summary(
@@ -509,6 +524,7 @@ def _json_pieces(
         "n_review": None if review_threshold is None else n_review,
         "n_artifact": n_artifact,
         "n_by_rhythm_rule": n_by_rhythm if model_rhythm_rule(plan.config) else None,
+        "n_by_cluster_vote": n_by_cluster if model_cluster_vote(plan.config) else None,
         "n_in_af": int(sum(a.sum() for a in in_af)) if in_af else None,
         "signal_quality": quality.to_dict(),
         "warnings": list(info.warnings),

@@ -13,11 +13,10 @@ import torch
 
 from ecglens.evaluate.metrics import classification_metrics
 from ecglens.explain.beats import explain_beats
-from ecglens.explain.recommended import trust_of
+from ecglens.explain.recommended import model_explainers, trust_of
 from ecglens.models.registry import LoadedModel
 from ecglens.plot import plot_class_counts, plot_confusion_matrix, plot_record_strip
 from ecglens.plot.explain_beats import (
-    DEFAULT_METHOD,
     format_clock,
     input_differs,
     method_name,
@@ -182,7 +181,7 @@ def record_section(
         )
     examples = _examples_per_class(pred)
     if examples:
-        method = recommended_method(loaded.name, DEFAULT_METHOD)
+        method = recommended_method(loaded.name, model_explainers(loaded)[0])
         maps = explain_beats(pred, loaded, examples, method=method)
         config = loaded.config.beats
         beside = "; right, the model's input" if input_differs(config) else ""

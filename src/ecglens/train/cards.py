@@ -278,7 +278,7 @@ def _cv_text(config: dict[str, Any]) -> str:
             f"layer; nested cross-validation (offsets fitted without the scored fold): "
             f"macro-F1 (N,S,V,F) {bias['macro_f1_nsvf']:.3f}, S F1 {bias['S_f1']:.3f}.",
         ]
-    return "\n".join(lines) + _rhythm_rule_text(config) + "\n\n"
+    return "\n".join(lines) + _rhythm_rule_text(config) + _cluster_vote_text(config) + "\n\n"
 
 
 def _data_counts_text(config: dict[str, Any]) -> str:
@@ -311,6 +311,22 @@ def _rhythm_rule_text(config: dict[str, Any]) -> str:
         "which was made from DS2's annotations: DS2 is not blind to the rule's design, only to "
         "its thresholds. The README (issue #20's section) lists how the grid of settings grew "
         "and what each choice scored on CV and on DS2."
+    )
+
+
+def _cluster_vote_text(config: dict[str, Any]) -> str:
+    """Card section: the per-record cluster vote after the rhythm rule, and how it was chosen."""
+    vote = config.get("cluster_vote")
+    if not vote:
+        return ""
+    cv = vote["cv"]
+    return (
+        "\n\n### Cluster vote (per-record adaptation)\n\n"
+        f"After the rhythm rule, {vote['description']} (`ecglens.predict.clusters`; the "
+        "record's beats clustered by QRS and P-wave shape without labels). "
+        f"Chosen by {vote['selected_by']}: macro-F1 (N,S,V,F) {cv['before']['macro_f1_nsvf']:.4f}"
+        f" -> {cv['after']['macro_f1_nsvf']:.4f}, V F1 {cv['before']['V_f1']:.3f} -> "
+        f"{cv['after']['V_f1']:.3f}; {vote['cross_database']}"
     )
 
 

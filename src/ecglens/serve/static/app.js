@@ -20,7 +20,7 @@
     json: null,
     signal: null, // Float32Array of the classified lead (mV)
     fs: 0,
-    beats: [], // {i, sample, t, label, p, u, review, artifact, byRhythm}
+    beats: [], // {i, sample, t, label, p, u, review, artifact, byRhythm, cluster}
     filtered: [],
     view: { t0: 0, span: 10 },
     selected: -1,
@@ -266,6 +266,8 @@
       review: Boolean(b.review),
       artifact: Boolean(b.artifact),
       byRhythm: Boolean(b.by_rhythm_rule),
+      byCluster: Boolean(b.by_cluster_vote),
+      cluster: b.cluster, // the beat's shape cluster in the record (undefined without)
       reference: b.reference, // the uploaded .atr's class (undefined without one)
     };
   }
@@ -924,7 +926,9 @@
     const rows = state.filtered.slice(0, MAX_ROWS).map((b) => {
       const tr = el("tr");
       tr.dataset.beat = String(b.i);
-      const clsCell = el("td", b.byRhythm ? `${b.label} (rhythm)` : b.label, "cls");
+      const source = b.byRhythm ? " (rhythm)" : b.byCluster ? " (cluster)" : "";
+      const clsCell = el("td", `${b.label}${source}`, "cls");
+      if (b.cluster !== undefined) clsCell.title = `shape cluster ${b.cluster} of this record`;
       clsCell.style.color = color(b.label);
       tr.append(
         el("td", b.i),
