@@ -280,17 +280,27 @@ def test_scratch_window_model_takes_the_window_length():
     assert "input_length" not in kwargs  # the Kachuee default, as before
 
 
-def test_default_run_reproduces_the_shipped_command():
+@pytest.mark.parametrize(
+    ("name", "beats"),
+    [
+        ("ecglens-ptbxl-mi-v1", {}),  # the default options: Kachuee beats
+        (
+            "ecglens-ptbxl-mi",  # the shipped recipe on a fixed window
+            {"representation": "window", "window_fs": 267.142857, "normalize": "record"},
+        ),
+    ],
+)
+def test_runs_reproduce_the_shipped_commands(name, beats):
     from ecglens.models.registry import list_pretrained
     from ecglens.train.mi import reproduce_command
 
-    if "ecglens-ptbxl-mi" not in list_pretrained():
-        pytest.skip("ecglens-ptbxl-mi is not shipped")
-    config = load_model("ecglens-ptbxl-mi").config
+    if name not in list_pretrained():
+        pytest.skip(f"{name} is not shipped")
+    config = load_model(name).config
     t = config["run"]["train"]
     run = MiRunConfig.from_options(
         init=config["run"]["init"], encoder_lr_scale=t["encoder_lr_scale"], epochs=t["epochs"],
-        batch_size=t["batch_size"], lr=t["lr"], patience=t["patience"], seed=t["seed"],
+        batch_size=t["batch_size"], lr=t["lr"], patience=t["patience"], seed=t["seed"], **beats,
     )  # fmt: skip
     assert reproduce_command(run, "runs/ecglens-ptbxl-mi", "ecglens-ptbxl-mi") == (
         config["command"]
