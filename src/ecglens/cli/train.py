@@ -521,6 +521,14 @@ def benchmark_mitdb_command(
             "'{\"rr_gate\": true}' for beat-cam (use a separate --out per setting)."
         ),
     ] = "{}",
+    augment: Annotated[
+        str,
+        typer.Option(
+            help="Training-time beat changes: none, or recorder (random low-pass, gain, "
+            "noise and baseline tilt, as other recorders make; ecglens.train.beat_augment). "
+            "Use a separate --out."
+        ),
+    ] = "none",
     data: DataOpt = None,
     device: DeviceOpt = "auto",
     progress: ProgressOpt = True,
@@ -544,6 +552,7 @@ def benchmark_mitdb_command(
         cv_folds=cv_folds,
         rhythm_rule=rhythm_rule,
         arch_kwargs=_json_option(arch_kwargs, "--arch-kwargs"),
+        augment=augment,
     )
     cfg.cells()
     result = run_benchmark(

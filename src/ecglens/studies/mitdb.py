@@ -80,6 +80,7 @@ class BenchmarkConfig:
     rhythm_rule: bool = False
     # keyword arguments of every cell's architecture (e.g. {"rr_gate": True} for beat-cam)
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
+    augment: str = "none"  # training-time beat changes (MitdbRunConfig.augment)
     cnn_lstm_kwargs: dict[str, Any] = field(
         default_factory=lambda: {"channels": [16, 32, 64], "lstm_hidden": 48, "context_hidden": 48}
     )
@@ -153,6 +154,7 @@ def cell_run_config(
         beats=beats,
         inputs=("x", *RR_INPUTS[rr]),
         train=train,
+        augment=cfg.augment,
     )
 
 

@@ -48,6 +48,9 @@ class MitdbRunConfig:
     # train for exactly ``train.epochs`` epochs and keep the last (no early stopping), and
     # the temperature is fitted on the out-of-fold logits
     cv_folds: int = 0
+    # training-time changes other recorders make ("recorder": ecglens.train.beat_augment);
+    # "none" for none
+    augment: str = "none"
 
     @property
     def validation_seed(self) -> int:
@@ -158,6 +161,7 @@ def train_mitdb(
         resume=resume,
         progress=progress,
         n_classes=len(classes),
+        augment=augment_of(run),
     )
     config = {
         "architecture": run.architecture,
@@ -295,6 +299,17 @@ def _fixed_epochs(run: MitdbRunConfig) -> TrainConfig:
     return replace(run.train, patience=run.train.epochs + 1, lr_schedule=schedule)
 
 
+def augment_of(run: MitdbRunConfig):
+    """The trainer's ``augment`` for ``run.augment`` (None for "none")."""
+    if run.augment == "none":
+        return None
+    if run.augment == "recorder":
+        from ecglens.train.beat_augment import recorder_augment
+
+        return recorder_augment
+    raise EcgLensError(f"unknown augmentation {run.augment!r}; choose none or recorder")
+
+
 def _fit_fixed(
     beats: BeatSet,
     train_index: np.ndarray,
@@ -317,6 +332,7 @@ def _fit_fixed(
         out_dir,
         progress=progress,
         n_classes=len(beats.classes),
+        augment=augment_of(run),
     )
     return last_epoch_weights(result.model.cpu(), out_dir, len(result.history))
 
