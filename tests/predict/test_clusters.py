@@ -72,11 +72,11 @@ def test_model_config_carries_the_vote_and_swaps_n_and_v():
     )
     scores = _scores("VVN")
     scores[2] = [0.6, 0.0, 0.3, 0.05, 0.05]
-    out, relabelled = with_model_cluster_vote(scores, _rr([0, 0, 0]), CLASSES, cfg)
+    out, relabelled = with_model_cluster_vote(scores, cluster_ids(_rr([0, 0, 0])), CLASSES, cfg)
     assert relabelled.tolist() == [False, False, True]
     assert out[2].tolist() == pytest.approx([0.3, 0.0, 0.6, 0.05, 0.05])
     plain = ModelConfig.from_dict({"architecture": "kachuee", "classes": list(CLASSES)})
-    same, none = with_model_cluster_vote(scores, _rr([0, 0, 0]), CLASSES, plain)
+    same, none = with_model_cluster_vote(scores, cluster_ids(_rr([0, 0, 0])), CLASSES, plain)
     assert none is None and same is scores
 
 

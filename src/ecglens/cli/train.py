@@ -232,10 +232,7 @@ def train_command(
     model (--init, --freeze, --encoder-lr-scale). kaggle: the Kaggle
     heartbeat CSVs (--train/--test for MIT-BIH, --normal/--abnormal for PTB), random beat
     splits that put beats of one patient on both sides (OPTIMISTIC)."""
-    try:
-        kwargs = json.loads(arch_kwargs)
-    except json.JSONDecodeError as exc:
-        raise EcgLensError(f"--arch-kwargs is not valid JSON ({exc})") from exc
+    kwargs = _json_option(arch_kwargs, "--arch-kwargs")
     if dataset == Dataset.kaggle:
         _train_kaggle(train_csv, test_csv, normal_csv, abnormal_csv, arch, kwargs,
                       val_fraction, test_fraction, init, freeze, encoder_lr_scale, epochs,

@@ -16,7 +16,7 @@ from ecglens.evaluate.metrics import classification_metrics
 from ecglens.inputs.beats import model_input_arrays
 from ecglens.models.config import ModelConfig
 from ecglens.models.registry import LoadedModel
-from ecglens.predict.clusters import with_model_cluster_vote
+from ecglens.predict.clusters import cluster_ids, with_model_cluster_vote
 from ecglens.predict.forward import predict_logits
 from ecglens.predict.rhythm import p_corr_previous, with_af_rule, with_model_rhythm_rule
 from ecglens.predict.tasks import task_of
@@ -48,7 +48,9 @@ def predicted_classes(
     config = ModelConfig.from_dict(config)
     logits = predict_logits(model, beat_model_inputs(beats, config.inputs), device=device)
     logits, _ = with_model_rhythm_rule(logits, beats.rr, config.classes, config, beats.record)
-    logits, _ = with_model_cluster_vote(logits, beats.rr, config.classes, config, beats.record)
+    logits, _ = with_model_cluster_vote(
+        logits, cluster_ids(beats.rr), config.classes, config, beats.record
+    )
     logits, _ = with_af_rule(
         logits, beats.sample / fs, config.classes, beats.record, p_corr=p_corr_previous(beats.rr)
     )

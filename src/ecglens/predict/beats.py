@@ -316,7 +316,10 @@ def classify_record(
         device,
     )
     probabilities, by_rhythm = with_model_rhythm_rule(probabilities, rr, loaded.classes, config)
-    probabilities, by_cluster = with_model_cluster_vote(probabilities, rr, loaded.classes, config)
+    cluster = cluster_ids(rr)
+    probabilities, by_cluster = with_model_cluster_vote(
+        probabilities, cluster, loaded.classes, config
+    )
     artifact = quality.beat_is_artifact(peaks, record.fs)
     probabilities, in_af = with_af_rule(
         probabilities, peaks / record.fs, loaded.classes, usable=~artifact,
@@ -354,7 +357,7 @@ def classify_record(
         quality=quality,
         artifact=artifact,
         by_rhythm=by_rhythm,
-        cluster=cluster_ids(rr),
+        cluster=cluster,
         by_cluster=by_cluster,
         in_af=in_af if "S" in classes and "N" in classes else None,
         summary=summary,

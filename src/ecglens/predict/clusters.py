@@ -24,6 +24,7 @@ from ecglens.errors import EcgLensError
 from ecglens.inputs.beats import N_CONTEXT_FEATURES, N_RR_COLUMNS
 from ecglens.inputs.rhythm import CONTEXT_FEATURE_NAMES
 from ecglens.models.config import ModelConfig
+from ecglens.predict.rhythm import swap_classes
 
 # context features shared by every beat of one cluster: together they name the cluster
 CLUSTER_KEY = (
@@ -115,21 +116,18 @@ def model_cluster_vote(config: ModelConfig) -> ClusterVote | None:
 
 def with_model_cluster_vote(
     scores: np.ndarray,
-    rr: np.ndarray,
+    clusters: np.ndarray | None,
     classes: list[str] | tuple[str, ...],
     config: ModelConfig,
     groups: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """``(scores, relabelled)`` after the model's cluster vote, relabelled the (n,) bool beats
     it made V (their N and V scores swapped); ``(scores, None)`` for a model without one or
-    without record context features. ``groups``: each beat's record when ``scores`` hold
-    several."""
+    without clusters (``clusters``: :func:`cluster_ids` of the beats' rr array, None for
+    models without record context features). ``groups``: each beat's record when ``scores``
+    hold several."""
     vote = model_cluster_vote(config)
-    clusters = cluster_ids(rr) if vote is not None else None
     if vote is None or clusters is None:
         return scores, None
     relabel = voted_by_cluster(scores, clusters, classes, vote, groups)
-    n_col, v_col = list(classes).index("N"), list(classes).index("V")
-    out = np.array(scores, copy=True)
-    out[relabel, n_col], out[relabel, v_col] = out[relabel, v_col], out[relabel, n_col].copy()
-    return out, relabel
+    return swap_classes(scores, relabel, classes, "N", "V"), relabel

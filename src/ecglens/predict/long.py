@@ -280,8 +280,9 @@ def _windows(
         pending = pool.submit(next, prepared, None)
         while (window := pending.result()) is not None:
             pending = pool.submit(next, prepared, None)
+            clusters = cluster_ids(window.rr)
             probabilities, uncertainty, by_rhythm, by_cluster = _probabilities(
-                loaded, window.x, window.rr, plan, device
+                loaded, window.x, window.rr, clusters, plan, device
             )
             probabilities, in_af = with_af_rule(
                 probabilities, window.sample / info.fs, loaded.classes, usable=~window.artifact,
@@ -304,7 +305,7 @@ def _windows(
                 quality=window.quality,
                 artifact=window.artifact,
                 by_rhythm=by_rhythm,
-                cluster=cluster_ids(window.rr),
+                cluster=clusters,
                 by_cluster=by_cluster,
                 in_af=in_af if {"N", "S"} <= set(loaded.classes) else None,
             )
@@ -356,11 +357,17 @@ def _inputs(
 
 
 def _probabilities(
-    loaded: LoadedModel, x: np.ndarray, rr: np.ndarray, plan: _Plan, device
+    loaded: LoadedModel,
+    x: np.ndarray,
+    rr: np.ndarray,
+    clusters: np.ndarray | None,
+    plan: _Plan,
+    device,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
     """(n, k) calibrated probabilities, (n,) uncertainty, for a model with a rhythm rule the
     (n,) bool beats it made S, and for a model with a cluster vote the (n,) bool beats it made
-    V; empty for a window without beats."""
+    V (``clusters``: :func:`~ecglens.predict.clusters.cluster_ids` of ``rr``); empty for a
+    window without beats."""
     if len(x) == 0:
         empty = None if model_rhythm_rule(plan.config) is None else np.zeros(0, dtype=bool)
         empty_vote = None if model_cluster_vote(plan.config) is None else np.zeros(0, dtype=bool)
@@ -381,7 +388,7 @@ def _probabilities(
         probabilities, rr, loaded.classes, plan.config
     )
     probabilities, by_cluster = with_model_cluster_vote(
-        probabilities, rr, loaded.classes, plan.config
+        probabilities, clusters, loaded.classes, plan.config
     )
     return probabilities, uncertainty, by_rhythm, by_cluster
 

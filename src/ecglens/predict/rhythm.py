@@ -295,14 +295,27 @@ def with_model_rhythm_rule(
     return _swap_n_and_s(scores, relabelled, classes), relabelled
 
 
+def swap_classes(
+    scores: np.ndarray,
+    relabel: np.ndarray,
+    classes: list[str] | tuple[str, ...],
+    first: str,
+    second: str,
+) -> np.ndarray:
+    """A copy of ``scores`` (n, k) with the ``first`` and ``second`` class columns swapped in
+    the ``relabel`` rows: the call moves between them with the same confidence (the rhythm
+    and AF rules swap N and S, the cluster vote N and V)."""
+    a, b = list(classes).index(first), list(classes).index(second)
+    scores = np.array(scores, copy=True)
+    scores[relabel, a], scores[relabel, b] = scores[relabel, b], scores[relabel, a].copy()
+    return scores
+
+
 def _swap_n_and_s(
     scores: np.ndarray, relabel: np.ndarray, classes: list[str] | tuple[str, ...]
 ) -> np.ndarray:
     """A copy of ``scores`` (n, k) with the N and S columns swapped in the ``relabel`` rows."""
-    n, s = list(classes).index("N"), list(classes).index("S")
-    scores = np.array(scores, copy=True)
-    scores[relabel, n], scores[relabel, s] = scores[relabel, s], scores[relabel, n].copy()
-    return scores
+    return swap_classes(scores, relabel, classes, "N", "S")
 
 
 def model_rhythm_rule(config: ModelConfig) -> RhythmRule | None:

@@ -406,13 +406,18 @@ def _member_spearman(ex: Examples, method: str, seed: int) -> float | None:
     members = getattr(ex.module, "members", None)
     if members is None or not getattr(ex.module, "explain_by_members", False):
         return None
-    maps = [_maps(m, ex, method, seed) for m in members]
-    pairs = [
-        np.median(ev.rank_correlation(maps[i], maps[j]))
+    pairs = _pairwise_spearman([_maps(m, ex, method, seed) for m in members])
+    return float(np.mean([np.median(p) for p in pairs]))
+
+
+def _pairwise_spearman(maps: list[np.ndarray], signed: bool = False) -> list[np.ndarray]:
+    """Per-example Spearman (n,) of every pair of the same examples' maps by different
+    networks (:func:`ecglens.evaluate.explanations.rank_correlation`)."""
+    return [
+        ev.rank_correlation(maps[i], maps[j], signed=signed)
         for i in range(len(maps))
         for j in range(i + 1, len(maps))
     ]
-    return float(np.mean(pairs))
 
 
 def seed_agreement(
@@ -424,11 +429,7 @@ def seed_agreement(
     magnitudes), then the median over examples with a record-bootstrap interval."""
     signed = get_explainer(method).display != "magnitude"
     maps = [_middle(_maps(m, ex, method, cfg.seed)) for m in (ex.module, *modules)]
-    pairs = [
-        ev.rank_correlation(maps[i], maps[j], signed=signed)
-        for i in range(len(maps))
-        for j in range(i + 1, len(maps))
-    ]
+    pairs = _pairwise_spearman(maps, signed)
     summary = _summary(np.mean(pairs, axis=0), ex.groups, cfg.n_boot, cfg.seed)
     return {"value": summary["value"], "ci": summary["ci"], "trainings": len(maps)}
 
