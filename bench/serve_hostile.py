@@ -28,34 +28,11 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from _server_procs import free_port, pss_mb
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "data" / "mitdb-demo"
 LEADS_12 = "I,II,III,AVR,AVL,AVF,V1,V2,V3,V4,V5,V6"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def pss_mb(pid: int) -> float:
-    """Proportional set size (MB) of ``pid`` and its children, shared pages counted once."""
-    total = 0.0
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        children = []
-    for p in [pid, *map(int, children)]:
-        try:
-            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1]) / 1024
-                    break
-        except OSError:
-            continue
-    return total
 
 
 def start(src: Path, port: int, timeout_s: float) -> subprocess.Popen:

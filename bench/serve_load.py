@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,35 +27,11 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from _server_procs import free_port, pss_mb
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "data" / "mitdb-demo"
 LEADS_12 = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss_mb(pid: int) -> float:
-    """Memory of process ``pid`` and its children (the workers) in MB: their proportional set
-    sizes (Linux /proc), so that pages they share are counted once."""
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        children = []
-    total = 0.0
-    for p in [pid, *map(int, children)]:
-        try:
-            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1]) / 1024
-                    break
-        except OSError:
-            continue  # a worker that just ended
-    return total
 
 
 def twelve_lead_record(folder: Path) -> Path:
@@ -162,15 +137,15 @@ def main(argv: list[str] | None = None) -> int:
                 "12-lead, 10 s": upload(twelve_lead_record(Path(tmp))),
             }
             url = f"http://127.0.0.1:{port}/predict"
-            rss_first = rss_mb(server.pid)
+            rss_first = pss_mb(server.pid)
             for name, files in records.items():
                 warm = httpx.post(url, files=files, timeout=600)
                 if warm.status_code != 200:
                     raise RuntimeError(f"{name}: {warm.status_code} {warm.text}")
                 for clients in args.clients:
-                    before = rss_mb(server.pid)
+                    before = pss_mb(server.pid)
                     result = hold(url, files, clients, args.seconds)
-                    after = rss_mb(server.pid)
+                    after = pss_mb(server.pid)
                     lat = np.array(result["latencies"]) * 1000
                     n = len(lat)
                     row = {
@@ -189,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                           f"p50 {row['p50 ms']:.0f} ms, p99 {row['p99 ms']:.0f} ms, "
                           f"{row['errors']} errors {sorted(set(result['errors']))}, "
                           f"RSS {before:.0f} -> {after:.0f} MB", flush=True)
-            rss_last = rss_mb(server.pid)
+            rss_last = pss_mb(server.pid)
     finally:
         server.terminate()
         try:
